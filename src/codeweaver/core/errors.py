@@ -1,0 +1,94 @@
+"""The codeweaver exception tree.
+
+Every error codeweaver raises on purpose derives from :class:`CodeWeaverError`, and each also
+derives from the builtin it is closest to, so ``except ValueError`` keeps working for callers who
+do not know about codeweaver::
+
+    CodeWeaverError
+    ├── ConfigError (ValueError)            a bad setting: names the field, the value and the source
+    ├── DiscoveryError (OSError)            the root to walk is missing or unreadable
+    ├── UnsupportedLanguageError (LookupError)
+    ├── FileSkippedError                    a file is not chunkable (binary, too large): a skip, not a failure
+    ├── ChunkingError (RuntimeError)        chunking one file failed
+    │   └── ChunkTimeoutError (TimeoutError)  it ran past the per-file time limit
+    ├── ExecutorError (RuntimeError)        an executor cannot be started (missing extra, no scheduler)
+    └── IndexStoreError (RuntimeError)      the SQLite index cannot be used
+        └── IndexVersionError               the index was written by an incompatible version
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChunkTimeoutError",
+    "ChunkingError",
+    "CodeWeaverError",
+    "ConfigError",
+    "DiscoveryError",
+    "ExecutorError",
+    "FileSkippedError",
+    "IndexStoreError",
+    "IndexVersionError",
+    "UnsupportedLanguageError",
+]
+
+
+class CodeWeaverError(Exception):
+    """Base of every error codeweaver raises on purpose."""
+
+
+class ConfigError(CodeWeaverError, ValueError):
+    """A setting has a bad value.
+
+    The message is one line a person can act on: the field, the value and where it came from.
+    """
+
+    def __init__(self, field: str, value: object, source: str, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.source = source
+        self.reason = reason
+        super().__init__(f"invalid setting {field}={value!r} (from {source}): {reason}")
+
+
+class DiscoveryError(CodeWeaverError, OSError):
+    """The root directory cannot be walked."""
+
+
+class UnsupportedLanguageError(CodeWeaverError, LookupError):
+    """No grammar or fallback is known for the requested language."""
+
+
+class FileSkippedError(CodeWeaverError):
+    """A file is deliberately not chunked (binary, over the size limit); carries a short reason."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class ChunkingError(CodeWeaverError, RuntimeError):
+    """Chunking one file failed; ``stage`` says where (``read``, ``parse``, ``chunk``, ``timeout``)."""
+
+    def __init__(self, message: str, *, stage: str = "chunk") -> None:
+        self.stage = stage
+        super().__init__(message)
+
+
+class ChunkTimeoutError(ChunkingError, TimeoutError):
+    """Chunking one file ran past the per-file time limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, stage="timeout")
+
+
+class ExecutorError(CodeWeaverError, RuntimeError):
+    """An executor cannot be started or used (a missing extra, an unreachable scheduler)."""
+
+
+class IndexStoreError(CodeWeaverError, RuntimeError):
+    """The index database cannot be opened or written."""
+
+
+class IndexVersionError(IndexStoreError):
+    """The index database was written by an incompatible version of codeweaver."""

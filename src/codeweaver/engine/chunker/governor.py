@@ -1,0 +1,157 @@
+"""``ChunkGovernor``: the chunk budget, the token counter and the per-file limits, in one object.
+
+The governor is what every worker receives (once, in its initializer), so it must survive
+cloudpickle with a user's lambda inside; it holds only settings and the counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+
+__all__ = ["ChunkGovernor", "TokenCounter"]
+
+TokenCounter = Callable[[str], int]
+
+
+class ChunkGovernor:
+    """Decides how big a chunk may be and how long a file may take.
+
+    The budget is in tokens (default 512) or in characters (``max_chunk_chars``). Sizes are
+    measured on the exact text that lands in a chunk (gaps and indentation included). With no
+    ``token_counter`` a token budget is converted to characters with ``chars_per_token`` (a fast,
+    conservative estimate: 3 characters per token for code); with one, candidate chunks are
+    measured by calling it.
+
+    Example:
+        >>> from codeweaver.config.chunker import ChunkerSettings
+        >>> gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=1500))
+        >>> gov.fits("x" * 1500), gov.fits("x" * 1501)
+        (True, False)
+    """
+
+    __slots__ = ("_char_budget", "settings", "token_counter")
+
+    def __init__(
+        self,
+        settings: ChunkerSettings | None = None,
+        token_counter: TokenCounter | None = None,
+        **overrides: Any,
+    ) -> None:
+        if settings is None:
+            settings = ChunkerSettings(**overrides)
+        elif overrides:
+            settings = settings.model_copy(update=overrides)
+            settings = ChunkerSettings.model_validate(settings.model_dump())
+        self.settings = settings
+        self.token_counter = token_counter
+        # With no real counter everything is measured in characters.
+        if settings.budget_unit == "chars":
+            self._char_budget: int | None = settings.budget
+        elif token_counter is None:
+            self._char_budget = max(1, int(settings.budget * settings.chars_per_token))
+        else:
+            self._char_budget = None
+
+    @classmethod
+    def from_model_limits(
+        cls,
+        max_input_tokens: int,
+        *,
+        token_counter: TokenCounter | None = None,
+        safety_margin: float = 0.1,
+        header_tokens: int = 32,
+        settings: ChunkerSettings | None = None,
+    ) -> ChunkGovernor:
+        """A governor sized for an embedding model's input limit.
+
+        ``max_input_tokens`` is the model's context window / max input; the budget keeps a
+        ``safety_margin`` share free (tokenizers disagree) and ``header_tokens`` for the header
+        :meth:`CodeChunk.embedding_text` adds.
+        """
+        if max_input_tokens <= 0:
+            raise ValueError("max_input_tokens must be positive")
+        if not 0 <= safety_margin < 1:
+            raise ValueError("safety_margin must be in [0, 1)")
+        budget = max(8, int(max_input_tokens * (1 - safety_margin)) - header_tokens)
+        base = settings or ChunkerSettings()
+        data = base.model_dump()
+        data.update(max_chunk_tokens=budget, max_chunk_chars=None)
+        return cls(ChunkerSettings.model_validate(data), token_counter=token_counter)
+
+    # -- sizes -----------------------------------------------------------------------------------
+    @property
+    def unit(self) -> Literal["tokens", "chars"]:
+        return self.settings.budget_unit
+
+    @property
+    def budget(self) -> int:
+        """The budget in :attr:`unit`."""
+        return self.settings.budget
+
+    @property
+    def char_budget(self) -> int | None:
+        """The budget in characters when sizes are character counts; ``None`` with a token counter."""
+        return self._char_budget
+
+    def size(self, text: str) -> int:
+        """The size of ``text`` in the budget's unit (characters when no counter is used)."""
+        if self._char_budget is not None:
+            return len(text)
+        assert self.token_counter is not None
+        return int(self.token_counter(text))
+
+    def limit(self) -> int:
+        """The budget in the unit :meth:`size` returns."""
+        return self._char_budget if self._char_budget is not None else self.settings.budget
+
+    def fits(self, text: str) -> bool:
+        return self.size(text) <= self.limit()
+
+    # -- the rest of the settings ----------------------------------------------------------------
+    @property
+    def concurrency(self) -> ConcurrencySettings:
+        return self.settings.concurrency
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.settings.max_file_bytes
+
+    @property
+    def file_timeout_seconds(self) -> float:
+        return self.settings.file_timeout_seconds
+
+    @property
+    def max_chunks_per_file(self) -> int:
+        return self.settings.max_chunks_per_file
+
+    def fingerprint(self) -> str:
+        """A string that changes whenever chunk boundaries could change (budget, counter, packing).
+
+        The index stores it and re-chunks everything when it differs.
+        """
+        s = self.settings
+        counter = "estimate" if self.token_counter is None else _callable_name(self.token_counter)
+        return (
+            f"unit={self.unit};budget={self.budget};cpt={s.chars_per_token};"
+            f"packing={s.packing};counter={counter}"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"settings": self.settings.model_dump(), "token_counter": self.token_counter}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            ChunkerSettings.model_validate(state["settings"]), token_counter=state["token_counter"]
+        )
+
+    def __repr__(self) -> str:
+        return f"ChunkGovernor(budget={self.budget} {self.unit}, packing={self.settings.packing!r})"
+
+
+def _callable_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", "") or ""
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{module}.{name}"
