@@ -1,0 +1,147 @@
+"""One call per file: read, parse, chunk; the function every executor runs.
+
+``chunk_bytes`` is pure (bytes in, chunks out); ``chunk_file`` adds the read. Parse with
+tree-sitter when the language has a grammar, else (or when the parse itself fails) use the
+delimiter fallback. Contract, for ``chunks = chunk_bytes(data, ...)``::
+
+    "".join(c.content for c in chunks) == data.decode("utf-8", errors="replace")
+    c.content == data[c.start_byte:c.end_byte].decode("utf-8", errors="replace")
+
+An empty file gives no chunks. A whitespace-only file gives one chunk (the contract above holds for
+it too; the index or the embedder may drop it). Binary content is a skip
+(:class:`~codeweaver.core.errors.FileSkippedError`), never garbage chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from codeweaver.core.chunks import CodeChunk, Span
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import ChunkingError, FileSkippedError
+from codeweaver.core.languages import get_parser, has_grammar
+from codeweaver.engine.chunker.delimiter import delimiter_spans
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.packing import RawChunk
+from codeweaver.engine.chunker.semantic import semantic_spans
+
+__all__ = ["chunk_bytes", "chunk_file", "chunk_text", "read_source"]
+
+log = logging.getLogger("codeweaver")
+
+_BINARY_SNIFF = 8192
+
+
+def read_source(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """Read a file's bytes, refusing one over ``max_bytes``.
+
+    Raises:
+        FileSkippedError: ``too_large``.
+        ChunkingError: (stage ``read``) the file vanished, is unreadable or is not a file.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise FileSkippedError("too_large", f"{size} bytes > limit {max_bytes}")
+            data = fh.read(max_bytes + 1)
+    except FileSkippedError:
+        raise
+    except OSError as exc:
+        raise ChunkingError(f"{type(exc).__name__}: {exc.strerror or exc}", stage="read") from exc
+    if len(data) > max_bytes:  # grew while we read it
+        raise FileSkippedError("too_large", f"more than the limit of {max_bytes} bytes")
+    return data
+
+
+def chunk_file(file: DiscoveredFile, governor: ChunkGovernor, *, deadline: float | None = None) -> list[CodeChunk]:
+    """Chunk one discovered file (chunks carry ``path=file.rel_path``)."""
+    data = read_source(file.path, governor.max_file_bytes)
+    return chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
+
+
+def chunk_text(
+    text: str, language: str, governor: ChunkGovernor, *, path: str = "<memory>"
+) -> list[CodeChunk]:
+    """Chunk text already in memory; byte offsets refer to ``text.encode("utf-8")``."""
+    return chunk_bytes(text.encode("utf-8", "surrogatepass"), language, governor, path=path)
+
+
+def chunk_bytes(
+    data: bytes,
+    language: str,
+    governor: ChunkGovernor,
+    *,
+    path: str = "<memory>",
+    deadline: float | None = None,
+) -> list[CodeChunk]:
+    """Chunk a file's bytes. See the module docstring for the contract.
+
+    ``deadline`` is a ``time.monotonic()`` value; chunking raises
+    :class:`~codeweaver.core.errors.ChunkTimeoutError` once past it (checked between steps: the
+    parse itself cannot be interrupted in-process).
+
+    Raises:
+        FileSkippedError: binary content, or more chunks than ``governor.max_chunks_per_file``.
+        ChunkingError: chunking failed (``stage`` says where).
+    """
+    if not data:
+        return []
+    if b"\0" in data[:_BINARY_SNIFF]:
+        raise FileSkippedError("binary", "NUL byte in the first 8 KiB")
+    spans, chunker = _spans(data, language, governor, deadline)
+    if len(spans) > governor.max_chunks_per_file:
+        raise FileSkippedError(
+            "too_many_chunks", f"{len(spans)} chunks > limit {governor.max_chunks_per_file}"
+        )
+    return _to_chunks(data, spans, path, language, chunker)
+
+
+def _spans(
+    data: bytes, language: str, governor: ChunkGovernor, deadline: float | None
+) -> tuple[list[RawChunk], str]:
+    if has_grammar(language):
+        try:
+            tree = get_parser(language).parse(data)
+        except Exception as exc:  # a grammar that cannot parse this input: fall back, never refuse
+            log.debug("parse failed for %s (%s); using the delimiter chunker", language, exc)
+        else:
+            if deadline is not None and time.monotonic() > deadline:
+                from codeweaver.core.errors import ChunkTimeoutError
+
+                raise ChunkTimeoutError("parsing ran past the per-file time limit")
+            if tree is not None:
+                try:
+                    return semantic_spans(data, tree.root_node, language, governor, deadline=deadline), "semantic"
+                except RecursionError as exc:  # pragma: no cover - the walk is iterative
+                    raise ChunkingError(f"recursion in the chunker: {exc}", stage="chunk") from exc
+    return delimiter_spans(data, language, governor, deadline=deadline), "delimiter"
+
+
+def _to_chunks(
+    data: bytes, spans: list[RawChunk], path: str, language: str, chunker: str
+) -> list[CodeChunk]:
+    chunks: list[CodeChunk] = []
+    line = 1
+    pos = 0
+    count = data.count
+    for ordinal, (start, end, kinds, symbols, oversized) in enumerate(spans):
+        line += count(b"\n", pos, start)
+        end_line = line + count(b"\n", start, end - 1) if end > start else line
+        chunks.append(
+            CodeChunk(
+                path=path,
+                language=language,
+                content=data[start:end].decode("utf-8", "replace"),
+                span=Span(start, end, line, end_line),
+                kinds=kinds,
+                symbol_path=symbols,
+                ordinal=ordinal,
+                oversized=oversized,
+                chunker=chunker,  # type: ignore[arg-type]
+            )
+        )
+        pos = start
+    return chunks

@@ -1,0 +1,222 @@
+"""The packer: turns an ordered stream of items into budget-sized chunk spans.
+
+Both chunkers feed it. An *item* is a contiguous byte range ``[start, end)`` of the file with the
+syntax kind it stands for, whether it is a definition, and the symbol path it sits in; the items a
+chunker feeds cover the file without gaps or overlaps, so the spans the packer emits do too (the
+lossless property is structural, not a post-hoc repair).
+
+Rules, in order (``packing="definition"``, the default):
+
+* an item whose symbol path differs from the pending group's flushes the group;
+* a definition that fits the budget is one chunk of its own (the group before it is flushed);
+* a non-definition that fits joins the pending group while the group stays within the budget;
+* an item that does not fit is handed back to the chunker to be *expanded* into smaller items
+  (its syntax children); an item that cannot be expanded is cut at line, then character,
+  boundaries, and the last piece stays pending so small neighbours can still join it.
+
+With ``packing="greedy"`` definitions join groups like any other item (fewer, bigger chunks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+from codeweaver.core.errors import ChunkTimeoutError
+from codeweaver.engine.chunker.governor import ChunkGovernor
+
+__all__ = ["Item", "Measure", "RawChunk", "pack"]
+
+
+class Item(NamedTuple):
+    start: int
+    end: int
+    kind: str
+    is_def: bool
+    path: tuple[str, ...]
+    # Opaque handle the expander understands (a tree-sitter node list, a text block, ...).
+    handle: object = None
+    # For a definition: its own label (e.g. "def parse"), appended to ``path`` for its chunk.
+    label: str = ""
+
+
+class RawChunk(NamedTuple):
+    start: int
+    end: int
+    kinds: tuple[str, ...]
+    path: tuple[str, ...]
+    oversized: bool
+
+
+Expander = Callable[[Item], "list[Item] | None"]
+
+
+class Measure:
+    """Answers "does data[start:end] fit the budget?" as cheaply as the budget unit allows.
+
+    In characters, a range whose byte length fits always fits (a character is at least one byte),
+    and in a pure-ASCII file bytes *are* characters, so most checks are one subtraction.
+    """
+
+    __slots__ = ("_ascii", "_counter", "data", "limit")
+
+    def __init__(self, data: bytes, governor: ChunkGovernor) -> None:
+        self.data = data
+        self.limit = governor.limit()
+        self._ascii = data.isascii()
+        self._counter = None if governor.char_budget is not None else governor.token_counter
+
+    def fits(self, start: int, end: int) -> bool:
+        if self._counter is None:
+            n = end - start
+            if n <= self.limit:
+                return True
+            if self._ascii:
+                return False
+            return len(self.data[start:end].decode("utf-8", "replace")) <= self.limit
+        return int(self._counter(self.data[start:end].decode("utf-8", "replace"))) <= self.limit
+
+    def max_prefix(self, start: int, end: int) -> int:
+        """The largest ``cut`` in ``(start, end]`` with ``data[start:cut]`` fitting, on a UTF-8
+        character boundary; at least one character even when that alone is over budget."""
+        data = self.data
+        if self._counter is None and self._ascii:
+            return min(end, start + max(1, self.limit))
+        lo, hi = start + 1, end  # invariant: answer in [lo, hi]
+        # The first character always goes in, so progress is guaranteed.
+        while lo < end and (data[lo] & 0xC0) == 0x80:
+            lo += 1
+        if self._counter is None:
+            # Characters: decode once and count.
+            text = data[start:end].decode("utf-8", "replace")
+            if len(text) <= self.limit:
+                return end
+            guess = start + len(text[: self.limit].encode("utf-8", "surrogatepass"))
+            return _char_boundary(data, max(lo, min(guess, end)), lo)
+        best = lo
+        while lo <= hi:
+            mid = _char_boundary(data, (lo + hi) // 2, best)
+            if mid <= best:
+                lo = (lo + hi) // 2 + 1
+                continue
+            if self.fits(start, mid):
+                best, lo = mid, mid + 1
+            else:
+                hi = mid - 1
+        return best
+
+
+def _char_boundary(data: bytes, pos: int, floor: int) -> int:
+    """Move ``pos`` back to the start of a UTF-8 character (never below ``floor``)."""
+    n = len(data)
+    while pos > floor and pos < n and (data[pos] & 0xC0) == 0x80:
+        pos -= 1
+    return pos
+
+
+def cut_range(measure: Measure, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """Cut ``[start, end)`` into pieces that fit: whole lines packed first, then a line that is
+    too long on its own at character boundaries (preferring a space near the cut).
+
+    Returns ``(start, end, oversized)`` triples covering the range exactly; ``oversized`` is set
+    only for a single character the budget cannot hold (possible with a token counter).
+    """
+    data = measure.data
+    pieces: list[tuple[int, int, bool]] = []
+    pos = start
+    while pos < end:
+        if measure.fits(pos, end):
+            pieces.append((pos, end, False))
+            break
+        # Pack whole lines.
+        cut = pos
+        nl = data.find(b"\n", pos, end)
+        while nl != -1 and measure.fits(pos, nl + 1):
+            cut = nl + 1
+            nl = data.find(b"\n", cut, end)
+        if cut == pos:
+            # The first line alone does not fit: cut it at a character boundary.
+            line_end = nl + 1 if nl != -1 else end
+            cut = measure.max_prefix(pos, line_end)
+            if cut < line_end:
+                space = data.rfind(b" ", pos + (cut - pos) * 3 // 4, cut)
+                if space > pos:
+                    cut = space + 1
+            oversized = not measure.fits(pos, cut)
+            pieces.append((pos, cut, oversized))
+        else:
+            pieces.append((pos, cut, False))
+        pos = cut
+    return pieces
+
+
+def pack(
+    items: list[Item],
+    measure: Measure,
+    expand: Expander,
+    *,
+    greedy: bool = False,
+    deadline: float | None = None,
+) -> list[RawChunk]:
+    """Pack ``items`` (in file order, covering the file) into chunk spans. See the module doc."""
+    out: list[RawChunk] = []
+    fits = measure.fits
+    # The pending group: a contiguous range and the kinds it holds.
+    g_start = g_end = -1
+    g_kinds: list[str] = []
+    g_path: tuple[str, ...] = ()
+
+    def flush() -> None:
+        nonlocal g_start
+        if g_start >= 0:
+            out.append(RawChunk(g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False))
+            g_start = -1
+            g_kinds.clear()
+
+    stack = items[::-1]
+    steps = 0
+    while stack:
+        item = stack.pop()
+        steps += 1
+        if deadline is not None and not steps & 63 and time.monotonic() > deadline:
+            raise ChunkTimeoutError("chunking ran past the per-file time limit")
+        start, end = item.start, item.end
+        if start >= end:
+            # An empty item (a zero-width MISSING node): nothing to place.
+            continue
+        if g_start >= 0 and item.path != g_path:
+            flush()
+        if item.is_def and not greedy:
+            if fits(start, end):
+                flush()
+                out.append(RawChunk(start, end, (item.kind,), (*item.path, item.label), False))
+                continue
+        elif g_start >= 0 and fits(g_start, end):
+            g_end = end
+            g_kinds.append(item.kind)
+            continue
+        elif fits(start, end):
+            flush()
+            g_start, g_end, g_path = start, end, item.path
+            g_kinds.append(item.kind)
+            continue
+        # Too big: split it along the syntax if we can.
+        children = expand(item)
+        if children:
+            if item.is_def:
+                flush()
+            stack.extend(reversed(children))
+            continue
+        flush()
+        pieces = cut_range(measure, start, end)
+        for p_start, p_end, oversized in pieces[:-1]:
+            out.append(RawChunk(p_start, p_end, (item.kind,), item.path, oversized))
+        p_start, p_end, oversized = pieces[-1]
+        if oversized:
+            out.append(RawChunk(p_start, p_end, (item.kind,), item.path, True))
+        else:
+            g_start, g_end, g_path = p_start, p_end, item.path
+            g_kinds.append(item.kind)
+    flush()
+    return out

@@ -1,0 +1,314 @@
+"""What counts as a definition in each grammar, and what to call it.
+
+One table for every grammar: node kinds are named consistently enough across tree-sitter grammars
+(``*_definition``, ``*_declaration``, ``*_item``, ``*_specifier``) that a union of kinds works, with
+wrappers (decorators, ``export``, ``template``, ``const f = () => ...``) resolved to what they wrap.
+Covers at least Python, JavaScript, TypeScript/TSX, Go, Rust, Java, C, C++, C#, Ruby, PHP, Kotlin,
+Swift and Scala; other grammars get whatever of this applies to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ATTACHABLE_KINDS", "definition_label", "is_attachable", "resolve_definition"]
+
+Node = Any  # tree_sitter.Node; kept loose so this module imports nothing heavy
+
+# Kinds that are always a function-like definition.
+FUNCTION_KINDS = frozenset(
+    {
+        "function_definition",
+        "function_declaration",
+        "function_item",
+        "function_signature_item",
+        "generator_function_declaration",
+        "method_definition",
+        "method_declaration",
+        "constructor_declaration",
+        "destructor_declaration",
+        "operator_declaration",
+        "conversion_operator_declaration",
+        "local_function_statement",
+        "method",
+        "singleton_method",
+        "init_declaration",
+        "deinit_declaration",
+        "subscript_declaration",
+        "protocol_function_declaration",
+        "secondary_constructor",
+        "anonymous_initializer",
+        "macro_definition",
+        "function_signature",
+        "abstract_method_signature",
+        "property_declaration",  # C# properties with bodies; Kotlin/Swift properties are small
+        "indexer_declaration",
+        "event_declaration",
+    }
+)
+
+# Kinds that are a container-like definition (its members are split out when it is too big).
+CONTAINER_KINDS = frozenset(
+    {
+        "class_definition",
+        "class_declaration",
+        "abstract_class_declaration",
+        "class_specifier",
+        "struct_specifier",
+        "union_specifier",
+        "enum_specifier",
+        "struct_item",
+        "enum_item",
+        "union_item",
+        "trait_item",
+        "impl_item",
+        "mod_item",
+        "interface_declaration",
+        "enum_declaration",
+        "record_declaration",
+        "record_struct_declaration",
+        "annotation_type_declaration",
+        "struct_declaration",
+        "namespace_declaration",
+        "file_scoped_namespace_declaration",
+        "namespace_definition",
+        "internal_module",
+        "module",
+        "class",
+        "singleton_class",
+        "trait_declaration",
+        "object_declaration",
+        "companion_object",
+        "object_definition",
+        "trait_definition",
+        "enum_definition",
+        "protocol_declaration",
+        "extension_declaration",
+        "type_declaration",
+        "impl_declaration",
+    }
+)
+
+DEFINITION_KINDS = FUNCTION_KINDS | CONTAINER_KINDS
+
+# Nodes that wrap a definition: the definition is found among their named children.
+WRAPPER_KINDS = frozenset(
+    {
+        "decorated_definition",
+        "export_statement",
+        "template_declaration",
+        "ambient_declaration",
+        "lexical_declaration",
+        "variable_declaration",
+        "variable_declarator",
+        "expression_statement",
+        "assignment_expression",
+        "declaration",
+        "type_definition",
+        "field_declaration",
+        "public_field_definition",
+        "field_definition",
+    }
+)
+
+# Values that make ``const f = ...`` / ``a.b = ...`` a definition.
+FUNCTION_VALUE_KINDS = frozenset(
+    {"arrow_function", "function_expression", "function", "generator_function", "class"}
+)
+
+# Leading nodes that describe the definition that follows them.
+ATTACHABLE_KINDS = frozenset(
+    {
+        "comment",
+        "line_comment",
+        "block_comment",
+        "doc_comment",
+        "attribute_item",
+        "decorator",
+        "annotation",
+        "marker_annotation",
+        "attribute_list",
+        "attribute",
+    }
+)
+
+_NAME_KINDS = frozenset(
+    {
+        "identifier",
+        "type_identifier",
+        "simple_identifier",
+        "field_identifier",
+        "property_identifier",
+        "constant",
+        "name",
+        "namespace_identifier",
+        "qualified_identifier",
+        "scoped_identifier",
+        "scoped_type_identifier",
+        "destructor_name",
+        "operator_name",
+        "namespace_name",
+        "package_identifier",
+        "string",
+        "user_type",
+    }
+)
+
+_FUNCTION_WORD = {
+    "python": "def",
+    "ruby": "def",
+    "scala": "def",
+    "rust": "fn",
+    "go": "func",
+    "swift": "func",
+    "kotlin": "fun",
+}
+
+# Container word by kind fragment, most specific first.
+_CONTAINER_WORDS = (
+    ("impl", "impl"),
+    ("mod_item", "mod"),
+    ("trait", "trait"),
+    ("interface", "interface"),
+    ("enum", "enum"),
+    ("union", "union"),
+    ("struct", "struct"),
+    ("record", "record"),
+    ("namespace", "namespace"),
+    ("internal_module", "namespace"),
+    ("protocol", "protocol"),
+    ("extension", "extension"),
+    ("object", "object"),
+    ("type_declaration", "type"),
+    ("module", "module"),
+    ("annotation_type", "@interface"),
+    ("class", "class"),
+)
+
+
+def is_attachable(kind: str) -> bool:
+    return kind in ATTACHABLE_KINDS or kind.endswith("comment")
+
+
+def resolve_definition(node: Node) -> Node | None:
+    """The definition ``node`` is or wraps, or None when it is not a definition."""
+    kind = node.type
+    if kind in DEFINITION_KINDS:
+        return node if node.is_named else None
+    if kind not in WRAPPER_KINDS:
+        return None
+    return _unwrap(node, 0)
+
+
+def _unwrap(node: Node, depth: int) -> Node | None:
+    kind = node.type
+    if kind in ("declaration", "type_definition", "field_declaration"):
+        # C/C++: `struct s {...};`, `typedef struct {...} T;` are definitions when they have a body.
+        for child in node.named_children:
+            if child.type in CONTAINER_KINDS and child.child_by_field_name("body") is not None:
+                return child
+        return None
+    if kind in ("lexical_declaration", "variable_declaration"):
+        for child in node.named_children:
+            if child.type == "variable_declarator":
+                value = child.child_by_field_name("value")
+                if value is not None and value.type in FUNCTION_VALUE_KINDS:
+                    return child
+        return None
+    if kind == "variable_declarator":
+        value = node.child_by_field_name("value")
+        return node if value is not None and value.type in FUNCTION_VALUE_KINDS else None
+    if kind in ("public_field_definition", "field_definition"):
+        value = node.child_by_field_name("value")
+        return node if value is not None and value.type in FUNCTION_VALUE_KINDS else None
+    if kind == "assignment_expression":
+        right = node.child_by_field_name("right")
+        return node if right is not None and right.type in FUNCTION_VALUE_KINDS else None
+    if depth >= 2:
+        return None
+    for child in node.named_children:
+        if child.type in DEFINITION_KINDS:
+            return child
+        if child.type in WRAPPER_KINDS:
+            inner = _unwrap(child, depth + 1)
+            if inner is not None:
+                return inner
+    return None
+
+
+def definition_label(node: Node, data: bytes, language: str) -> str:
+    """A short label for a definition node, e.g. ``def parse``, ``class Parser``, ``impl Tr for S``."""
+    kind = node.type
+    name = _name_of(node, data)
+    if kind in ("variable_declarator", "assignment_expression", "public_field_definition", "field_definition"):
+        word = _FUNCTION_WORD.get(language, "function")
+    elif kind in FUNCTION_KINDS:
+        if "constructor" in kind or kind == "init_declaration":
+            word = "constructor" if kind != "init_declaration" else "init"
+        elif kind.startswith("method") or kind == "singleton_method":
+            word = _FUNCTION_WORD.get(language, "method")
+        elif kind == "macro_definition":
+            word = "macro"
+        elif kind.startswith("property"):
+            word = "property"
+        else:
+            word = _FUNCTION_WORD.get(language, "function")
+    else:
+        word = _container_word(node, data)
+        if kind == "impl_item":
+            trait = node.child_by_field_name("trait")
+            target = node.child_by_field_name("type")
+            if target is not None:
+                name = _text(target, data)
+                if trait is not None:
+                    name = f"{_text(trait, data)} for {name}"
+    return f"{word} {name}" if name else word
+
+
+def _container_word(node: Node, data: bytes) -> str:
+    kind = node.type
+    # Swift says which it is in a field: class / struct / extension / enum / actor.
+    decl = node.child_by_field_name("declaration_kind")
+    if decl is not None:
+        return _text(decl, data)
+    for fragment, word in _CONTAINER_WORDS:
+        if fragment in kind:
+            return word
+    return kind
+
+
+def _name_of(node: Node, data: bytes) -> str:
+    name = node.child_by_field_name("name")
+    if name is not None:
+        return _text(name, data)
+    kind = node.type
+    if kind == "assignment_expression":
+        left = node.child_by_field_name("left")
+        return _text(left, data) if left is not None else ""
+    # C/C++ functions: follow the declarator chain down to the identifier.
+    decl = node.child_by_field_name("declarator")
+    for _ in range(8):
+        if decl is None:
+            break
+        if decl.type in _NAME_KINDS:
+            return _text(decl, data)
+        decl = decl.child_by_field_name("declarator") or decl.child_by_field_name("name")
+    if kind == "type_declaration":  # Go: type_spec holds the name
+        for child in node.named_children:
+            inner = child.child_by_field_name("name")
+            if inner is not None:
+                return _text(inner, data)
+    if kind in ("type_definition",):
+        decl = node.child_by_field_name("declarator")
+        if decl is not None:
+            return _text(decl, data)
+    for child in node.named_children:
+        if child.type in _NAME_KINDS:
+            return _text(child, data)
+    return ""
+
+
+def _text(node: Node, data: bytes, limit: int = 80) -> str:
+    raw = data[node.start_byte : min(node.end_byte, node.start_byte + limit * 4)]
+    text = " ".join(raw.decode("utf-8", "replace").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
