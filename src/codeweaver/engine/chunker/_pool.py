@@ -1,0 +1,480 @@
+"""A small process pool that knows which file each worker is on.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies, it marks the
+whole pool broken and fails every pending future, without saying which file killed it; and it
+cannot kill a worker stuck in a parse that never returns. Here each worker has its own pipe and a
+two-slot shared progress array, so a death or a hang is pinned on one file, only that worker is
+replaced, and the other files it held are sent again.
+
+Data flow (all in the caller's thread; the parent runs no helper threads)::
+
+    batches (lazy; at most `window` outstanding)
+        │
+        ▼                      parent                                   worker i (persistent)
+    ┌──────────────┐  send (bid, seqs, files)   ┌──────────┐   recv   ┌─────────────────────────┐
+    │ dispatch to  │ ─────────────────────────▶ │ Pipe i   │ ───────▶ │ init_worker(gov bytes)  │
+    │ least-loaded │                            │ (duplex) │          │ for each file:          │
+    │ worker (≤2   │ ◀───────────────────────── │          │ ◀─────── │   progress[:] = t0, seq │
+    │ batches each)│  recv ("done", bid, rows)  └──────────┘   send   │   chunk → compact rows  │
+    └──────┬───────┘                                                  │ progress[0] = -1        │
+           │ connection.wait(pipes + process sentinels, timeout)      └─────────────────────────┘
+           │   pipe ready     → decode rows → FileResults              ▲ shared RawArray('d', 2)
+           │   sentinel ready → drain pipe, read progress: the file it  │ [current seq, start time]
+           │                    was on fails (stage "worker", exit     │ (read by the parent to
+           │                    code), the rest of its batches are      │  attribute crashes and
+           │                    re-queued, a new worker is started      │  enforce the time limit)
+           │   timeout        → a file past file_timeout_seconds + grace:
+           │                    SIGKILL the worker, fail the file (stage "timeout")
+           ▼
+    results yielded per finished batch (in submission order when ``ordered``)
+
+Workers ignore SIGINT: on Ctrl-C the parent gets ``KeyboardInterrupt`` and its ``finally`` (also
+run when the caller breaks out of the loop) terminates, then kills, and joins every worker. A
+worker also exits when its pipe reaches EOF, and a watchdog thread in it exits when the parent
+process dies, so an abruptly killed parent leaves no busy worker behind for long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from typing import Any
+
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import ExecutorError
+from codeweaver.engine.chunker.results import FileResult, RunStats
+from codeweaver.engine.chunker.worker import (
+    CompactResult,
+    chunk_batch,
+    decode_result,
+    encode_result,
+    failed_result,
+)
+
+__all__ = ["ProcessPool", "describe_exit"]
+
+log = logging.getLogger("codeweaver")
+
+MAX_ATTEMPTS = 3
+"""A file sent this many times to workers that died on *other* files fails with stage "worker"."""
+
+_IDLE = -1.0
+
+
+# -- the worker process ------------------------------------------------------------------------
+def _worker_main(
+    conn: Connection, progress: Any, governor_bytes: bytes, inherited_fds: Sequence[int]
+) -> None:
+    """Entry point of a pool worker (module level, so every start method can find it)."""
+    # The parent owns Ctrl-C: it stops the run and reaps us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for fd in inherited_fds:  # fork: other workers' parent-side pipe ends, so EOFs stay exact
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _start_parent_watchdog()
+    try:
+        from codeweaver.engine.chunker.worker import init_worker
+
+        init_worker(governor_bytes)
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            conn.send(("init_error", "".join(traceback.format_exception(exc))))
+        return
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        _, bid, seqs, files = msg
+
+        def on_start(i: int, seqs: list[int] = seqs) -> None:
+            progress[1] = time.monotonic()
+            progress[0] = float(seqs[i])
+
+        results = chunk_batch(files, on_start=on_start)
+        progress[0] = _IDLE
+        try:
+            payload = pickle.dumps(("done", bid, results), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            payload = pickle.dumps(("done", bid, _picklable(results, files)))
+        try:
+            conn.send_bytes(payload)
+        except (EOFError, OSError):
+            return
+
+
+def _picklable(
+    results: list[CompactResult], files: Sequence[DiscoveredFile]
+) -> list[CompactResult]:
+    """Replace each result that does not pickle with a failure saying so."""
+    out: list[CompactResult] = []
+    for result, file in zip(results, files, strict=True):
+        try:
+            pickle.dumps(result)
+        except Exception as exc:
+            failure = failed_result(
+                file, "worker", type(exc).__name__, f"result does not pickle: {exc}"
+            )
+            out.append(encode_result(failure))
+        else:
+            out.append(result)
+    return out
+
+
+def _start_parent_watchdog() -> None:
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    if sentinel is None:
+        return
+
+    def watch() -> None:
+        with contextlib.suppress(Exception):
+            multiprocessing.connection.wait([sentinel])
+            os._exit(3)  # the parent is gone: nobody will read our results
+
+    threading.Thread(target=watch, name="codeweaver-parent-watchdog", daemon=True).start()
+
+
+# -- exit codes --------------------------------------------------------------------------------
+def describe_exit(code: int | None) -> str:
+    """A short explanation of a worker's exit code, with a hint at the usual cause."""
+    if code is None:
+        return "the worker vanished (exit code unknown)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if -code == signal.SIGKILL:
+            return f"killed by {name} (often the out-of-memory killer: check memory limits)"
+        if -code in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT):
+            return (
+                f"crashed with {name} (a fault in native code such as a grammar; "
+                "faulthandler printed a traceback on the worker's stderr)"
+            )
+        return f"terminated by {name}"
+    return f"exited with code {code} (os._exit/sys.exit in user code, or a native abort)"
+
+
+# -- the parent side ---------------------------------------------------------------------------
+@dataclass(eq=False, slots=True)
+class Batch:
+    """Consecutive input files; ``seqs[i]`` is the run-wide sequence number of ``files[i]``."""
+
+    bid: int
+    first_seq: int
+    files: list[DiscoveredFile]
+    results: list[FileResult | None] = field(default_factory=list)
+    pending: int = 0
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.files)
+        self.pending = len(self.files)
+
+    def set(self, seq: int, result: FileResult) -> None:
+        i = seq - self.first_seq
+        if self.results[i] is None:
+            self.pending -= 1
+        self.results[i] = result
+
+    def has(self, seq: int) -> bool:
+        return self.results[seq - self.first_seq] is not None
+
+    def file(self, seq: int) -> DiscoveredFile:
+        return self.files[seq - self.first_seq]
+
+    def done(self) -> list[FileResult]:
+        return [r for r in self.results if r is not None]
+
+
+@dataclass(eq=False, slots=True)
+class _Worker:
+    process: Any  # multiprocessing.process.BaseProcess
+    conn: Connection
+    progress: Any  # RawArray('d', 2): [seq of the file being chunked or -1, its start time]
+    inflight: deque[tuple[Batch, list[int]]] = field(default_factory=deque)
+    killed_for_timeout: int | None = None
+
+
+class ProcessPool:
+    """Persistent workers, one pipe each; see the module docstring."""
+
+    def __init__(
+        self,
+        ctx: BaseContext,
+        workers: int,
+        governor_bytes: bytes,
+        *,
+        file_timeout: float,
+        stats: RunStats,
+        per_worker: int = 2,
+    ) -> None:
+        self._ctx = ctx
+        self._n = workers
+        self._governor_bytes = governor_bytes
+        self._timeout = file_timeout
+        # Past the limit the worker gets a moment to give up by itself (chunk_bytes checks
+        # the deadline between steps) before it is killed.
+        self._grace = min(max(0.5, 0.1 * file_timeout), 5.0)
+        self._stats = stats
+        self._per_worker = per_worker
+        self._workers: list[_Worker] = []
+        self._attempts: dict[int, int] = {}
+        self._deaths_without_progress = 0
+        self._closed = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        for _ in range(self._n):
+            self._workers.append(self._spawn())
+
+    def _spawn(self) -> _Worker:
+        parent_end, child_end = self._ctx.Pipe(duplex=True)
+        progress = self._ctx.RawArray("d", 2)
+        progress[0] = _IDLE
+        inherited: list[int] = []
+        if self._ctx.get_start_method() == "fork":
+            inherited = [w.conn.fileno() for w in self._workers if not w.conn.closed]
+            inherited.append(parent_end.fileno())
+        proc = self._ctx.Process(  # type: ignore[attr-defined]
+            target=_worker_main,
+            args=(child_end, progress, self._governor_bytes, inherited),
+            name="codeweaver-chunk-worker",
+            daemon=True,
+        )
+        proc.start()
+        child_end.close()  # only the worker holds it now, so its death reads as EOF here
+        return _Worker(process=proc, conn=parent_end, progress=progress)
+
+    def close(self, *, graceful: bool) -> None:
+        """Stop every worker and wait for it; idempotent. ``graceful`` lets idle ones exit."""
+        if self._closed:
+            return
+        self._closed = True
+        workers, self._workers = self._workers, []
+        if graceful:
+            for w in workers:
+                with contextlib.suppress(OSError, ValueError):
+                    w.conn.send(None)
+            deadline = time.monotonic() + 2.0
+            for w in workers:
+                w.process.join(max(0.0, deadline - time.monotonic()))
+        for w in workers:
+            if w.process.is_alive():
+                w.process.terminate()
+        deadline = time.monotonic() + 1.0
+        for w in workers:
+            w.process.join(max(0.0, deadline - time.monotonic()))
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join()
+            with contextlib.suppress(OSError):
+                w.conn.close()
+            with contextlib.suppress(Exception):
+                w.process.close()
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers]
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self, batches: Iterator[Batch], *, ordered: bool) -> Iterator[FileResult]:
+        """Yield a result for every file of every batch, keeping the window bounded."""
+        outstanding: deque[Batch] = deque()  # submitted, not yet yielded (submission order)
+        retry: deque[tuple[Batch, list[int]]] = deque()
+        limit = self._n * self._per_worker * (2 if ordered else 1)
+        exhausted = False
+        while True:
+            # 1. fill every worker up to `per_worker` batches, retries first.
+            for w in sorted(self._workers, key=lambda w: len(w.inflight)):
+                while len(w.inflight) < self._per_worker:
+                    if retry:
+                        batch, seqs = retry.popleft()
+                    elif not exhausted and len(outstanding) < limit:
+                        nxt = next(batches, None)
+                        if nxt is None:
+                            exhausted = True
+                            break
+                        outstanding.append(nxt)
+                        batch, seqs = nxt, [nxt.first_seq + i for i in range(len(nxt.files))]
+                    else:
+                        break
+                    self._send(w, batch, seqs)
+            # 2. yield what is finished.
+            if ordered:
+                while outstanding and outstanding[0].pending == 0:
+                    yield from outstanding.popleft().done()
+            else:
+                for b in [b for b in outstanding if b.pending == 0]:
+                    outstanding.remove(b)
+                    yield from b.done()
+            if exhausted and not outstanding and not retry:
+                return
+            # 3. wait for a result, a death or a deadline.
+            self._wait(retry)
+
+    def _send(self, w: _Worker, batch: Batch, seqs: list[int]) -> None:
+        for s in seqs:
+            self._attempts[s] = self._attempts.get(s, 0) + 1
+        w.inflight.append((batch, seqs))
+        files = [batch.file(s) for s in seqs]
+        # A dead worker fails the send; its sentinel fires and the batch is re-queued.
+        with contextlib.suppress(OSError, ValueError):
+            w.conn.send(("batch", batch.bid, seqs, files))
+
+    def _wait(self, retry: deque[tuple[Batch, list[int]]]) -> None:
+        by_conn = {w.conn: w for w in self._workers}
+        by_sentinel = {w.process.sentinel: w for w in self._workers}
+        timeout = self._check_deadlines()
+        ready = multiprocessing.connection.wait([*by_conn, *by_sentinel], timeout)
+        dead: list[_Worker] = []
+        for obj in ready:
+            if obj in by_conn:
+                w = by_conn[obj]
+                if not self._receive(w):
+                    dead.append(w)
+            else:
+                w = by_sentinel[obj]
+                if w not in dead:
+                    dead.append(w)
+        for w in dead:
+            self._replace(w, retry)
+
+    def _receive(self, w: _Worker) -> bool:
+        """Read one message from ``w``; False when the pipe is closed (the worker is gone)."""
+        try:
+            msg = w.conn.recv()
+        except (EOFError, OSError):
+            return False
+        if msg[0] == "init_error":
+            raise ExecutorError(f"a chunking worker could not start:\n{msg[1]}")
+        _, bid, results = msg
+        batch, seqs = w.inflight.popleft()
+        assert batch.bid == bid, "pool bookkeeping out of step with a worker"
+        for s, compact in zip(seqs, results, strict=True):
+            batch.set(s, decode_result(compact, batch.file(s)))
+        self._deaths_without_progress = 0
+        return True
+
+    def _check_deadlines(self) -> float:
+        """Kill workers past the per-file limit; return how long the next wait may last."""
+        now = time.monotonic()
+        poll = min(1.0, max(0.05, self._timeout / 4))
+        for w in self._workers:
+            if not w.inflight or w.killed_for_timeout is not None:
+                continue
+            seq, started = self._current(w)
+            if seq is None:
+                continue
+            hard = started + self._timeout + self._grace
+            if now >= hard:
+                w.killed_for_timeout = seq
+                with contextlib.suppress(Exception):
+                    w.process.kill()
+            else:
+                poll = min(poll, hard - now)
+        return max(0.0, poll)
+
+    @staticmethod
+    def _current(w: _Worker) -> tuple[int | None, float]:
+        """The file ``w`` is on and when it started (a torn read returns None)."""
+        first = w.progress[0]
+        started = w.progress[1]
+        if first < 0 or w.progress[0] != first:
+            return None, 0.0
+        return int(first), started
+
+    def _replace(self, w: _Worker, retry: deque[tuple[Batch, list[int]]]) -> None:
+        """``w`` died or was killed: account for its files and start a new worker."""
+        # Results sent before dying are still in the pipe.
+        while w.inflight:
+            try:
+                if not w.conn.poll():
+                    break
+            except (OSError, EOFError):
+                break
+            if not self._receive(w):
+                break
+        w.process.join(5.0)
+        code = w.process.exitcode
+        seq, _ = self._current(w) if w.killed_for_timeout is None else (w.killed_for_timeout, 0.0)
+        requeue: list[tuple[Batch, list[int]]] = []
+        blamed = False
+        for batch, seqs in w.inflight:
+            left: list[int] = []
+            for s in seqs:
+                if batch.has(s):
+                    continue
+                if s == seq:
+                    blamed = True
+                    batch.set(s, self._culprit_result(batch.file(s), code, w.killed_for_timeout))
+                elif self._attempts.get(s, 0) >= MAX_ATTEMPTS:
+                    batch.set(
+                        s,
+                        failed_result(
+                            batch.file(s),
+                            "worker",
+                            "WorkerDied",
+                            f"{MAX_ATTEMPTS} workers died while this file was queued on them "
+                            f"(last: {describe_exit(code)})",
+                            exit_code=code,
+                        ),
+                    )
+                else:
+                    left.append(s)
+            if left:
+                requeue.append((batch, left))
+                self._stats.retries += len(left)
+        retry.extendleft(reversed(requeue))
+        w.inflight.clear()
+        if not blamed:
+            self._deaths_without_progress += 1
+            if self._deaths_without_progress > 3 * self._n + 3:
+                raise ExecutorError(
+                    "chunking workers keep dying before doing any work "
+                    f"(last: {describe_exit(code)})"
+                )
+        why = "killed (file timeout)" if w.killed_for_timeout is not None else describe_exit(code)
+        log.info("chunking worker pid %s %s; starting a new one", w.process.pid, why)
+        with contextlib.suppress(OSError):
+            w.conn.close()
+        with contextlib.suppress(Exception):
+            w.process.close()
+        self._workers[self._workers.index(w)] = self._spawn()
+        self._stats.worker_restarts += 1
+
+    def _culprit_result(
+        self, file: DiscoveredFile, code: int | None, timed_out: int | None
+    ) -> FileResult:
+        if timed_out is not None:
+            return failed_result(
+                file,
+                "timeout",
+                "ChunkTimeoutError",
+                f"ran past the per-file time limit of {self._timeout:g}s; "
+                "the worker was killed and replaced",
+                exit_code=code,
+                seconds=self._timeout,
+            )
+        return failed_result(
+            file,
+            "worker",
+            "WorkerDied",
+            f"the worker process died while chunking this file: {describe_exit(code)}",
+            exit_code=code,
+        )

@@ -1,0 +1,435 @@
+"""Chunk many files on every core: :func:`chunk_files_parallel` and :func:`iter_file_results`.
+
+Contract: for any iterable of :class:`~codeweaver.core.discovery.DiscoveredFile`,
+``iter_file_results`` yields exactly one :class:`FileResult` per input file (chunked, skipped or
+failed), whatever the executor, and every executor gives the same result for a file as the
+serial one. ``ordered=True`` yields in input order; otherwise results come as they finish.
+
+Executors (explicit argument > ``governor.concurrency.executor`` > ``"auto"``):
+
+``serial``
+    In the caller's thread. Per-file time limit: checked between steps only.
+``thread``
+    A ``ThreadPoolExecutor``. Only useful on a free-threaded interpreter: tree-sitter holds the
+    GIL. Threads cannot be killed, so the time limit is the cooperative deadline that
+    ``chunk_bytes`` checks between steps; a parse that never returns keeps its thread, and
+    breaking out of the loop cancels queued batches but lets running ones finish.
+``process``
+    Persistent worker processes (see :mod:`codeweaver.engine.chunker._pool`), set up once with
+    the governor as cloudpickle bytes, fed batches of plain ``DiscoveredFile`` and answering
+    with compact rows. A crash fails only the file it happened on; a hung file is killed.
+``auto``
+    Serial for a handful of small files (the input is peeked at, not consumed) or one worker,
+    threads on a free-threaded interpreter, processes otherwise.
+``dask``
+    Not available yet: raises :class:`~codeweaver.core.errors.ExecutorError`. The worker
+    functions in :mod:`codeweaver.engine.chunker.worker` (``init_worker``/``chunk_batch``/
+    ``chunk_batch_with``) are what a Dask backend submits.
+
+Memory stays flat: input is consumed lazily and at most a few batches per worker are in flight
+(or finished but not yet yielded), however many files there are.
+
+Example:
+    >>> from codeweaver.engine.chunker.governor import ChunkGovernor
+    >>> governor = ChunkGovernor(max_chunk_chars=1500)
+    >>> for path, chunks in chunk_files_parallel([], governor):  # doctest: +SKIP
+    ...     store(path, chunks)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import chain, islice
+from typing import Any, Literal, cast
+
+import cloudpickle
+
+from codeweaver.core.chunks import CodeChunk, FailureRecord, SkipRecord
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import ConfigError, ExecutorError
+from codeweaver.engine.chunker._pool import Batch, ProcessPool
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.results import FileResult, RunStats
+from codeweaver.engine.chunker.worker import failed_result, process_file
+
+__all__ = [
+    "ResolvedExecutor",
+    "chunk_files_parallel",
+    "chunk_files_parallel_dict",
+    "default_worker_count",
+    "iter_file_results",
+    "resolve_executor",
+    "resolve_worker_count",
+]
+
+log = logging.getLogger("codeweaver")
+
+ResolvedExecutor = Literal["serial", "thread", "process", "dask"]
+_KINDS = ("auto", "serial", "thread", "process", "dask")
+
+MAX_DEFAULT_WORKERS = 32
+"""The default worker count never exceeds this (more rarely pays for its memory)."""
+AUTO_SERIAL_MAX_FILES = 8
+AUTO_SERIAL_MAX_BYTES = 256 * 1024
+"""``auto`` stays serial when the whole input is at most this many files and bytes."""
+BATCH_MAX_FILES = 64
+BATCH_MAX_BYTES = 512 * 1024
+"""Adaptive batches: up to this many files or bytes (the first batches are smaller)."""
+
+
+# -- choosing the executor and the worker count ------------------------------------------------
+def default_worker_count() -> int:
+    """The CPUs this process may use: affinity mask, then cgroup CPU quota, capped.
+
+    >>> 1 <= default_worker_count() <= MAX_DEFAULT_WORKERS
+    True
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_limit()
+    if quota is not None:
+        cpus = min(cpus, quota)
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
+def _cgroup_cpu_limit() -> int | None:
+    """The CPU quota of this process's cgroup, rounded up, or None when there is none."""
+    try:  # cgroup v2: "max 100000" or "200000 100000"
+        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as fh:
+            quota_s, period_s = fh.read().split()[:2]
+        if quota_s != "max":
+            return max(1, math.ceil(int(quota_s) / int(period_s)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", encoding="ascii") as fh:
+            quota = int(fh.read())
+        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us", encoding="ascii") as fh:
+            period = int(fh.read())
+        if quota > 0 and period > 0:
+            return max(1, math.ceil(quota / period))
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _free_threaded() -> bool:
+    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return is_gil_enabled is not None and not is_gil_enabled()
+
+
+def resolve_worker_count(max_workers: int | None, governor: ChunkGovernor | None = None) -> int:
+    """Explicit ``max_workers`` > ``governor.concurrency.max_parallel_files`` > the CPU count."""
+    if max_workers is not None:
+        if max_workers < 1:
+            raise ConfigError("max_workers", max_workers, "argument", "must be at least 1")
+        return max_workers
+    if governor is not None and governor.concurrency.max_parallel_files is not None:
+        return governor.concurrency.max_parallel_files
+    return default_worker_count()
+
+
+def resolve_executor(
+    executor_type: str | None,
+    governor: ChunkGovernor | None = None,
+    *,
+    sample: Sequence[DiscoveredFile] | None = None,
+    complete: bool = False,
+    workers: int | None = None,
+) -> ResolvedExecutor:
+    """Turn a requested executor (``"auto"`` included) into the one to use.
+
+    ``sample`` is the first few input files; ``complete`` says it is the whole input (so
+    ``auto`` may pick serial for a handful of small files).
+
+    Raises:
+        ConfigError: an unknown executor name.
+    """
+    source = "argument"
+    kind = executor_type
+    if kind is None and governor is not None:
+        kind, source = governor.concurrency.executor, "settings (concurrency.executor)"
+    kind = kind or "auto"
+    if kind not in _KINDS:
+        raise ConfigError("executor", kind, source, f"must be one of {', '.join(_KINDS)}")
+    if kind != "auto":
+        return cast(ResolvedExecutor, kind)
+    if (
+        sample is not None
+        and complete
+        and len(sample) <= AUTO_SERIAL_MAX_FILES
+        and sum(f.size for f in sample) <= AUTO_SERIAL_MAX_BYTES
+    ):
+        return "serial"
+    if workers is not None and workers <= 1:
+        return "serial"
+    return "thread" if _free_threaded() else "process"
+
+
+def _start_method(governor: ChunkGovernor) -> str:
+    """The configured start method, else the platform default, without touching global state."""
+    method = governor.concurrency.start_method or multiprocessing.get_start_method(allow_none=True)
+    return method or multiprocessing.get_all_start_methods()[0]
+
+
+# -- the public entry points -------------------------------------------------------------------
+def iter_file_results(
+    files: Iterable[DiscoveredFile],
+    governor: ChunkGovernor,
+    *,
+    max_workers: int | None = None,
+    executor_type: str | None = None,
+    ordered: bool = False,
+    batch_size: int | None = None,
+    stats: RunStats | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+    client: Any = None,
+) -> Iterator[FileResult]:
+    """Yield one :class:`FileResult` per input file; see the module docstring.
+
+    Arguments are checked at call time; work (and consuming ``files``) starts at the first
+    ``next()``. ``stats`` is filled as results are yielded. Breaking out of the loop (or
+    ``close()``) stops and reaps every worker.
+
+    Raises:
+        ConfigError: an unknown executor, a worker count or batch size below 1.
+        ExecutorError: ``executor_type="dask"`` (not available yet), or workers that cannot start.
+    """
+    if resolve_executor(executor_type, governor) == "dask":
+        raise ExecutorError(
+            "the 'dask' executor is not available yet; use 'process' (one machine), "
+            "'thread' or 'serial'"
+        )
+    workers = resolve_worker_count(max_workers, governor)
+    size = batch_size if batch_size is not None else governor.concurrency.batch_size
+    if size is not None and size < 1:
+        raise ConfigError("batch_size", size, "argument", "must be at least 1")
+    del client  # reserved for the Dask executor
+    return _iter_results(
+        iter(files), governor, executor_type, workers, ordered, size, stats or RunStats(), on_result
+    )
+
+
+def chunk_files_parallel(
+    files: Iterable[DiscoveredFile],
+    governor: ChunkGovernor,
+    *,
+    max_workers: int | None = None,
+    executor_type: str | None = None,
+    ordered: bool = False,
+    batch_size: int | None = None,
+    stats: RunStats | None = None,
+    on_failure: Callable[[FailureRecord], None] | None = None,
+    on_skip: Callable[[SkipRecord], None] | None = None,
+) -> Iterator[tuple[str, list[CodeChunk]]]:
+    """Yield ``(file.path, chunks)`` for every file that was chunked, as results land.
+
+    Failed files are logged once (logger ``codeweaver``, WARNING), passed to ``on_failure`` and
+    recorded in ``stats``; skipped files go to ``on_skip`` and ``stats``. The run's summary is
+    logged at INFO when it ends.
+
+    Example:
+        >>> governor = ChunkGovernor(max_chunk_tokens=512, token_counter=lambda s: len(s) // 4)
+        >>> files = discover_files("repo/")  # doctest: +SKIP
+        >>> for path, chunks in chunk_files_parallel(files, governor):  # doctest: +SKIP
+        ...     store(path, chunks)
+    """
+    run_stats = stats if stats is not None else RunStats()
+    results = iter_file_results(
+        files,
+        governor,
+        max_workers=max_workers,
+        executor_type=executor_type,
+        ordered=ordered,
+        batch_size=batch_size,
+        stats=run_stats,
+    )
+    return _iter_chunks(results, run_stats, on_failure, on_skip)
+
+
+def chunk_files_parallel_dict(
+    files: Iterable[DiscoveredFile],
+    governor: ChunkGovernor,
+    **kwargs: Any,
+) -> dict[str, list[CodeChunk]]:
+    """:func:`chunk_files_parallel` collected into ``{file.path: chunks}`` (input order)."""
+    kwargs.setdefault("ordered", True)
+    return dict(chunk_files_parallel(files, governor, **kwargs))
+
+
+def _iter_chunks(
+    results: Iterator[FileResult],
+    stats: RunStats,
+    on_failure: Callable[[FailureRecord], None] | None,
+    on_skip: Callable[[SkipRecord], None] | None,
+) -> Iterator[tuple[str, list[CodeChunk]]]:
+    with _closing(results):
+        for result in results:
+            if result.status == "chunked":
+                yield result.file.path, result.chunks
+            elif result.status == "failed" and result.failure is not None:
+                log.warning("chunking failed: %s", result.failure.describe())
+                if on_failure is not None:
+                    on_failure(result.failure)
+            elif result.skip is not None:
+                skip = result.skip
+                log.debug("skipped %s: %s %s", result.file.path, skip.reason, skip.detail)
+                if on_skip is not None:
+                    on_skip(result.skip)
+    log.info("%s", stats.summary())
+
+
+class _closing:
+    """Close a generator on the way out (so an early ``break`` reaps its workers now)."""
+
+    def __init__(self, gen: Iterator[Any]) -> None:
+        self._gen = gen
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        close = getattr(self._gen, "close", None)
+        if close is not None:
+            close()
+
+
+# -- the run -----------------------------------------------------------------------------------
+def _iter_results(  # noqa: PLR0917 - private, called from one place
+    files: Iterator[DiscoveredFile],
+    governor: ChunkGovernor,
+    executor_type: str | None,
+    workers: int,
+    ordered: bool,
+    batch_size: int | None,
+    stats: RunStats,
+    on_result: Callable[[FileResult], None] | None,
+) -> Iterator[FileResult]:
+    sample = list(islice(files, AUTO_SERIAL_MAX_FILES + 1))
+    complete = len(sample) <= AUTO_SERIAL_MAX_FILES
+    kind = resolve_executor(
+        executor_type, governor, sample=sample, complete=complete, workers=workers
+    )
+    stream = chain(sample, files)
+    if kind == "serial":
+        workers = 1
+    elif complete:
+        workers = max(1, min(workers, len(sample)))
+    stats.start(kind, workers)
+    if kind == "serial":
+        source: Iterator[FileResult] = (process_file(f, governor) for f in stream)
+    elif kind == "thread":
+        source = _iter_thread(_iter_batches(stream, batch_size), governor, workers, ordered)
+    else:
+        source = _iter_process(_iter_batches(stream, batch_size), governor, workers, ordered, stats)
+    with _closing(source):
+        for result in source:
+            stats.record(result)
+            if on_result is not None:
+                on_result(result)
+            yield result
+    stats.touch()
+
+
+def _iter_batches(files: Iterator[DiscoveredFile], batch_size: int | None) -> Iterator[Batch]:
+    """Consecutive files in batches: ``batch_size`` each, or adaptive by size.
+
+    Adaptive batches hold up to ``BATCH_MAX_FILES`` files or ``BATCH_MAX_BYTES`` bytes; the
+    first ones are smaller so every worker gets work at once.
+    """
+    seq = bid = 0
+    current: list[DiscoveredFile] = []
+    nbytes = 0
+    for f in files:
+        current.append(f)
+        nbytes += f.size
+        if batch_size is not None:
+            full = len(current) >= batch_size
+        else:
+            ramp = min(bid, 5)
+            full = len(current) >= min(BATCH_MAX_FILES, 4 << ramp) or nbytes >= min(
+                BATCH_MAX_BYTES, (32 * 1024) << ramp
+            )
+        if full:
+            yield Batch(bid, seq, current)
+            seq, bid = seq + len(current), bid + 1
+            current, nbytes = [], 0
+    if current:
+        yield Batch(bid, seq, current)
+
+
+def _iter_process(
+    batches: Iterator[Batch],
+    governor: ChunkGovernor,
+    workers: int,
+    ordered: bool,
+    stats: RunStats,
+) -> Iterator[FileResult]:
+    ctx = multiprocessing.get_context(_start_method(governor))
+    pool = ProcessPool(
+        ctx,
+        workers,
+        cloudpickle.dumps(governor),
+        file_timeout=governor.file_timeout_seconds,
+        stats=stats,
+    )
+    graceful = False
+    try:
+        pool.start()
+        yield from pool.run(batches, ordered=ordered)
+        graceful = True
+    finally:
+        pool.close(graceful=graceful)
+
+
+def _run_batch(files: list[DiscoveredFile], governor: ChunkGovernor) -> list[FileResult]:
+    return [process_file(f, governor) for f in files]
+
+
+def _iter_thread(
+    batches: Iterator[Batch], governor: ChunkGovernor, workers: int, ordered: bool
+) -> Iterator[FileResult]:
+    window = workers * 2 * (2 if ordered else 1)
+    pending: deque[tuple[Batch, Future[list[FileResult]]]] = deque()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codeweaver-chunk")
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(pending) < window:
+                batch = next(batches, None)
+                if batch is None:
+                    exhausted = True
+                else:
+                    pending.append((batch, pool.submit(_run_batch, batch.files, governor)))
+            if not pending:
+                return
+            if ordered:
+                batch, fut = pending.popleft()
+                yield from _thread_results(batch, fut)
+                continue
+            done, _ = wait([f for _, f in pending], return_when=FIRST_COMPLETED)
+            for item in [p for p in pending if p[1] in done]:
+                pending.remove(item)
+                yield from _thread_results(*item)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _thread_results(batch: Batch, fut: Future[list[FileResult]]) -> list[FileResult]:
+    try:
+        return fut.result()
+    except Exception as exc:  # process_file does not raise; a bug must not lose files
+        return [
+            failed_result(f, "worker", type(exc).__name__, f"thread worker failed: {exc}")
+            for f in batch.files
+        ]

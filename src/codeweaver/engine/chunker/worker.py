@@ -1,0 +1,304 @@
+"""Worker-side functions: module-level, plain data in and out, safe to run in any process.
+
+These run wherever chunking runs: in the caller's thread (serial), in a thread pool, in the
+process pool of :mod:`codeweaver.engine.chunker._pool`, or on a remote engine (Dask). Nothing here
+holds a tree-sitter object past one call, and nothing that crosses a process boundary is more than
+tuples of builtins.
+
+The protocol for a process (or any remote) worker::
+
+    init_worker(governor_bytes)            # once per process: cloudpickle bytes of the governor
+    chunk_batch(files) -> [CompactResult]  # any number of times, plain DiscoveredFiles in
+
+and in the parent ``decode_result(compact, file) -> FileResult``. The contract, for every file::
+
+    decode_result(encode_result(process_file(f, g)), f) == process_file(f, g)
+
+so every executor returns exactly what the serial one does. ``chunk_batch_with(governor_bytes,
+files)`` does both steps in one call for engines without a per-worker initializer; it
+unpickles the governor only when the bytes change.
+
+A worker never lets a file's exception escape: it becomes a ``failed`` result carrying the stage,
+the error type, the message and the traceback formatted as text in the worker.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import hashlib
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import cloudpickle
+
+from codeweaver.core.chunks import (
+    ChunkRow,
+    CodeChunk,
+    FailureRecord,
+    FailureStage,
+    SkipRecord,
+    Span,
+    content_hash,
+)
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.results import FileResult, FileStatus
+
+__all__ = [
+    "CompactChunk",
+    "CompactResult",
+    "chunk_batch",
+    "chunk_batch_with",
+    "current_governor",
+    "decode_result",
+    "encode_result",
+    "failed_result",
+    "failure_from_exception",
+    "init_worker",
+    "process_file",
+]
+
+# The wire form of one chunk: the CodeChunk row plus what the row leaves out.
+# (row, path, language, ordinal, chunker, content_hash, chunk_id)
+CompactChunk = tuple[ChunkRow, str, str, int, str, str, str]
+
+# The wire form of one FileResult, without the DiscoveredFile (the parent already has it):
+# (status, chunks, file_hash, skip (reason, detail) | None,
+#  failure (stage, error_type, message, traceback, exit_code) | None, seconds)
+CompactResult = tuple[
+    str,
+    list[CompactChunk],
+    str | None,
+    tuple[str, str] | None,
+    tuple[str, str, str, str, int | None] | None,
+    float,
+]
+
+_STAGES: frozenset[str] = frozenset(
+    {"discover", "read", "parse", "chunk", "worker", "timeout", "store"}
+)
+
+# Per-process state set by init_worker. A module global, because that is what a process
+# initializer can set; threads in one process share it (the governor is read-only).
+_governor: ChunkGovernor | None = None
+_governor_digest: str | None = None
+
+
+# -- per-process setup -------------------------------------------------------------------------
+def init_worker(governor_bytes: bytes) -> None:
+    """Set this process up to chunk: unpickle the governor once and turn on ``faulthandler``.
+
+    Idempotent: calling it again with the same bytes does nothing.
+    """
+    global _governor, _governor_digest
+    digest = hashlib.blake2b(governor_bytes, digest_size=16).hexdigest()
+    if digest == _governor_digest and _governor is not None:
+        return
+    governor = cloudpickle.loads(governor_bytes)
+    if not isinstance(governor, ChunkGovernor):
+        raise TypeError(f"init_worker expected a pickled ChunkGovernor, got {type(governor)!r}")
+    _governor, _governor_digest = governor, digest
+    if not faulthandler.is_enabled():
+        # A segfault in a grammar then leaves a Python traceback on the worker's stderr.
+        faulthandler.enable(file=sys.stderr, all_threads=True)
+
+
+def current_governor() -> ChunkGovernor:
+    """The governor :func:`init_worker` installed in this process."""
+    if _governor is None:
+        raise RuntimeError("this worker has no governor: call init_worker(governor_bytes) first")
+    return _governor
+
+
+# -- the work ----------------------------------------------------------------------------------
+def process_file(
+    file: DiscoveredFile,
+    governor: ChunkGovernor,
+    *,
+    timeout: float | None = None,
+) -> FileResult:
+    """Read and chunk one file; never raises for a per-file problem.
+
+    ``timeout`` (default ``governor.file_timeout_seconds``) becomes the deadline passed to
+    ``chunk_bytes``; it is checked between steps, so it cannot stop a parse that never returns
+    (the process pool kills such a worker instead).
+    """
+    # Imported here so importing this module (and pickling references to it) stays cheap.
+    from codeweaver.engine.chunker.file_chunker import chunk_bytes, read_source
+
+    started = time.perf_counter()
+    limit = governor.file_timeout_seconds if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    file_hash: str | None = None
+    stage: FailureStage = "read"
+    try:
+        data = read_source(file.path, governor.max_file_bytes)
+        file_hash = content_hash(data)
+        stage = "chunk"
+        chunks = chunk_bytes(
+            data, file.language, governor, path=file.rel_path, deadline=deadline
+        )
+    except FileSkippedError as exc:
+        return FileResult(
+            file=file,
+            status="skipped",
+            file_hash=file_hash,
+            skip=SkipRecord(path=file.path, reason=exc.reason, detail=exc.detail),
+            seconds=time.perf_counter() - started,
+        )
+    except Exception as exc:
+        return FileResult(
+            file=file,
+            status="failed",
+            file_hash=file_hash,
+            failure=failure_from_exception(file.path, exc, default_stage=stage),
+            seconds=time.perf_counter() - started,
+        )
+    return FileResult(
+        file=file,
+        status="chunked",
+        chunks=chunks,
+        file_hash=file_hash,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def failure_from_exception(
+    path: str, exc: BaseException, *, default_stage: FailureStage = "chunk"
+) -> FailureRecord:
+    """A :class:`FailureRecord` for ``exc``, with its traceback formatted here, as text.
+
+    Only builtins are kept, so the record pickles even when the exception itself does not.
+    """
+    stage: str = getattr(exc, "stage", default_stage) if isinstance(exc, ChunkingError) else ""
+    if isinstance(exc, ChunkTimeoutError):
+        stage = "timeout"
+    if stage not in _STAGES:
+        stage = default_stage
+    try:
+        message = str(exc)
+    except Exception:  # a user exception whose __str__ itself fails
+        message = f"<unprintable {type(exc).__name__}>"
+    try:
+        tb = "".join(traceback.format_exception(exc))
+    except Exception:
+        tb = ""
+    return FailureRecord(
+        path=path,
+        stage=cast(FailureStage, stage),
+        error_type=type(exc).__name__,
+        message=message,
+        traceback=tb,
+    )
+
+
+def chunk_batch(
+    files: Sequence[DiscoveredFile],
+    *,
+    on_start: Callable[[int], None] | None = None,
+) -> list[CompactResult]:
+    """Chunk a batch with this process's governor; one compact result per file, in order.
+
+    ``on_start(i)`` is called before file ``i`` of the batch is started (the process pool uses it
+    to know which file a worker was on if the worker dies or hangs).
+    """
+    governor = current_governor()
+    out: list[CompactResult] = []
+    for i, file in enumerate(files):
+        if on_start is not None:
+            on_start(i)
+        out.append(encode_result(process_file(file, governor)))
+    return out
+
+
+def chunk_batch_with(governor_bytes: bytes, files: Sequence[DiscoveredFile]) -> list[CompactResult]:
+    """:func:`init_worker` (cached) then :func:`chunk_batch`: one call for engines like Dask."""
+    init_worker(governor_bytes)
+    return chunk_batch(files)
+
+
+# -- the wire form -----------------------------------------------------------------------------
+def encode_result(result: FileResult) -> CompactResult:
+    """The compact, builtins-only form of ``result`` (the DiscoveredFile is left out)."""
+    chunks: list[CompactChunk] = [
+        (c.to_row(), c.path, c.language, c.ordinal, c.chunker, c.content_hash, c.chunk_id)
+        for c in result.chunks
+    ]
+    skip = (result.skip.reason, result.skip.detail) if result.skip is not None else None
+    f = result.failure
+    failure = (f.stage, f.error_type, f.message, f.traceback, f.exit_code) if f else None
+    return (result.status, chunks, result.file_hash, skip, failure, result.seconds)
+
+
+def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
+    """Rebuild the :class:`FileResult` that :func:`encode_result` was given."""
+    status, rows, file_hash, skip, failure, seconds = compact
+    chunks = [_decode_chunk(c) for c in rows]
+    return FileResult(
+        file=file,
+        status=cast(FileStatus, status),
+        chunks=chunks,
+        file_hash=file_hash,
+        skip=SkipRecord(file.path, skip[0], skip[1]) if skip is not None else None,
+        failure=(
+            FailureRecord(
+                path=file.path,
+                stage=cast(FailureStage, failure[0]),
+                error_type=failure[1],
+                message=failure[2],
+                traceback=failure[3],
+                exit_code=failure[4],
+            )
+            if failure is not None
+            else None
+        ),
+        seconds=seconds,
+    )
+
+
+def _decode_chunk(c: CompactChunk) -> CodeChunk:
+    row, path, language, ordinal, chunker, digest, chunk_id = c
+    content, sb, eb, sl, el, kinds, symbols, oversized = row
+    # Built directly (not via CodeChunk.from_row) so the hashes computed in the worker are
+    # reused instead of being recomputed in the parent, which is the serial part of a run.
+    return CodeChunk(
+        path=path,
+        language=language,
+        content=content,
+        span=Span(sb, eb, sl, el),
+        kinds=kinds,
+        symbol_path=symbols,
+        ordinal=ordinal,
+        oversized=oversized,
+        chunker=cast(Any, chunker),
+        content_hash=digest,
+        chunk_id=chunk_id,
+    )
+
+
+def failed_result(
+    file: DiscoveredFile,
+    stage: FailureStage,
+    error_type: str,
+    message: str,
+    *,
+    exit_code: int | None = None,
+    seconds: float = 0.0,
+) -> FileResult:
+    """A ``failed`` result made in the parent (a worker died or was killed on this file)."""
+    return FileResult(
+        file=file,
+        status="failed",
+        failure=FailureRecord(
+            path=file.path,
+            stage=stage,
+            error_type=error_type,
+            message=message,
+            exit_code=exit_code,
+        ),
+        seconds=seconds,
+    )
