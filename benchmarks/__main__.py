@@ -1,0 +1,266 @@
+"""``python -m benchmarks``: compare codeweaver with the chunkers people use today.
+
+python -m benchmarks run [--corpus DIR|stdlib ...] [--budget-chars N] [--peers ...]
+                         [--languages ...] [--max-files N] [--json OUT] [--markdown OUT]
+                         [--plot OUT]
+python -m benchmarks page        # regenerates benchmarks/RESULTS.md and throughput.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import compare, metrics, report
+from benchmarks.peers import PEERS, load_peer
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CORPUS_DIR = HERE.parent / ".cache" / "corpus"
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_corpus(
+    spec: str,
+    *,
+    budget: int,
+    peers: list[str],
+    languages: list[str] | None,
+    max_files: int | None,
+    file_timeout: float,
+    peer_timeout: float,
+) -> dict[str, Any]:
+    """Run every peer over one corpus; returns the JSON-ready section for it."""
+    root = compare.resolve_corpus(spec)
+    if languages is None:
+        languages = list(metrics.DEFINITION_KINDS)
+    elif languages == ["all"]:
+        languages = None
+    files = compare.select_files(root, languages=languages, max_files=max_files)
+    if not files:
+        raise SystemExit(f"no source files with a known language under {root}")
+    per_language: dict[str, dict[str, int]] = {}
+    for f in files:
+        entry = per_language.setdefault(f.language, {"files": 0, "bytes": 0})
+        entry["files"] += 1
+        entry["bytes"] += f.size
+    _log(
+        f"corpus {spec}: {len(files)} files, {sum(f.size for f in files) / 1e6:.1f} MB, "
+        f"languages {', '.join(sorted(per_language))}"
+    )
+    definitions = compare.DefinitionCache()
+    section: dict[str, Any] = {
+        "name": "stdlib" if spec == "stdlib" else Path(spec).name,
+        "spec": spec,
+        "root": str(root),
+        "files": len(files),
+        "bytes": sum(f.size for f in files),
+        "max_files": max_files,
+        "languages": per_language,
+        "peers": {},
+    }
+    for name in peers:
+        cls = load_peer(name)
+        _log(f"  {name} ...")
+        run = compare.run_peer(
+            name, files, budget, file_timeout=file_timeout, peer_timeout=peer_timeout
+        )
+        entry: dict[str, Any] = {
+            "description": cls.description,
+            "ast_based": cls.ast_based,
+            "produces_chunks": cls.produces_chunks,
+            "batch": cls.batch,
+            "budget_unit": cls.budget_note,
+            "languages_supported": sorted(cls.languages) if cls.languages else None,
+            "versions": cls.versions(),
+            "status": run.status,
+            "reason": run.reason,
+            "restarts": run.restarts,
+            "wall_s": round(run.wall_s, 2),
+        }
+        start = next((r for r in run.records if r["kind"] == "start"), None)
+        ends = [r for r in run.records if r["kind"] in ("end", "tree_peak_rss")]
+        entry["setup_s"] = round(start["setup_s"], 3) if start else None
+        entry["peak_rss_mb"] = max((r["peak_rss"] for r in ends), default=0) / 2**20 or None
+        if run.status != "unavailable":
+            stats = compare.evaluate(
+                run, files, budget, produces_chunks=cls.produces_chunks, definitions=definitions
+            )
+            total = compare.LanguageStats(budget)
+            for st in stats.values():
+                total.merge(st)
+            entry["total"] = total.summary(produces_chunks=cls.produces_chunks)
+            entry["by_language"] = {
+                lang: st.summary(produces_chunks=cls.produces_chunks)
+                for lang, st in sorted(stats.items())
+            }
+            t = entry["total"]
+            _log(
+                f"    {t['files']} files, {t['mb_per_s'] or 0:.2f} MB/s, "
+                f"failures {sum(t['failures'].values())}, status {run.status} {run.reason}"
+            )
+        else:
+            _log(f"    unavailable: {run.reason}")
+        section["peers"][name] = entry
+    return section
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--budget-chars",
+            type=int,
+            default=1500,
+            help="chunk budget in characters for every peer (default 1500)",
+        )
+        p.add_argument(
+            "--peers",
+            nargs="+",
+            choices=list(PEERS),
+            default=list(PEERS),
+            metavar="PEER",
+            help=f"peers to run (default: all: {' '.join(PEERS)})",
+        )
+        p.add_argument(
+            "--languages",
+            nargs="+",
+            default=None,
+            metavar="LANG",
+            help="only these languages (tree-sitter-language-pack names; 'all' for every "
+            "language codeweaver knows; default: the code languages the metrics know: "
+            + " ".join(metrics.DEFINITION_KINDS)
+            + ")",
+        )
+        p.add_argument(
+            "--file-timeout",
+            type=float,
+            default=60.0,
+            help="seconds one peer may spend on one file (default 60)",
+        )
+        p.add_argument(
+            "--peer-timeout",
+            type=float,
+            default=1800.0,
+            help="seconds one peer may spend on one corpus (default 1800)",
+        )
+        p.add_argument("--json", type=Path, default=None, help="write the raw results here")
+        p.add_argument("--markdown", type=Path, default=None, help="write the results page here")
+        p.add_argument("--plot", type=Path, default=None, help="write the throughput plot (PNG)")
+
+    run = sub.add_parser("run", help="benchmark the peers on one or more corpora")
+    run.add_argument(
+        "--corpus",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="a directory, or 'stdlib' (default); repeat for several corpora",
+    )
+    run.add_argument(
+        "--max-files",
+        type=int,
+        default=None,
+        help="at most N files per language and corpus (an even sample)",
+    )
+    common(run)
+
+    page = sub.add_parser(
+        "page",
+        help="regenerate benchmarks/RESULTS.md and throughput.png: the "
+        "full standard library, plus the multi-language corpus when present",
+    )
+    page.add_argument(
+        "--corpus-dir",
+        type=Path,
+        default=DEFAULT_CORPUS_DIR,
+        help="the multi-language corpus (default .cache/corpus, from "
+        "shared/corpus/make_corpus.sh); skipped when missing",
+    )
+    page.add_argument(
+        "--max-files",
+        type=int,
+        default=120,
+        help="files per language from the multi-language corpus (default 120)",
+    )
+    common(page)
+    page.set_defaults(
+        json=HERE / "out" / "results.json",
+        markdown=HERE / "RESULTS.md",
+        plot=HERE / "throughput.png",
+    )
+
+    worker = sub.add_parser("_worker", help=argparse.SUPPRESS)
+    worker.add_argument("peer")
+    worker.add_argument("budget", type=int)
+    worker.add_argument("files_json")
+    worker.add_argument("out_path")
+    worker.add_argument("file_timeout", type=float)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "_worker":
+        return compare.worker_main(
+            args.peer, args.budget, args.files_json, args.out_path, args.file_timeout
+        )
+    if args.command == "run":
+        plan = [(spec, args.max_files) for spec in (args.corpus or ["stdlib"])]
+    else:
+        plan = [("stdlib", None)]
+        if args.corpus_dir.is_dir():
+            plan.append((str(args.corpus_dir), args.max_files))
+        else:
+            _log(f"{args.corpus_dir} not found: the page covers the standard library only")
+    started = time.time()
+    results: dict[str, Any] = {
+        "command": "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "budget_chars": args.budget_chars,
+        "machine": report.machine_info(),
+        "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "corpora": [],
+    }
+    for spec, max_files in plan:
+        results["corpora"].append(
+            run_corpus(
+                spec,
+                budget=args.budget_chars,
+                peers=args.peers,
+                languages=args.languages,
+                max_files=max_files,
+                file_timeout=args.file_timeout,
+                peer_timeout=args.peer_timeout,
+            )
+        )
+    results["elapsed_s"] = round(time.time() - started, 1)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1))
+        _log(f"wrote {args.json}")
+    if args.plot:
+        report.write_plot(results, args.plot)
+        _log(f"wrote {args.plot}")
+    page_md = report.render_markdown(results, plot=args.plot)
+    if args.markdown:
+        args.markdown.write_text(page_md)
+        _log(f"wrote {args.markdown}")
+    else:
+        print(page_md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
