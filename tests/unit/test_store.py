@@ -146,7 +146,8 @@ def test_search_ranks_symbol_and_content_matches(store: IndexStore) -> None:
         1,
         2,
     )
-    assert hit.score > 0 and "[memoized]" in hit.snippet
+    assert hit.score > 0 and "memoized_sum(n - 1" in hit.snippet
+    assert "\x02memoized\x03" in hit.marked_snippet
     assert store.search("fibonacci", limit=0) == []
 
 

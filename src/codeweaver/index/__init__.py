@@ -1,0 +1,31 @@
+"""The index: an incremental SQLite store of chunks, and ``index_project`` that keeps it current.
+
+``codeweaver.index.store`` (the database) imports only the standard library and the chunk model;
+``index_project`` pulls in the engine when it runs.
+"""
+
+from __future__ import annotations
+
+from codeweaver.index.pipeline import (
+    IndexProgress,
+    IndexReport,
+    Staleness,
+    check_staleness,
+    index_project,
+    resolve_db_path,
+)
+from codeweaver.index.store import IndexStats, IndexStore, SearchHit, default_db_path, fts_query
+
+__all__ = [
+    "IndexProgress",
+    "IndexReport",
+    "IndexStats",
+    "IndexStore",
+    "SearchHit",
+    "Staleness",
+    "check_staleness",
+    "default_db_path",
+    "fts_query",
+    "index_project",
+    "resolve_db_path",
+]

@@ -31,6 +31,8 @@ from codeweaver.core.errors import IndexStoreError, IndexVersionError
 __all__ = [
     "DEFAULT_DB_DIR",
     "DEFAULT_DB_NAME",
+    "MARK_END",
+    "MARK_START",
     "SCHEMA_VERSION",
     "FileState",
     "FileStatus",
@@ -44,6 +46,9 @@ __all__ = [
 SCHEMA_VERSION = 1
 DEFAULT_DB_DIR = ".codeweaver"
 DEFAULT_DB_NAME = "index.db"
+MARK_START = "\x02"
+MARK_END = "\x03"
+"""Around matched terms in :attr:`SearchHit.marked_snippet` (characters code does not contain)."""
 
 FileStatus = Literal["chunked", "skipped", "failed"]
 
@@ -128,8 +133,13 @@ class SearchHit:
     language: str
     chunk_id: str
     score: float
-    snippet: str
+    marked_snippet: str
     content: str
+
+    @property
+    def snippet(self) -> str:
+        """A few lines around the best match (plain text; see ``marked_snippet`` for the marks)."""
+        return self.marked_snippet.replace(MARK_START, "").replace(MARK_END, "")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -466,7 +476,7 @@ class IndexStore:
         rows = self._conn.execute(
             "SELECT c.path, c.start_line, c.end_line, c.start_byte, c.end_byte, c.symbol, "
             "c.language, c.chunk_id, -bm25(chunks_fts, 1.0, 4.0, 2.0) AS score, "
-            "snippet(chunks_fts, 0, '[', ']', ' … ', 16), c.content "
+            "snippet(chunks_fts, 0, char(2), char(3), ' … ', 24), c.content "
             "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
             "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 4.0, 2.0) LIMIT ?",
             (match, limit),

@@ -1,0 +1,377 @@
+"""The cyclopts app and its commands; each command is a thin layer over the library.
+
+Heavy imports (the engine, tree-sitter, the index) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from cyclopts import App, CycloptsError, Group, Parameter, validators
+
+from codeweaver import __version__
+from codeweaver.core.errors import CodeWeaverError
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "app", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Executor = Literal["auto", "process", "thread", "serial", "dask"]
+
+app = App(
+    name="codeweaver",
+    help="Cut source trees into syntax-aware chunks and keep them in a searchable index.",
+    version=__version__,
+    result_action="return_value",
+)
+
+_budget = Group("Chunk budget", validator=validators.MutuallyExclusive())
+
+MaxTokens = Annotated[
+    int | None, Parameter(group=_budget, help="chunk budget in tokens (default 512)")
+]
+MaxChars = Annotated[int | None, Parameter(group=_budget, help="chunk budget in characters")]
+Verbose = Annotated[bool, Parameter(name=["--verbose", "-v"], negative="", help="log more")]
+Quiet = Annotated[
+    bool, Parameter(name=["--quiet", "-q"], negative="", help="no progress bar, errors only")
+]
+JsonFlag = Annotated[bool, Parameter(name="--json", negative="", help="print JSON to stdout")]
+DbPath = Annotated[
+    Path | None, Parameter(help="index database (default: PATH/.codeweaver/index.db)")
+]
+
+
+class UsageError(CodeWeaverError):
+    """A command-line mistake the user can fix (exit code 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(tokens, exit_on_error=False)
+    except CycloptsError:
+        return EXIT_USAGE  # cyclopts has already printed the problem
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def _err(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", soft_wrap=True)
+
+
+def _guard(fn: Callable[[], int]) -> int:
+    """Run a command body, turning user errors into a one-line message and exit code 2."""
+    try:
+        return fn()
+    except CodeWeaverError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    handler = RichHandler(console=Console(stderr=True), show_path=False, show_time=verbose)
+    root = logging.getLogger("codeweaver")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _chunker_overrides(
+    max_tokens: int | None,
+    max_chars: int | None,
+    workers: int | None = None,
+    executor: str | None = None,
+) -> dict[str, Any]:
+    chunker: dict[str, Any] = {}
+    # Setting one budget clears the other, so a flag beats a budget set in a config file.
+    if max_tokens is not None:
+        chunker.update(max_chunk_tokens=max_tokens, max_chunk_chars=None)
+    if max_chars is not None:
+        chunker.update(max_chunk_chars=max_chars, max_chunk_tokens=None)
+    concurrency: dict[str, Any] = {}
+    if workers is not None:
+        concurrency["max_parallel_files"] = workers
+    if executor is not None:
+        concurrency["executor"] = executor
+    if concurrency:
+        chunker["concurrency"] = concurrency
+    return chunker
+
+
+def _existing_dir(path: Path) -> Path:
+    if not path.exists():
+        raise UsageError(f"no such directory: {path}")
+    if not path.is_dir():
+        raise UsageError(f"not a directory: {path}")
+    return path.resolve()
+
+
+# -- index -----------------------------------------------------------------------------------------
+@app.command
+def index(
+    path: Path = Path("."),
+    *,
+    workers: Annotated[int | None, Parameter(help="worker processes/threads")] = None,
+    executor: Annotated[Executor | None, Parameter(help="how files are spread")] = None,
+    max_tokens: MaxTokens = None,
+    max_chars: MaxChars = None,
+    db: DbPath = None,
+    full: Annotated[bool, Parameter(negative="", help="re-chunk every file")] = False,
+    json: JsonFlag = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> int:
+    """Index PATH (default: the current directory): chunk new and changed files, drop deleted ones.
+
+    Unchanged files are skipped cheaply (size and mtime, then content hash); a change of chunking
+    settings re-chunks everything. The index lives in PATH/.codeweaver/index.db unless --db says
+    otherwise. Exit code 0: clean; 1: some files failed (listed); 2: usage or config error.
+
+    Parameters
+    ----------
+    path
+        the directory to index
+    """
+
+    def body() -> int:
+        from codeweaver.cli.render import IndexProgressBar, print_index_report
+        from codeweaver.config import load_settings
+        from codeweaver.index import index_project
+
+        _setup_logging(verbose, quiet)
+        root = _existing_dir(path)
+        overrides: dict[str, Any] = {}
+        chunker = _chunker_overrides(max_tokens, max_chars, workers, executor)
+        if chunker:
+            overrides["chunker"] = chunker
+        if db is not None:
+            overrides["index"] = {"db_path": db.expanduser().resolve()}
+        settings = load_settings(root, **overrides)
+        with IndexProgressBar(enabled=not (quiet or json)) as bar:
+            report = index_project(root, settings, full=full, progress=bar.update)
+        if json:
+            data = report.to_dict()
+            data["ok"] = report.ok
+            print(_json.dumps(data, indent=2))
+        elif not quiet or not report.ok:
+            print_index_report(report, quiet=quiet)
+        return EXIT_OK if report.ok else EXIT_FAILED
+
+    return _guard(body)
+
+
+# -- search ----------------------------------------------------------------------------------------
+@app.command
+def search(
+    query: str,
+    path: Path = Path("."),
+    *,
+    limit: Annotated[int, Parameter(name=["--limit", "-n"], help="results to show")] = 10,
+    db: DbPath = None,
+    any_term: Annotated[
+        bool, Parameter(name="--any", negative="", help="match any word, not all")
+    ] = False,
+    json: JsonFlag = False,
+) -> int:
+    """Search the index of PATH (BM25 over chunk text, symbols and file paths).
+
+    Words are matched whole (identifiers split at punctuation, so `parse_config` matches
+    "parse config"); all words must match unless --any is given.
+
+    Parameters
+    ----------
+    query
+        words to look for
+    path
+        the indexed directory
+    """
+
+    def body() -> int:
+        from codeweaver.cli.render import print_search_hits
+        from codeweaver.index.store import IndexStore
+
+        if limit < 1:
+            raise UsageError("--limit must be at least 1")
+        db_path = _db_for(path, db)
+        with IndexStore.open(db_path, create=False) as store:
+            hits = store.search(query, limit=limit, any_term=any_term)
+        if json:
+            print(_json.dumps([h.to_dict() for h in hits], indent=2))
+        else:
+            print_search_hits(hits, query)
+        return EXIT_OK
+
+    return _guard(body)
+
+
+def _db_for(path: Path, db: Path | None) -> Path:
+    if db is not None:
+        return db.expanduser().resolve()
+    from codeweaver.config import load_settings
+    from codeweaver.index.pipeline import resolve_db_path
+
+    root = _existing_dir(path)
+    return resolve_db_path(root, load_settings(root))
+
+
+# -- status ----------------------------------------------------------------------------------------
+@app.command
+def status(
+    path: Path = Path("."),
+    *,
+    db: DbPath = None,
+    json: JsonFlag = False,
+) -> int:
+    """Show what the index of PATH holds and whether it is stale (files changed since).
+
+    Parameters
+    ----------
+    path
+        the indexed directory
+    """
+
+    def body() -> int:
+        from codeweaver.cli.render import print_status
+        from codeweaver.config import load_settings
+        from codeweaver.index import check_staleness
+        from codeweaver.index.store import IndexStore
+
+        root = _existing_dir(path)
+        overrides: dict[str, Any] = {}
+        if db is not None:
+            overrides["index"] = {"db_path": db.expanduser().resolve()}
+        settings = load_settings(root, **overrides)
+        from codeweaver.index.pipeline import resolve_db_path
+
+        with IndexStore.open(resolve_db_path(root, settings), create=False) as store:
+            stats = store.stats()
+            stale = check_staleness(root, settings, store)
+        if json:
+            print(_json.dumps({"index": _stats_dict(stats), "stale": stale.to_dict()}, indent=2))
+        else:
+            print_status(stats, stale)
+        return EXIT_OK
+
+    return _guard(body)
+
+
+def _stats_dict(stats: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(stats)
+    data["db_path"] = str(stats.db_path)
+    return data
+
+
+# -- chunk -----------------------------------------------------------------------------------------
+@app.command
+def chunk(
+    file: Path,
+    *,
+    max_tokens: MaxTokens = None,
+    max_chars: MaxChars = None,
+    language: Annotated[str | None, Parameter(help="override language detection")] = None,
+    json: JsonFlag = False,
+) -> int:
+    """Chunk one FILE and show its chunks (spans, symbol paths, sizes); nothing is stored.
+
+    Parameters
+    ----------
+    file
+        the file to chunk
+    """
+
+    def body() -> int:
+        from codeweaver.cli.render import print_chunks
+        from codeweaver.config import load_settings
+        from codeweaver.core.discovery import DiscoveredFile
+        from codeweaver.core.languages import language_for_path
+        from codeweaver.engine.chunker.file_chunker import chunk_file
+        from codeweaver.engine.chunker.governor import ChunkGovernor
+
+        if not file.exists():
+            raise UsageError(f"no such file: {file}")
+        if not file.is_file():
+            raise UsageError(f"not a file: {file}")
+        target = file.resolve()
+        overrides: dict[str, Any] = {}
+        chunker = _chunker_overrides(max_tokens, max_chars)
+        if chunker:
+            overrides["chunker"] = chunker
+        settings = load_settings(Path.cwd(), **overrides)
+        governor = ChunkGovernor(settings.chunker)
+        st = target.stat()
+        lang = language or language_for_path(str(target)) or "text"
+        found = DiscoveredFile(
+            path=str(target),
+            rel_path=file.as_posix(),
+            language=str(lang),
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+        )
+        try:
+            chunks = chunk_file(found, governor)
+        except CodeWeaverError as exc:
+            _err(f"{file}: {exc}")
+            return EXIT_FAILED
+        if json:
+            print(_json.dumps([c.to_dict() for c in chunks], indent=2, ensure_ascii=False))
+        else:
+            print_chunks(chunks, governor)
+        return EXIT_OK
+
+    return _guard(body)
+
+
+# -- languages -------------------------------------------------------------------------------------
+@app.command
+def languages(*, json: JsonFlag = False) -> int:
+    """List the languages codeweaver recognises, with their extensions and file names."""
+
+    def body() -> int:
+        from codeweaver.cli.render import print_languages
+        from codeweaver.core.languages import iter_languages
+
+        infos = list(iter_languages())
+        if json:
+            print(
+                _json.dumps(
+                    [
+                        {
+                            "name": i.name,
+                            "grammar": i.grammar,
+                            "extensions": list(i.extensions),
+                            "filenames": list(i.filenames),
+                        }
+                        for i in infos
+                    ],
+                    indent=2,
+                )
+            )
+        else:
+            print_languages(infos)
+        return EXIT_OK
+
+    return _guard(body)

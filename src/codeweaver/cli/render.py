@@ -1,0 +1,289 @@
+"""Terminal output for the CLI: the progress bar, the summary table, search hits, status, tables.
+
+Results go to stdout; the progress bar and errors go to stderr, so ``codeweaver index > log``
+stays clean. The bar is drawn only on a terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from codeweaver.index.store import MARK_END, MARK_START
+
+if TYPE_CHECKING:
+    from codeweaver.core.chunks import CodeChunk
+    from codeweaver.core.languages import LanguageInfo
+    from codeweaver.engine.chunker.governor import ChunkGovernor
+    from codeweaver.index.pipeline import IndexProgress, IndexReport, Staleness
+    from codeweaver.index.store import IndexStats, SearchHit
+
+__all__ = [
+    "IndexProgressBar",
+    "print_chunks",
+    "print_index_report",
+    "print_languages",
+    "print_search_hits",
+    "print_status",
+]
+
+MAX_FAILURES_SHOWN = 50
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+class IndexProgressBar:
+    """A rich progress bar on stderr fed by :class:`IndexProgress` snapshots.
+
+    Shows files done / total (the total grows while discovery walks, marked ``+``), files/s,
+    chunks and errors so far. Disabled (a no-op) when stderr is not a terminal.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.console = Console(stderr=True)
+        self.enabled = enabled and self.console.is_terminal
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> IndexProgressBar:
+        if self.enabled:
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("[bold]indexing"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.fields[total_text]} files"),
+                TextColumn("{task.fields[rate]:.0f} files/s"),
+                TextColumn("{task.fields[chunks]} chunks"),
+                TextColumn("{task.fields[errors]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(
+                "index", total=None, total_text="?", rate=0.0, chunks=0, errors=""
+            )
+        return self
+
+    def update(self, p: IndexProgress) -> None:
+        if self._progress is None or self._task is None:
+            return
+        rate = p.done / p.elapsed if p.elapsed > 0 else 0.0
+        errors = f"[red]{p.failed} failed[/]" if p.failed else ""
+        self._progress.update(
+            self._task,
+            completed=p.done,
+            total=p.total if p.discovery_done else None,
+            total_text=str(p.total) if p.discovery_done else f"{p.total}+",
+            rate=rate,
+            chunks=p.chunks,
+            errors=errors,
+        )
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def print_index_report(report: IndexReport, *, quiet: bool = False) -> None:
+    """The summary table, then the failed files (if any)."""
+    out = _stdout()
+    if not quiet:
+        table = Table(title=f"codeweaver index: {report.root}", title_justify="left", box=None)
+        table.add_column("files", style="bold")
+        table.add_column("", justify="right")
+        rows = [
+            ("new", report.new),
+            ("changed", report.changed),
+            ("unchanged", report.unchanged),
+            ("deleted", report.deleted),
+            ("skipped", report.skipped),
+            ("failed", report.failed),
+        ]
+        for name, value in rows:
+            style = "red" if name == "failed" and value else ""
+            table.add_row(name, f"[{style}]{value:,}[/]" if style else f"{value:,}")
+        table.add_section()
+        table.add_row("chunks written", f"{report.chunks:,}")
+        table.add_row(
+            "index holds", f"{report.total_files:,} files, {report.total_chunks:,} chunks"
+        )
+        rate = report.files / report.seconds if report.seconds > 0 else 0.0
+        table.add_row("time", f"{report.seconds:.2f}s ({rate:,.0f} files/s)")
+        if report.executor:
+            table.add_row("executor", f"{report.executor}, {report.workers} worker(s)")
+        if report.rebuild:
+            table.add_row("re-chunked all", escape(report.rebuild))
+        table.add_row("database", escape(str(report.db_path)))
+        out.print(table)
+    if report.failures:
+        out.print(f"[bold red]{len(report.failures)} file(s) failed:[/]")
+        for f in report.failures[:MAX_FAILURES_SHOWN]:
+            out.print(f"  {escape(f.describe())}")
+        if len(report.failures) > MAX_FAILURES_SHOWN:
+            out.print(f"  ... and {len(report.failures) - MAX_FAILURES_SHOWN} more (see --json)")
+
+
+def print_search_hits(hits: Sequence[SearchHit], query: str) -> None:
+    """``path:start-end  symbol  score`` and an indented snippet per hit."""
+    out = _stdout()
+    if not hits:
+        out.print(f"no results for {escape(query)!r}")
+        return
+    for hit in hits:
+        snippet = hit.marked_snippet
+        symbol = f"  [cyan]{escape(hit.symbol)}[/]" if hit.symbol else ""
+        out.print(
+            f"[bold]{escape(hit.path)}:{hit.start_line}-{hit.end_line}[/]{symbol}"
+            f"  [dim]{hit.score:.2f}[/]"
+        )
+        for line in _snippet_lines(snippet):
+            out.print(f"    {line}")
+
+
+def _snippet_lines(snippet: str, max_lines: int = 4) -> list[str]:
+    lines = [ln for ln in snippet.splitlines() if ln.strip()]
+    shown = [_highlight(ln.rstrip()) for ln in lines[:max_lines]]
+    if len(lines) > max_lines:
+        shown.append("[dim]...[/]")
+    return shown
+
+
+def _highlight(line: str) -> str:
+    """Escape a snippet line for rich, turning the FTS5 match markers into highlights."""
+    out: list[str] = []
+    i = 0
+    while i < len(line):
+        start = line.find(MARK_START, i)
+        end = line.find(MARK_END, start + 1) if start != -1 else -1
+        if start == -1 or end == -1:
+            out.append(escape(line[i:]))
+            break
+        out.append(escape(line[i:start]))
+        out.append(f"[bold yellow]{escape(line[start + 1 : end])}[/]")
+        i = end + 1
+    return "".join(out)
+
+
+def print_status(stats: IndexStats, stale: Staleness) -> None:
+    out = _stdout()
+    table = Table(title=f"codeweaver index: {stats.root or '?'}", title_justify="left", box=None)
+    table.add_column("", style="bold")
+    table.add_column("")
+    table.add_row("database", f"{escape(str(stats.db_path))} ({stats.db_bytes / 1e6:.1f} MB)")
+    table.add_row(
+        "files",
+        f"{stats.files:,} ({stats.chunked:,} chunked, {stats.skipped:,} skipped, "
+        f"{stats.failed:,} failed)",
+    )
+    table.add_row("chunks", f"{stats.chunks:,}")
+    table.add_row("source", f"{stats.bytes_indexed / 1e6:.1f} MB")
+    if stats.languages:
+        top = ", ".join(f"{k} {v:,}" for k, v in list(stats.languages.items())[:8])
+        more = len(stats.languages) - 8
+        table.add_row("languages", top + (f", +{more} more" if more > 0 else ""))
+    if stats.updated_at:
+        ago = time.time() - stats.updated_at
+        table.add_row(
+            "updated",
+            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stats.updated_at))} ({_ago(ago)})",
+        )
+    table.add_row("chunking", escape(stats.fingerprint or "?"))
+    out.print(table)
+    if stale.is_stale:
+        parts = [
+            f"{n:,} {name}"
+            for name, n in (
+                ("new", stale.new),
+                ("modified", stale.modified),
+                ("deleted", stale.deleted),
+            )
+            if n
+        ]
+        if stale.settings_changed:
+            parts.append("chunking settings changed")
+        out.print(f"[yellow]stale:[/] {', '.join(parts)}; run `codeweaver index` to update")
+        for p in stale.examples:
+            out.print(f"  {escape(p)}")
+    else:
+        out.print("[green]up to date[/]")
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 129600:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def print_chunks(chunks: Sequence[CodeChunk], governor: ChunkGovernor) -> None:
+    out = _stdout()
+    table = Table(box=None)
+    for name, justify in (
+        ("#", "right"),
+        ("lines", "right"),
+        ("bytes", "right"),
+        (governor.unit, "right"),
+        ("symbol", "left"),
+        ("kinds", "left"),
+        ("first line", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in chunks:
+        first = next((ln.strip() for ln in c.content.splitlines() if ln.strip()), "")
+        size = str(governor.size(c.content)) + (" [red]oversized[/]" if c.oversized else "")
+        table.add_row(
+            str(c.ordinal),
+            f"{c.start_line}-{c.end_line}",
+            f"{c.start_byte}-{c.end_byte}",
+            size,
+            escape(c.symbol),
+            escape(",".join(c.kinds[:3]) + ("..." if len(c.kinds) > 3 else "")),
+            escape(first[:60]),
+        )
+    out.print(table)
+    out.print(f"{len(chunks)} chunk(s); budget {governor.budget} {governor.unit}")
+
+
+def print_languages(infos: Iterable[LanguageInfo]) -> None:
+    out = _stdout()
+    table = Table(box=None)
+    table.add_column("language", style="bold")
+    table.add_column("grammar")
+    table.add_column("extensions")
+    table.add_column("file names")
+    n = 0
+    for info in infos:
+        n += 1
+        table.add_row(
+            escape(info.name),
+            escape(info.grammar or "[fallback]"),
+            escape(" ".join(info.extensions)),
+            escape(" ".join(info.filenames)),
+        )
+    out.print(table)
+    out.print(f"{n} languages")

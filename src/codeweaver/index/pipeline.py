@@ -1,0 +1,547 @@
+"""``index_project``: discover → diff against the index → chunk what changed → store.
+
+The phases overlap; nothing waits for all files::
+
+    discovery ──▶ _Planner (a generator) ──files to chunk──▶ iter_file_results (workers)
+                   │ unchanged: counted, never sent                     │ FileResult
+                   │ touched but same hash: queued for an mtime update  ▼
+                   └──────────────────────────────────────────▶ writer (this thread):
+                                                                one transaction per batch
+    after discovery ends: files the index holds but discovery did not see are deleted.
+
+A file is *unchanged* when its size and mtime match the index and it was chunked under the same
+governor fingerprint; when only the mtime differs its bytes are hashed here (cheap next to
+parsing) and a matching hash counts as unchanged too. Failed files are retried on every run.
+
+Each batch of results is one transaction, and a file's row and its chunks always change together,
+so a killed run leaves a consistent index: files written before the kill are up to date, the
+rest still hold their previous state (or are absent) and the next run picks them up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from codeweaver.config import CodeWeaverSettings, load_settings
+from codeweaver.core.chunks import FailureRecord, SkipRecord, content_hash
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import DiscoveryError
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.results import FileResult, RunStats
+from codeweaver.index.store import FileState, IndexStore, default_db_path
+
+__all__ = [
+    "IndexProgress",
+    "IndexReport",
+    "Staleness",
+    "check_staleness",
+    "index_project",
+    "resolve_db_path",
+]
+
+log = logging.getLogger(__name__)
+
+BATCH_FILES = 256
+"""Results per transaction at most (a commit also happens every ``BATCH_SECONDS``)."""
+BATCH_SECONDS = 1.0
+_PROGRESS_INTERVAL = 0.05
+
+Outcome = Literal["new", "changed", "unchanged", "skipped", "failed"]
+
+
+@dataclass(slots=True)
+class IndexProgress:
+    """A snapshot for progress displays. ``total`` grows while discovery is still walking."""
+
+    total: int = 0
+    done: int = 0
+    chunks: int = 0
+    failed: int = 0
+    discovery_done: bool = False
+    elapsed: float = 0.0
+    current: str = ""
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What one :func:`index_project` run did.
+
+    Every file discovery saw is counted once in ``new``, ``changed``, ``unchanged``, ``skipped``
+    or ``failed``; ``deleted`` counts files the index held that are gone. ``chunks`` is the number
+    of chunks written by this run, ``total_chunks`` what the index holds afterwards.
+    """
+
+    root: Path
+    db_path: Path
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    chunks: int = 0
+    total_files: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+    rebuild: str | None = None
+    executor: str = ""
+    workers: int = 0
+    failures: list[FailureRecord] = field(default_factory=list)
+    skips: list[SkipRecord] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        """Files discovery saw this run."""
+        return self.new + self.changed + self.unchanged + self.skipped + self.failed
+
+    @property
+    def rechunked(self) -> int:
+        """Files sent to the chunker and stored (new + changed)."""
+        return self.new + self.changed
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "db_path": str(self.db_path),
+            "files": self.files,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "chunks": self.chunks,
+            "total_files": self.total_files,
+            "total_chunks": self.total_chunks,
+            "seconds": round(self.seconds, 3),
+            "rebuild": self.rebuild,
+            "executor": self.executor,
+            "workers": self.workers,
+            "failures": [
+                {"path": f.path, "stage": f.stage, "error_type": f.error_type, "message": f.message}
+                for f in self.failures
+            ],
+            "skips": [{"path": s.path, "reason": s.reason, "detail": s.detail} for s in self.skips],
+        }
+
+
+ProgressCallback = Callable[[IndexProgress], None]
+
+
+def resolve_db_path(root: Path, settings: CodeWeaverSettings) -> Path:
+    """The index path: ``settings.index.db_path`` (relative to ``root``) or the default."""
+    configured = settings.index.db_path
+    if configured is None:
+        return default_db_path(root)
+    return configured if configured.is_absolute() else root / configured
+
+
+def index_project(
+    root: str | Path,
+    settings: CodeWeaverSettings | None = None,
+    *,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+    governor: ChunkGovernor | None = None,
+) -> IndexReport:
+    """Bring the index of ``root`` up to date and report what changed.
+
+    ``settings`` default to :func:`~codeweaver.config.load_settings` for ``root``; ``governor``
+    (for a custom token counter) defaults to one built from ``settings.chunker``. ``full`` re-chunks
+    every file (and recreates an index from an incompatible version). ``progress`` is called with
+    an :class:`IndexProgress` snapshot as work proceeds (possibly from a helper thread).
+
+    Example:
+        >>> report = index_project("my-repo")  # doctest: +SKIP
+        >>> report.new, report.changed, report.unchanged, report.deleted  # doctest: +SKIP
+        (120, 0, 0, 0)
+
+    Raises:
+        DiscoveryError: ``root`` is missing or not a readable directory.
+        IndexStoreError: the index cannot be created or written (``IndexVersionError`` when it
+            comes from an incompatible version and ``full`` is not set).
+        ConfigError: a setting is invalid.
+    """
+    started = time.perf_counter()
+    root_path = Path(root).expanduser()
+    if not root_path.exists():
+        raise DiscoveryError(f"no such directory: {root_path}")
+    if not root_path.is_dir():
+        raise DiscoveryError(f"not a directory: {root_path}")
+    root_path = root_path.resolve()
+    if settings is None:
+        settings = load_settings(root_path)
+    if governor is None:
+        governor = ChunkGovernor(settings.chunker)
+    db_path = resolve_db_path(root_path, settings)
+    report = IndexReport(root=root_path, db_path=db_path)
+    with IndexStore.open(db_path, recreate_incompatible=full) as store:
+        _Run(root_path, settings, governor, store, report, full=full, progress=progress).run()
+        stats = store.stats()
+    report.total_files = stats.files
+    report.total_chunks = stats.chunks
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Run:
+    """One indexing run: the planner generator, the writer loop and the shared counters."""
+
+    def __init__(
+        self,
+        root: Path,
+        settings: CodeWeaverSettings,
+        governor: ChunkGovernor,
+        store: IndexStore,
+        report: IndexReport,
+        *,
+        full: bool,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.governor = governor
+        self.fingerprint = governor.fingerprint()
+        self.store = store
+        self.report = report
+        self.full = full
+        self.progress_cb = progress
+        self.progress = IndexProgress()
+        self._last_progress = 0.0
+        self._started = time.perf_counter()
+        self._lock = threading.Lock()
+        self.states: dict[str, FileState] = {}
+        self.seen: set[str] = set()
+        self.pending: dict[str, Outcome] = {}  # rel_path -> "new" | "changed", while in flight
+        self.touches: deque[tuple[str, int, int]] = deque()
+        self.discovery_skips: deque[tuple[SkipRecord, str]] = deque()
+        self.db_rel = _relative_to(store.db_path, root)
+        # The default index directory is ours as a whole (the db, its WAL, the .gitignore).
+        parent = store.db_path.parent
+        self.db_dir_rel = _relative_to(parent, root) if parent.name == ".codeweaver" else None
+
+    # -- the run ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        store = self.store
+        previous = store.fingerprint
+        if self.full:
+            self.report.rebuild = "--full"
+        elif previous is not None and previous != self.fingerprint:
+            self.report.rebuild = f"chunking settings changed ({previous} -> {self.fingerprint})"
+        self.states = store.file_states()
+        store.set_meta("fingerprint", self.fingerprint)
+        store.set_meta("root", str(self.root))
+
+        from codeweaver.engine.chunker.parallel import iter_file_results
+
+        stats = RunStats()
+        conc = self.settings.chunker.concurrency
+        results = iter_file_results(
+            self._plan(),
+            self.governor,
+            max_workers=conc.max_parallel_files,
+            executor_type=conc.executor,
+            batch_size=conc.batch_size,
+            stats=stats,
+        )
+        try:
+            self._write(results)
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+            self.report.executor = stats.executor
+            self.report.workers = stats.workers
+        gone = [p for p in self.states if p not in self.seen]
+        if gone:
+            self.report.deleted = store.delete_files(gone)
+        store.set_meta("updated_at", str(time.time()))
+        self.progress.discovery_done = True
+        self._emit(force=True)
+
+    def _write(self, results: Iterator[FileResult]) -> None:
+        store = self.store
+        exhausted = False
+        while not exhausted:
+            deadline = time.monotonic() + BATCH_SECONDS
+            with store.transaction():
+                self._drain_side_queues()
+                for n, result in enumerate(results, 1):
+                    self._store_result(result)
+                    if n >= BATCH_FILES or time.monotonic() >= deadline:
+                        break
+                else:
+                    exhausted = True
+                self._drain_side_queues()
+
+    def _store_result(self, result: FileResult) -> None:
+        f = result.file
+        rel = f.rel_path
+        with self._lock:
+            tag = self.pending.pop(rel, "changed")
+        if result.status == "chunked":
+            self.store.put_file(
+                rel,
+                status="chunked",
+                language=f.language,
+                size=f.size,
+                mtime_ns=f.mtime_ns,
+                content_hash=result.file_hash,
+                fingerprint=self.fingerprint,
+                chunks=result.chunks,
+            )
+            self._count(tag)
+            self.report.chunks += len(result.chunks)
+            self.progress.chunks += len(result.chunks)
+        elif result.status == "skipped":
+            skip = result.skip or SkipRecord(rel, "skipped")
+            self.store.put_file(
+                rel,
+                status="skipped",
+                language=f.language,
+                size=f.size,
+                mtime_ns=f.mtime_ns,
+                content_hash=result.file_hash,
+                reason=_skip_reason(skip),
+                fingerprint=self.fingerprint,
+            )
+            with self._lock:
+                self.report.skipped += 1
+                self.report.skips.append(skip)
+        else:
+            failure = result.failure or FailureRecord(rel, "worker", "Error", "unknown failure")
+            # No size/mtime/hash: a failed file is retried on the next run.
+            self.store.put_file(
+                rel,
+                status="failed",
+                language=f.language,
+                reason=failure.describe(),
+                fingerprint=self.fingerprint,
+            )
+            self.report.failed += 1
+            self.report.failures.append(failure)
+            self.progress.failed += 1
+            log.warning("failed: %s", failure.describe())
+        with self._lock:
+            self.progress.done += 1
+            self.progress.current = rel
+        self._emit()
+
+    def _drain_side_queues(self) -> None:
+        while self.touches:
+            rel, size, mtime_ns = self.touches.popleft()
+            self.store.touch_file(rel, size=size, mtime_ns=mtime_ns)
+        while self.discovery_skips:
+            skip, rel = self.discovery_skips.popleft()
+            self.store.put_file(rel, status="skipped", reason=_skip_reason(skip))
+
+    def _count(self, tag: Outcome) -> None:
+        if tag == "new":
+            self.report.new += 1
+        else:
+            self.report.changed += 1
+
+    # -- the planner (runs wherever the engine pulls its input) ----------------------------------
+    def _plan(self) -> Iterator[DiscoveredFile]:
+        """Yield the files that need chunking, counting and queueing the rest."""
+        for item in self._discover():
+            if isinstance(item, SkipRecord):
+                rel = self._rel(item.path)
+                if rel is None or rel in self.seen:
+                    continue
+                self.seen.add(rel)
+                with self._lock:
+                    self.report.skipped += 1
+                    self.report.skips.append(item)
+                self.discovery_skips.append((item, rel))
+                self._discovered(done=True)
+                continue
+            rel = item.rel_path
+            if self._is_ours(rel) or rel in self.seen:
+                continue
+            self.seen.add(rel)
+            verdict = self._classify(item)
+            if verdict in ("unchanged", "skipped"):
+                with self._lock:
+                    if verdict == "unchanged":
+                        self.report.unchanged += 1
+                    else:
+                        self.report.skipped += 1
+                self._discovered(done=True)
+            else:
+                with self._lock:
+                    self.pending[rel] = verdict
+                self._discovered(done=False)
+                yield item
+        self.progress.discovery_done = True
+        self._emit(force=True)
+
+    def _classify(self, f: DiscoveredFile) -> Literal["new", "changed", "unchanged", "skipped"]:
+        old = self.states.get(f.rel_path)
+        if old is None:
+            return "new"
+        if self.full or old.fingerprint != self.fingerprint or old.status == "failed":
+            return "changed"
+        if old.size == f.size and old.mtime_ns == f.mtime_ns:
+            return "skipped" if old.status == "skipped" else "unchanged"
+        if old.size == f.size and old.content_hash is not None:
+            try:
+                data = Path(f.path).read_bytes()
+            except OSError:
+                return "changed"  # let the worker report the read failure
+            if content_hash(data) == old.content_hash:
+                self.touches.append((f.rel_path, f.size, f.mtime_ns))
+                return "skipped" if old.status == "skipped" else "unchanged"
+        return "changed"
+
+    def _discover(self) -> Iterator[DiscoveredFile | SkipRecord]:
+        from codeweaver.core.discovery import iter_discovery
+
+        d = self.settings.discovery
+        yield from iter_discovery(
+            self.root,
+            include=d.include,
+            exclude=d.exclude,
+            hidden=d.hidden,
+            respect_ignore_files=d.respect_ignore_files,
+            follow_symlinks=d.follow_symlinks,
+            max_file_bytes=self.settings.chunker.max_file_bytes,
+        )
+
+    def _rel(self, path: str) -> str | None:
+        p = Path(path)
+        if not p.is_absolute():
+            rel = p.as_posix()
+        else:
+            try:
+                rel = p.relative_to(self.root).as_posix()
+            except ValueError:
+                return None
+        return None if self._is_ours(rel) else rel
+
+    def _is_ours(self, rel: str) -> bool:
+        """True for the index's own files when they sit inside the indexed tree."""
+        if self.db_dir_rel is not None and rel.startswith(self.db_dir_rel + "/"):
+            return True
+        return (
+            self.db_rel is not None
+            and rel.startswith(self.db_rel)
+            and (rel == self.db_rel or rel[len(self.db_rel) :] in ("-wal", "-shm", "-journal"))
+        )
+
+    # -- progress --------------------------------------------------------------------------------
+    def _discovered(self, *, done: bool) -> None:
+        with self._lock:
+            self.progress.total += 1
+            if done:
+                self.progress.done += 1
+        self._emit()
+
+    def _emit(self, *, force: bool = False) -> None:
+        if self.progress_cb is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last_progress < _PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        self.progress.elapsed = now - self._started
+        self.progress_cb(self.progress)
+
+
+def _skip_reason(skip: SkipRecord) -> str:
+    return f"{skip.reason}: {skip.detail}" if skip.detail else skip.reason
+
+
+def _relative_to(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return None
+
+
+@dataclass(slots=True)
+class Staleness:
+    """How far an index is behind its directory (size and mtime only; nothing is hashed)."""
+
+    new: int = 0
+    modified: int = 0
+    deleted: int = 0
+    settings_changed: bool = False
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def is_stale(self) -> bool:
+        return bool(self.new or self.modified or self.deleted or self.settings_changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stale": self.is_stale,
+            "new": self.new,
+            "modified": self.modified,
+            "deleted": self.deleted,
+            "settings_changed": self.settings_changed,
+            "examples": self.examples,
+        }
+
+
+def check_staleness(
+    root: str | Path,
+    settings: CodeWeaverSettings,
+    store: IndexStore,
+    *,
+    governor: ChunkGovernor | None = None,
+    max_examples: int = 10,
+) -> Staleness:
+    """Compare ``root`` with what ``store`` holds: files new, modified or deleted since."""
+    root_path = Path(root).resolve()
+    if governor is None:
+        governor = ChunkGovernor(settings.chunker)
+    out = Staleness()
+    stored = store.fingerprint
+    out.settings_changed = stored is not None and stored != governor.fingerprint()
+    states = store.file_states()
+    probe = _Run(
+        root_path,
+        settings,
+        governor,
+        store,
+        IndexReport(root_path, store.db_path),
+        full=False,
+        progress=None,
+    )
+    seen: set[str] = set()
+
+    def note(rel: str) -> None:
+        if len(out.examples) < max_examples:
+            out.examples.append(rel)
+
+    for item in probe._discover():
+        rel = probe._rel(item.path) if isinstance(item, SkipRecord) else item.rel_path
+        if rel is None or probe._is_ours(rel):
+            continue
+        seen.add(rel)
+        old = states.get(rel)
+        if old is None:
+            out.new += 1
+            note(f"new: {rel}")
+        elif isinstance(item, DiscoveredFile) and (
+            old.status == "failed" or old.size != item.size or old.mtime_ns != item.mtime_ns
+        ):
+            out.modified += 1
+            note(f"modified: {rel}")
+    for rel in states:
+        if rel not in seen:
+            out.deleted += 1
+            note(f"deleted: {rel}")
+    return out
