@@ -76,6 +76,8 @@ class CodeChunk:
     ``("class Parser", "def parse")``; ``kinds`` lists the syntax node kinds the chunk covers at its
     top level, in order. ``oversized`` is True only when the chunk is over the budget because it
     could not be cut any further (a single character the token counter still finds too big).
+    ``content_hash`` and ``chunk_id`` are computed on first use (most callers of the chunker in a
+    hot loop never need them).
     """
 
     path: str
@@ -87,20 +89,21 @@ class CodeChunk:
     ordinal: int = 0
     oversized: bool = False
     chunker: Literal["semantic", "delimiter"] = "semantic"
-    content_hash: str = field(default="")
-    chunk_id: str = field(default="")
+    _hash: str | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if not self.content_hash:
-            object.__setattr__(self, "content_hash", content_hash(self.content))
-        if not self.chunk_id:
-            object.__setattr__(
-                self,
-                "chunk_id",
-                stable_chunk_id(
-                    self.path, self.span.start_byte, self.span.end_byte, self.content_hash
-                ),
-            )
+    @property
+    def content_hash(self) -> str:
+        """BLAKE2b-128 hex digest of the content (UTF-8)."""
+        digest = self._hash
+        if digest is None:
+            digest = content_hash(self.content)
+            object.__setattr__(self, "_hash", digest)
+        return digest
+
+    @property
+    def chunk_id(self) -> str:
+        """Stable id: the same content at the same place in the same file gives the same id."""
+        return stable_chunk_id(self.path, self.span.start_byte, self.span.end_byte, self.content_hash)
 
     # Flat accessors, so callers never have to reach through ``span``.
     @property

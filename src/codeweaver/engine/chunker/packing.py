@@ -39,6 +39,9 @@ class Item(NamedTuple):
     handle: object = None
     # For a definition: its own label (e.g. "def parse"), appended to ``path`` for its chunk.
     label: str = ""
+    # When too big: True = split into its syntax children (a body whose definitions matter);
+    # False = the chunker may cut it at the best syntax boundary near the budget instead.
+    scope: bool = False
 
 
 class RawChunk(NamedTuple):
@@ -50,6 +53,9 @@ class RawChunk(NamedTuple):
 
 
 Expander = Callable[[Item], "list[Item] | None"]
+# Given an item too big to place, a piece start ``lo`` and the furthest end that fits ``target``:
+# (the last syntax boundary in (lo, target] at a line start, the last one anywhere), -1 for none.
+Cutter = Callable[[Item, int, int], tuple[int, int]]
 
 
 class Measure:
@@ -115,46 +121,24 @@ def _char_boundary(data: bytes, pos: int, floor: int) -> int:
     return pos
 
 
-def cut_range(measure: Measure, start: int, end: int) -> list[tuple[int, int, bool]]:
-    """Cut ``[start, end)`` into pieces that fit: whole lines packed first, then a line that is
-    too long on its own at character boundaries (preferring a space near the cut).
+def line_cut(data: bytes, lo: int, target: int) -> int:
+    """The start of the last line that begins in ``(lo, target]``, or -1."""
+    nl = data.rfind(b"\n", lo, target)
+    return nl + 1 if nl != -1 and nl + 1 > lo else -1
 
-    Returns ``(start, end, oversized)`` triples covering the range exactly; ``oversized`` is set
-    only for a single character the budget cannot hold (possible with a token counter).
-    """
-    data = measure.data
-    pieces: list[tuple[int, int, bool]] = []
-    pos = start
-    while pos < end:
-        if measure.fits(pos, end):
-            pieces.append((pos, end, False))
-            break
-        # Pack whole lines.
-        cut = pos
-        nl = data.find(b"\n", pos, end)
-        while nl != -1 and measure.fits(pos, nl + 1):
-            cut = nl + 1
-            nl = data.find(b"\n", cut, end)
-        if cut == pos:
-            # The first line alone does not fit: cut it at a character boundary.
-            line_end = nl + 1 if nl != -1 else end
-            cut = measure.max_prefix(pos, line_end)
-            if cut < line_end:
-                space = data.rfind(b" ", pos + (cut - pos) * 3 // 4, cut)
-                if space > pos:
-                    cut = space + 1
-            oversized = not measure.fits(pos, cut)
-            pieces.append((pos, cut, oversized))
-        else:
-            pieces.append((pos, cut, False))
-        pos = cut
-    return pieces
+
+def char_cut(data: bytes, lo: int, target: int) -> int:
+    """``target``, or just after a space in the last quarter before it (``target`` is already on a
+    character boundary)."""
+    space = data.rfind(b" ", lo + (target - lo) * 3 // 4, target)
+    return space + 1 if space > lo else target
 
 
 def pack(
     items: list[Item],
     measure: Measure,
     expand: Expander,
+    cut: Cutter | None = None,
     *,
     greedy: bool = False,
     deadline: float | None = None,
@@ -162,6 +146,7 @@ def pack(
     """Pack ``items`` (in file order, covering the file) into chunk spans. See the module doc."""
     out: list[RawChunk] = []
     fits = measure.fits
+    data = measure.data
     # The pending group: a contiguous range and the kinds it holds.
     g_start = g_end = -1
     g_kinds: list[str] = []
@@ -208,15 +193,26 @@ def pack(
                 flush()
             stack.extend(reversed(children))
             continue
-        flush()
-        pieces = cut_range(measure, start, end)
-        for p_start, p_end, oversized in pieces[:-1]:
-            out.append(RawChunk(p_start, p_end, (item.kind,), item.path, oversized))
-        p_start, p_end, oversized = pieces[-1]
-        if oversized:
-            out.append(RawChunk(p_start, p_end, (item.kind,), item.path, True))
-        else:
-            g_start, g_end, g_path = p_start, p_end, item.path
-            g_kinds.append(item.kind)
+        # Otherwise cut it, continuing the pending group: each piece ends at the best boundary
+        # before the furthest point that fits (a syntax boundary at a line start, then a line
+        # start, then any syntax boundary, then a character boundary).
+        if item.is_def:
+            flush()
+        if g_start < 0:
+            g_start, g_path = start, item.path
+        g_kinds.append(item.kind)
+        pos = g_start
+        while not fits(pos, end):
+            if deadline is not None and time.monotonic() > deadline:
+                raise ChunkTimeoutError("chunking ran past the per-file time limit")
+            target = measure.max_prefix(pos, end)
+            aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
+            b = aligned if aligned > pos else line_cut(data, pos, target)
+            if b < 0:
+                b = anywhere if anywhere > pos else char_cut(data, pos, target)
+            out.append(RawChunk(pos, b, tuple(dict.fromkeys(g_kinds)), g_path, not fits(pos, b)))
+            g_kinds[:] = [item.kind]
+            pos = b
+        g_start, g_end = pos, end
     flush()
     return out
