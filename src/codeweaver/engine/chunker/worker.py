@@ -40,7 +40,6 @@ from codeweaver.core.chunks import (
     FailureRecord,
     FailureStage,
     SkipRecord,
-    Span,
     content_hash,
 )
 from codeweaver.core.discovery import DiscoveredFile
@@ -63,8 +62,8 @@ __all__ = [
 ]
 
 # The wire form of one chunk: the CodeChunk row plus what the row leaves out.
-# (row, path, language, ordinal, chunker, content_hash, chunk_id)
-CompactChunk = tuple[ChunkRow, str, str, int, str, str, str]
+# (row, path, language, ordinal, chunker); hashes are derived, so they are not shipped.
+CompactChunk = tuple[ChunkRow, str, str, int, str]
 
 # The wire form of one FileResult, without the DiscoveredFile (the parent already has it):
 # (status, chunks, file_hash, skip (reason, detail) | None,
@@ -225,8 +224,7 @@ def chunk_batch_with(governor_bytes: bytes, files: Sequence[DiscoveredFile]) -> 
 def encode_result(result: FileResult) -> CompactResult:
     """The compact, builtins-only form of ``result`` (the DiscoveredFile is left out)."""
     chunks: list[CompactChunk] = [
-        (c.to_row(), c.path, c.language, c.ordinal, c.chunker, c.content_hash, c.chunk_id)
-        for c in result.chunks
+        (c.to_row(), c.path, c.language, c.ordinal, c.chunker) for c in result.chunks
     ]
     skip = (result.skip.reason, result.skip.detail) if result.skip is not None else None
     f = result.failure
@@ -261,22 +259,9 @@ def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
 
 
 def _decode_chunk(c: CompactChunk) -> CodeChunk:
-    row, path, language, ordinal, chunker, digest, chunk_id = c
-    content, sb, eb, sl, el, kinds, symbols, oversized = row
-    # Built directly (not via CodeChunk.from_row) so the hashes computed in the worker are
-    # reused instead of being recomputed in the parent, which is the serial part of a run.
-    return CodeChunk(
-        path=path,
-        language=language,
-        content=content,
-        span=Span(sb, eb, sl, el),
-        kinds=kinds,
-        symbol_path=symbols,
-        ordinal=ordinal,
-        oversized=oversized,
-        chunker=cast(Any, chunker),
-        content_hash=digest,
-        chunk_id=chunk_id,
+    row, path, language, ordinal, chunker = c
+    return CodeChunk.from_row(
+        row, path=path, language=language, ordinal=ordinal, chunker=cast(Any, chunker)
     )
 
 

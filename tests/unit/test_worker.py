@@ -1,0 +1,183 @@
+"""Worker functions: per-file outcomes, the compact wire form, the per-process initializer."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import cloudpickle
+import pytest
+
+from codeweaver.config.chunker import ChunkerSettings
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.engine.chunker import worker
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.worker import (
+    chunk_batch,
+    chunk_batch_with,
+    decode_result,
+    encode_result,
+    failure_from_exception,
+    init_worker,
+    process_file,
+)
+
+PY_SOURCE = '''"""A module."""
+import os
+
+
+def first(a, b):
+    """Add."""
+    return a + b
+
+
+class Thing:
+    def method(self):
+        return "héllo wörld"
+'''
+
+
+class _BuiltinsOnly(pickle.Unpickler):
+    """Refuses every class reference: what it loads is tuples, lists and scalars only."""
+
+    def find_class(self, module: str, name: str) -> object:
+        raise AssertionError(f"the wire form references {module}.{name}")
+
+
+def _file(path: Path, language: str = "python") -> DiscoveredFile:
+    st = path.stat()
+    return DiscoveredFile(str(path), path.name, language, st.st_size, st.st_mtime_ns)
+
+
+@pytest.fixture
+def governor() -> ChunkGovernor:
+    return ChunkGovernor(max_chunk_chars=120)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> dict[str, DiscoveredFile]:
+    (tmp_path / "ok.py").write_text(PY_SOURCE, encoding="utf-8")
+    (tmp_path / "crlf.py").write_bytes(PY_SOURCE.replace("\n", "\r\n").encode())
+    (tmp_path / "empty.py").write_bytes(b"")
+    (tmp_path / "bin.py").write_bytes(b"\x00\x01\x02binary" * 10)
+    (tmp_path / "notes.txt").write_text("plain text\n\nsecond paragraph\n", encoding="utf-8")
+    files = {name: _file(tmp_path / name) for name in ("ok.py", "crlf.py", "empty.py", "bin.py")}
+    files["notes.txt"] = _file(tmp_path / "notes.txt", "text")
+    files["gone.py"] = DiscoveredFile(str(tmp_path / "gone.py"), "gone.py", "python", 10, 0)
+    return files
+
+
+def test_process_file_chunks_a_file(
+    corpus: dict[str, DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    result = process_file(corpus["ok.py"], governor)
+    assert result.status == "chunked"
+    assert result.skip is None and result.failure is None
+    assert "".join(c.content for c in result.chunks) == PY_SOURCE
+    assert all(c.path == "ok.py" for c in result.chunks)
+    assert result.file_hash is not None and len(result.file_hash) == 32
+    assert result.seconds >= 0
+
+
+def test_process_file_accounts_for_every_outcome(
+    corpus: dict[str, DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    binary = process_file(corpus["bin.py"], governor)
+    assert binary.status == "skipped" and binary.skip is not None
+    assert binary.skip.reason == "binary" and binary.chunks == []
+    assert binary.file_hash is not None  # the bytes were read before the skip
+
+    gone = process_file(corpus["gone.py"], governor)
+    assert gone.status == "failed" and gone.failure is not None
+    assert gone.failure.stage == "read"
+    assert gone.failure.path == corpus["gone.py"].path
+    assert gone.file_hash is None
+
+    empty = process_file(corpus["empty.py"], governor)
+    assert empty.status == "chunked" and empty.chunks == []
+
+
+def test_a_token_counter_that_raises_fails_only_that_file(
+    corpus: dict[str, DiscoveredFile],
+) -> None:
+    def counter(text: str) -> int:
+        if "wörld" in text:
+            raise ValueError("the tokenizer choked")
+        return len(text) // 3
+
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=200), token_counter=counter)
+    result = process_file(corpus["ok.py"], gov)
+    assert result.status == "failed" and result.failure is not None
+    assert result.failure.stage == "chunk"
+    assert result.failure.error_type == "ValueError"
+    assert "the tokenizer choked" in result.failure.message
+    assert "counter" in result.failure.traceback  # formatted where it happened
+    assert process_file(corpus["notes.txt"], gov).status == "chunked"
+
+
+def test_a_zero_timeout_is_reported_with_stage_timeout(corpus: dict[str, DiscoveredFile]) -> None:
+    gov = ChunkGovernor(max_chunk_chars=120)
+    result = process_file(corpus["ok.py"], gov, timeout=-1.0)
+    assert result.status == "failed" and result.failure is not None
+    assert result.failure.stage == "timeout"
+    assert result.failure.error_type == "ChunkTimeoutError"
+
+
+@pytest.mark.parametrize("name", ["ok.py", "crlf.py", "empty.py", "bin.py", "notes.txt", "gone.py"])
+def test_encode_decode_round_trip_is_exact(
+    corpus: dict[str, DiscoveredFile], governor: ChunkGovernor, name: str
+) -> None:
+    result = process_file(corpus[name], governor)
+    compact = encode_result(result)
+    # Only builtins cross the pipe: plain pickle, no codeweaver classes inside.
+    payload = pickle.dumps(compact)
+    assert decode_result(_BuiltinsOnly(io.BytesIO(payload)).load(), corpus[name]) == result
+
+
+def test_failure_record_survives_an_unpicklable_exception() -> None:
+    class Unpicklable(Exception):
+        def __init__(self) -> None:
+            super().__init__("cannot travel")
+            self.handle = lambda: None
+
+        def __reduce__(self) -> object:
+            raise TypeError("no pickling")
+
+    try:
+        raise Unpicklable()
+    except Unpicklable as exc:
+        record = failure_from_exception("/x.py", exc)
+    assert record.error_type == "Unpicklable"
+    assert record.message == "cannot travel"
+    assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_init_worker_installs_a_governor_with_a_lambda(
+    corpus: dict[str, DiscoveredFile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "_governor", None)
+    monkeypatch.setattr(worker, "_governor_digest", None)
+    with pytest.raises(RuntimeError, match="init_worker"):
+        worker.current_governor()
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=50), token_counter=lambda s: len(s) // 2)
+    blob = cloudpickle.dumps(gov)
+    init_worker(blob)
+    installed = worker.current_governor()
+    init_worker(blob)  # idempotent: the same object stays
+    assert worker.current_governor() is installed
+    batch = [corpus["ok.py"], corpus["bin.py"], corpus["gone.py"]]
+    started: list[int] = []
+    results = chunk_batch(batch, on_start=started.append)
+    assert started == [0, 1, 2]
+    assert [r[0] for r in results] == ["chunked", "skipped", "failed"]
+    expected = [encode_result(process_file(f, gov)) for f in batch]
+    assert [r[:5] for r in results] == [e[:5] for e in expected]
+    assert [r[:5] for r in chunk_batch_with(blob, batch)] == [e[:5] for e in expected]
+
+
+def test_init_worker_rejects_something_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "_governor", None)
+    monkeypatch.setattr(worker, "_governor_digest", None)
+    with pytest.raises(TypeError, match="ChunkGovernor"):
+        init_worker(cloudpickle.dumps({"not": "a governor"}))
