@@ -452,7 +452,7 @@ class IndexStore:
         """The stored chunks of one file, in order."""
         rows = self._conn.execute(
             "SELECT path, language, content, start_byte, end_byte, start_line, end_line, kinds, "
-            "symbol_path, ordinal, oversized, chunker, content_hash, chunk_id FROM chunks "
+            "symbol_path, ordinal, oversized, chunker FROM chunks "
             "WHERE path=? ORDER BY ordinal",
             (path,),
         )
@@ -551,8 +551,6 @@ def _row_to_chunk(r: tuple[object, ...]) -> CodeChunk:
         ordinal,
         oversized,
         chunker,
-        h,
-        cid,
     ) = r
     return CodeChunk(
         path=str(path),
@@ -564,8 +562,6 @@ def _row_to_chunk(r: tuple[object, ...]) -> CodeChunk:
         ordinal=int(ordinal),  # type: ignore[call-overload]
         oversized=bool(oversized),
         chunker="delimiter" if chunker == "delimiter" else "semantic",
-        content_hash=str(h),
-        chunk_id=str(cid),
     )
 
 
