@@ -1,0 +1,244 @@
+"""parallel: executor and worker-count resolution, batching, the window, accounting, callbacks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import ConfigError, ExecutorError
+from codeweaver.engine.chunker import parallel
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.parallel import (
+    _iter_batches,
+    chunk_files_parallel,
+    chunk_files_parallel_dict,
+    default_worker_count,
+    iter_file_results,
+    resolve_executor,
+    resolve_worker_count,
+)
+from codeweaver.engine.chunker.results import FileResult, RunStats
+
+SOURCE = "def f{i}(x):\n    return x + {i}\n\n\nclass C{i}:\n    def m(self):\n        return {i}\n"
+
+
+def _fake(i: int, size: int = 100) -> DiscoveredFile:
+    return DiscoveredFile(f"/nowhere/{i}.py", f"{i}.py", "python", size, 0)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[DiscoveredFile]:
+    out = []
+    for i in range(24):
+        p = tmp_path / f"m{i:02d}.py"
+        p.write_text(SOURCE.format(i=i), encoding="utf-8")
+        out.append(DiscoveredFile(str(p), p.name, "python", p.stat().st_size, 0))
+    (tmp_path / "blob.py").write_bytes(b"\x00" * 64)
+    out.append(DiscoveredFile(str(tmp_path / "blob.py"), "blob.py", "python", 64, 0))
+    out.append(DiscoveredFile(str(tmp_path / "missing.py"), "missing.py", "python", 5, 0))
+    return out
+
+
+@pytest.fixture
+def governor() -> ChunkGovernor:
+    return ChunkGovernor(max_chunk_chars=200)
+
+
+# -- resolution ----------------------------------------------------------------------------------
+def test_default_worker_count_respects_the_affinity_mask() -> None:
+    n = default_worker_count()
+    assert 1 <= n <= parallel.MAX_DEFAULT_WORKERS
+    if hasattr(os, "sched_getaffinity"):
+        assert n <= len(os.sched_getaffinity(0))
+
+
+def test_worker_count_precedence() -> None:
+    gov = ChunkGovernor(
+        ChunkerSettings(concurrency=ConcurrencySettings(max_parallel_files=3))
+    )
+    assert resolve_worker_count(5, gov) == 5
+    assert resolve_worker_count(None, gov) == 3
+    assert resolve_worker_count(None, ChunkGovernor()) == default_worker_count()
+    with pytest.raises(ConfigError, match="max_workers"):
+        resolve_worker_count(0, gov)
+
+
+def test_executor_precedence_and_validation() -> None:
+    gov = ChunkGovernor(ChunkerSettings(concurrency=ConcurrencySettings(executor="thread")))
+    assert resolve_executor("serial", gov) == "serial"
+    assert resolve_executor(None, gov) == "thread"
+    with pytest.raises(ConfigError, match="executor"):
+        resolve_executor("gpu", gov)
+
+
+def test_auto_is_serial_for_a_handful_of_small_files_only() -> None:
+    few = [_fake(i) for i in range(3)]
+    assert resolve_executor("auto", sample=few, complete=True, workers=4) == "serial"
+    big = [_fake(0, size=10_000_000)]
+    assert resolve_executor("auto", sample=big, complete=True, workers=4) != "serial"
+    many = [_fake(i) for i in range(parallel.AUTO_SERIAL_MAX_FILES + 1)]
+    assert resolve_executor("auto", sample=many, complete=False, workers=4) == "process"
+    assert resolve_executor("auto", sample=many, complete=False, workers=1) == "serial"
+
+
+def test_auto_picks_threads_without_a_gil(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_free_threaded", lambda: True)
+    many = [_fake(i) for i in range(50)]
+    assert resolve_executor("auto", sample=many, complete=False, workers=4) == "thread"
+
+
+def test_dask_is_refused_clearly_at_call_time(governor: ChunkGovernor) -> None:
+    with pytest.raises(ExecutorError, match="dask"):
+        iter_file_results([], governor, executor_type="dask")
+
+
+def test_bad_batch_size_is_refused(governor: ChunkGovernor) -> None:
+    with pytest.raises(ConfigError, match="batch_size"):
+        iter_file_results([], governor, batch_size=0)
+
+
+def test_start_method_never_touches_the_global_default(governor: ChunkGovernor) -> None:
+    import multiprocessing
+
+    before = multiprocessing.get_start_method(allow_none=True)
+    spawn = ChunkGovernor(ChunkerSettings(concurrency=ConcurrencySettings(start_method="spawn")))
+    assert parallel._start_method(spawn) == "spawn"
+    assert parallel._start_method(governor) in multiprocessing.get_all_start_methods()
+    assert multiprocessing.get_start_method(allow_none=True) == before
+
+
+# -- batching ------------------------------------------------------------------------------------
+def test_fixed_batches_cover_the_input_in_order() -> None:
+    batches = list(_iter_batches(iter([_fake(i) for i in range(10)]), 3))
+    assert [len(b.files) for b in batches] == [3, 3, 3, 1]
+    assert [b.first_seq for b in batches] == [0, 3, 6, 9]
+    assert [f.rel_path for b in batches for f in b.files] == [f"{i}.py" for i in range(10)]
+
+
+def test_adaptive_batches_ramp_up_and_stay_bounded() -> None:
+    batches = list(_iter_batches(iter([_fake(i, size=1000) for i in range(2000)]), None))
+    sizes = [len(b.files) for b in batches]
+    assert sizes[0] < sizes[-2]  # small first, so every worker starts at once
+    assert max(sizes) <= parallel.BATCH_MAX_FILES
+    huge = list(_iter_batches(iter([_fake(i, size=10**7) for i in range(3)]), None))
+    assert [len(b.files) for b in huge] == [1, 1, 1]  # a big file is a batch of its own
+    assert sum(sizes) == 2000
+
+
+# -- running -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("executor", ["serial", "thread", "process"])
+def test_every_file_is_accounted_for(
+    files: list[DiscoveredFile], governor: ChunkGovernor, executor: str
+) -> None:
+    stats = RunStats()
+    seen: list[FileResult] = []
+    results = list(
+        iter_file_results(
+            files,
+            governor,
+            executor_type=executor,
+            max_workers=2,
+            batch_size=4,
+            stats=stats,
+            on_result=seen.append,
+        )
+    )
+    assert sorted(r.file.path for r in results) == sorted(f.path for f in files)
+    assert seen == results
+    by_name = {r.file.rel_path: r for r in results}
+    assert by_name["blob.py"].status == "skipped"
+    assert by_name["missing.py"].status == "failed"
+    assert by_name["missing.py"].failure is not None
+    assert by_name["missing.py"].failure.stage == "read"
+    assert stats.files_chunked == 24 and stats.files_skipped == 1 and stats.files_failed == 1
+    assert stats.chunks == sum(len(r.chunks) for r in results) > 24
+    assert stats.executor == executor
+    assert stats.workers == (1 if executor == "serial" else 2)
+    assert stats.wall_seconds > 0
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_ordered_yields_in_input_order(
+    files: list[DiscoveredFile], governor: ChunkGovernor, executor: str
+) -> None:
+    results = iter_file_results(
+        files, governor, executor_type=executor, max_workers=2, batch_size=1, ordered=True
+    )
+    assert [r.file.path for r in results] == [f.path for f in files]
+
+
+def test_chunk_files_parallel_yields_chunked_and_reports_the_rest(
+    files: list[DiscoveredFile], governor: ChunkGovernor, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures, skips = [], []
+    stats = RunStats()
+    with caplog.at_level(logging.INFO, logger="codeweaver"):
+        out = dict(
+            chunk_files_parallel(
+                files,
+                governor,
+                executor_type="serial",
+                stats=stats,
+                on_failure=failures.append,
+                on_skip=skips.append,
+            )
+        )
+    assert set(out) == {f.path for f in files[:24]}
+    assert [f.path for f in failures] == [files[-1].path]
+    assert [s.reason for s in skips] == ["binary"]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "missing.py" in warnings[0].getMessage()
+    assert any("24 chunked" in r.getMessage() for r in caplog.records)
+    assert stats.failures == failures and stats.skips == skips
+
+
+def test_dict_form_matches_the_generator(
+    files: list[DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    as_dict = chunk_files_parallel_dict(files, governor, executor_type="thread", max_workers=2)
+    assert list(as_dict) == [f.path for f in files[:24]]  # ordered by default
+    assert as_dict == dict(chunk_files_parallel(files, governor, executor_type="serial"))
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_the_input_is_consumed_lazily_within_a_bounded_window(
+    tmp_path: Path, governor: ChunkGovernor, executor: str
+) -> None:
+    p = tmp_path / "one.py"
+    p.write_text(SOURCE.format(i=1), encoding="utf-8")
+    pulled = 0
+
+    def stream() -> Iterator[DiscoveredFile]:
+        nonlocal pulled
+        for i in range(300):
+            pulled += 1
+            yield DiscoveredFile(str(p), f"{i}.py", "python", p.stat().st_size, 0)
+
+    ahead = []
+    for yielded, _ in enumerate(
+        iter_file_results(stream(), governor, executor_type=executor, max_workers=2, batch_size=2),
+        start=1,
+    ):
+        ahead.append(pulled - yielded)
+    assert pulled == 300
+    # 2 workers x 2 batches x 2 files in flight, plus the few files peeked at for "auto".
+    assert max(ahead) <= 2 * 2 * 2 + parallel.AUTO_SERIAL_MAX_FILES + 1
+
+
+def test_stats_summary_and_dict(files: list[DiscoveredFile], governor: ChunkGovernor) -> None:
+    stats = RunStats()
+    for _ in iter_file_results(files, governor, executor_type="serial", stats=stats):
+        pass
+    text = stats.summary()
+    assert "26 files" in text and "24 chunked" in text and "1 skipped" in text
+    assert "1 failed" in text and "serial executor" in text and "missing.py [read]" in text
+    d = stats.as_dict()
+    assert d["files"] == 26 and d["failures"][0]["stage"] == "read"
+    assert d["skips"][0]["reason"] == "binary"
+    assert d["files_per_second"] > 0
