@@ -1,13 +1,87 @@
-"""File discovery: ``DiscoveredFile`` and ``discover_files``.
+"""File discovery: which files under a root get chunked, as a stream of plain records.
 
-(discover_files is being written; DiscoveredFile is final.)
+:func:`discover_files` walks a directory and yields one :class:`DiscoveredFile` per text file to
+chunk; :func:`iter_discovery` yields the same files and, in their place in the walk, one
+:class:`~codeweaver.core.chunks.SkipRecord` per file it deliberately leaves out, so nothing is
+dropped silently. Both are lazy: the first file comes out long before a large walk ends.
+
+What is walked (the ripgrep rules, through ``rignore``, the ``ignore`` crate):
+
+- ``.gitignore`` (nested ones too, with negations), ``.ignore`` and ``.codeweaverignore`` files,
+  ``.git/info/exclude`` and the global git excludes file, whether or not the root is a git
+  repository; like ripgrep, ignore files in the root's parent directories count as well;
+- hidden files and folders are left out unless ``hidden=True``; VCS folders (``.git``, ``.hg``,
+  ``.svn``, ...) always are;
+- ``include``/``exclude`` globs match the POSIX path relative to the root: ``*`` stays within a
+  path segment, ``**`` spans segments, ``{a,b}`` alternates, a pattern without ``/`` matches the
+  name at any depth (``*.py``), and a pattern that names a folder covers what is inside it
+  (``tests``, ``tests/**`` and ``tests/`` alike); an excluded folder is not descended into;
+- a symbolic link is followed only when it stays inside the root (its real path is under the
+  root's real path) and does not lead back to a folder already walked, so cycles end.
+
+Each directory's entries are visited in sorted (code point) order, depth first, so two runs over
+the same tree give the same sequence. Each candidate costs one ``stat`` and one read of at most
+:data:`HEAD_BYTES` bytes, used to detect binary files and to sniff the language. Every text file
+is yielded: a file no rule names gets the language ``text`` (the delimiter chunker's kind).
+
+Skip reasons (``SkipRecord.reason``), the complete set:
+
+``binary``        the first :data:`HEAD_BYTES` bytes hold a NUL byte (UTF-16/32 text counts too)
+``too_large``     bigger than ``max_file_bytes``
+``unreadable``    a permission error, or the file or folder vanished between listing and reading
+``bad_filename``  the name is not valid UTF-8 (a folder's contents are skipped with it); the
+                  record's path shows the undecodable bytes as ``\\xNN``
+``symlink``       a link not followed: outside the root, broken, back into a walked folder, or
+                  ``follow_symlinks=False``
+``not_regular``   a FIFO, socket or device file (reading one could block)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["DiscoveredFile"]
+from codeweaver.core.chunks import SkipRecord
+from codeweaver.core.errors import DiscoveryError
+from codeweaver.core.languages import TEXT, language_for_path
+
+if TYPE_CHECKING:
+    from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
+
+__all__ = [
+    "HEAD_BYTES",
+    "IGNORE_FILENAME",
+    "SKIP_REASONS",
+    "VCS_DIRS",
+    "DiscoveredFile",
+    "DiscoverySummary",
+    "discover_files",
+    "iter_discovery",
+    "summarize_discovery",
+]
+
+log = logging.getLogger(__name__)
+
+HEAD_BYTES: Final = 8192
+"""How much of each file discovery reads (binary detection and language sniffing)."""
+
+IGNORE_FILENAME: Final = ".codeweaverignore"
+"""A gitignore-syntax file read like ``.ignore``, for rules meant only for codeweaver."""
+
+VCS_DIRS: Final = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", "CVS"})
+"""Version-control folders, never walked, even with ``hidden=True``."""
+
+SKIP_REASONS: Final = frozenset(
+    {"binary", "too_large", "unreadable", "bad_filename", "symlink", "not_regular"}
+)
+"""Every value ``SkipRecord.reason`` takes in discovery (see the module docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +97,544 @@ class DiscoveredFile:
     language: str
     size: int
     mtime_ns: int
+
+
+DiscoveryItem = DiscoveredFile | SkipRecord
+
+
+@dataclass(slots=True)
+class DiscoverySummary:
+    """Counts over one discovery run: files by language, skips by reason, bytes to chunk.
+
+    Feed it items with :meth:`add` while streaming, or build it with :func:`summarize_discovery`.
+    """
+
+    root: str
+    files_by_language: Counter[str] = field(default_factory=Counter)
+    skips_by_reason: Counter[str] = field(default_factory=Counter)
+    total_bytes: int = 0
+
+    @property
+    def files(self) -> int:
+        """How many files discovery yields for chunking."""
+        return sum(self.files_by_language.values())
+
+    @property
+    def skipped(self) -> int:
+        """How many files (or folders, for ``unreadable``/``bad_filename``) were skipped."""
+        return sum(self.skips_by_reason.values())
+
+    def add(self, item: DiscoveredFile | SkipRecord) -> None:
+        """Count one item from :func:`iter_discovery`."""
+        if isinstance(item, SkipRecord):
+            self.skips_by_reason[item.reason] += 1
+        else:
+            self.files_by_language[item.language] += 1
+            self.total_bytes += item.size
+
+
+# --------------------------------------------------------------------------------------------
+# public entry points
+
+
+def discover_files(
+    root: str | os.PathLike[str],
+    *,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    hidden: bool | None = None,
+    respect_ignore_files: bool | None = None,
+    follow_symlinks: bool | None = None,
+    max_file_bytes: int | None = None,
+    settings: DiscoverySettings | CodeWeaverSettings | None = None,
+    on_skip: Callable[[SkipRecord], None] | None = None,
+) -> Iterator[DiscoveredFile]:
+    """Yield the files under ``root`` to chunk, lazily, in a reproducible order.
+
+    Args:
+        root: the folder to walk; a single file yields just that file (ignore rules and globs
+            are not applied to a file named explicitly).
+        include: globs; when given, only files matching one of them.
+        exclude: globs left out (folders matching are not descended into).
+        hidden: walk hidden files and folders (default False).
+        respect_ignore_files: honour ``.gitignore``, ``.ignore`` and ``.codeweaverignore``
+            (default True).
+        follow_symlinks: follow links that stay inside the root (default True).
+        max_file_bytes: larger files are skipped (default ``ChunkerSettings.max_file_bytes``).
+        settings: where the arguments left as None come from; a ``CodeWeaverSettings`` also
+            supplies ``chunker.max_file_bytes``. Explicit arguments win over it.
+        on_skip: called with each :class:`SkipRecord`; without it skips are logged at DEBUG.
+
+    Raises:
+        DiscoveryError: ``root`` does not exist, cannot be listed or is not a folder or file.
+            Raised by the call itself, before the first file.
+
+    Example:
+        >>> for f in discover_files("src", include=["**/*.py"]):  # doctest: +SKIP
+        ...     print(f.rel_path, f.language, f.size)
+    """
+    items = iter_discovery(
+        root,
+        include=include,
+        exclude=exclude,
+        hidden=hidden,
+        respect_ignore_files=respect_ignore_files,
+        follow_symlinks=follow_symlinks,
+        max_file_bytes=max_file_bytes,
+        settings=settings,
+    )
+    return _only_files(items, on_skip)
+
+
+def iter_discovery(
+    root: str | os.PathLike[str],
+    *,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    hidden: bool | None = None,
+    respect_ignore_files: bool | None = None,
+    follow_symlinks: bool | None = None,
+    max_file_bytes: int | None = None,
+    settings: DiscoverySettings | CodeWeaverSettings | None = None,
+) -> Iterator[DiscoveredFile | SkipRecord]:
+    """Like :func:`discover_files`, but also yields a :class:`SkipRecord` for each file left out.
+
+    Skip records carry the absolute path (``bad_filename`` ones with ``\\xNN`` escapes).
+    Files excluded by ignore files, globs, the hidden rule or VCS folders produce no record:
+    they are not candidates.
+    """
+    opts = _resolve_options(
+        settings,
+        include=include,
+        exclude=exclude,
+        hidden=hidden,
+        respect_ignore_files=respect_ignore_files,
+        follow_symlinks=follow_symlinks,
+        max_file_bytes=max_file_bytes,
+    )
+    abs_root = _check_root(root)
+    if os.path.isdir(abs_root):
+        return _Walker(abs_root, opts).walk()
+    return _single_file(abs_root, opts)
+
+
+def summarize_discovery(
+    root: str | os.PathLike[str],
+    *,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    hidden: bool | None = None,
+    respect_ignore_files: bool | None = None,
+    follow_symlinks: bool | None = None,
+    max_file_bytes: int | None = None,
+    settings: DiscoverySettings | CodeWeaverSettings | None = None,
+) -> DiscoverySummary:
+    """Walk ``root`` (same arguments as :func:`discover_files`) and count what discovery found."""
+    summary = DiscoverySummary(root=os.path.abspath(os.fspath(root)))
+    for item in iter_discovery(
+        root,
+        include=include,
+        exclude=exclude,
+        hidden=hidden,
+        respect_ignore_files=respect_ignore_files,
+        follow_symlinks=follow_symlinks,
+        max_file_bytes=max_file_bytes,
+        settings=settings,
+    ):
+        summary.add(item)
+    return summary
+
+
+def _only_files(
+    items: Iterator[DiscoveredFile | SkipRecord], on_skip: Callable[[SkipRecord], None] | None
+) -> Iterator[DiscoveredFile]:
+    for item in items:
+        if isinstance(item, SkipRecord):
+            if on_skip is not None:
+                on_skip(item)
+            else:
+                log.debug("skipped %s: %s %s", item.path, item.reason, item.detail)
+        else:
+            yield item
+
+
+# --------------------------------------------------------------------------------------------
+# options
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    include: Callable[[str], bool] | None
+    exclude: Callable[[str], bool] | None
+    hidden: bool
+    respect_ignore_files: bool
+    follow_symlinks: bool
+    max_file_bytes: int
+
+
+def _resolve_options(
+    settings: DiscoverySettings | CodeWeaverSettings | None,
+    *,
+    include: Iterable[str] | None,
+    exclude: Iterable[str] | None,
+    hidden: bool | None,
+    respect_ignore_files: bool | None,
+    follow_symlinks: bool | None,
+    max_file_bytes: int | None,
+) -> _Options:
+    """Explicit arguments > ``settings`` > defaults."""
+    from codeweaver.config.chunker import ChunkerSettings
+    from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
+
+    if isinstance(settings, CodeWeaverSettings):
+        disc = settings.discovery
+        size_limit = settings.chunker.max_file_bytes
+    else:
+        disc = settings if settings is not None else DiscoverySettings()
+        size_limit = ChunkerSettings.model_fields["max_file_bytes"].default
+    if max_file_bytes is not None:
+        if max_file_bytes < 1:
+            raise ValueError(f"max_file_bytes must be positive, got {max_file_bytes}")
+        size_limit = max_file_bytes
+    inc = tuple(disc.include if include is None else _as_patterns(include, "include"))
+    exc = tuple(disc.exclude if exclude is None else _as_patterns(exclude, "exclude"))
+    return _Options(
+        include=_compile_globs(inc),
+        exclude=_compile_globs(exc),
+        hidden=disc.hidden if hidden is None else hidden,
+        respect_ignore_files=(
+            disc.respect_ignore_files if respect_ignore_files is None else respect_ignore_files
+        ),
+        follow_symlinks=disc.follow_symlinks if follow_symlinks is None else follow_symlinks,
+        max_file_bytes=size_limit,
+    )
+
+
+def _as_patterns(patterns: Iterable[str], what: str) -> tuple[str, ...]:
+    if isinstance(patterns, str):  # a lone string would be iterated character by character
+        return (patterns,)
+    out = tuple(patterns)
+    for p in out:
+        if not isinstance(p, str):
+            raise TypeError(f"{what} patterns must be strings, got {p!r}")
+    return out
+
+
+def _compile_globs(patterns: tuple[str, ...]) -> Callable[[str], bool] | None:
+    """One matcher for all ``patterns`` (None when there are none)."""
+    parts = [_glob_to_regex(p) for p in patterns if p.strip()]
+    if not parts:
+        return None
+    rx = re.compile("|".join(f"(?:{p})" for p in parts), re.DOTALL)
+
+    def matches(rel_path: str) -> bool:
+        return rx.fullmatch(rel_path) is not None
+
+    return matches
+
+
+def _glob_to_regex(pattern: str) -> str:
+    """Translate a glob to a regex over POSIX relative paths (see the module docstring)."""
+    pat = pattern.strip()
+    anchored = pat.startswith("/")
+    pat = pat.strip("/")
+    body = _translate(pat)
+    if not anchored and "/" not in pat:
+        body = "(?:.*/)?" + body  # a bare name matches at any depth
+    return body + "(?:/.*)?"  # a folder covers what is inside it
+
+
+def _translate(pat: str) -> str:
+    out: list[str] = []
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "*":
+            if pat.startswith("**", i):
+                j = i + 2
+                at_segment_start = i == 0 or pat[i - 1] == "/"
+                if at_segment_start and j < n and pat[j] == "/":
+                    out.append("(?:.*/)?")  # "**/" is zero or more folders
+                    i = j + 1
+                else:
+                    out.append(".*")
+                    i = j
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            negated = pat.startswith(("[!", "[^"), i)
+            end = pat.find("]", i + 2 if negated else i + 1)  # "[]]" holds a literal "]"
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                inner = pat[i + 1 : end]
+                if inner[:1] in ("!", "^"):
+                    inner = "^" + inner[1:]
+                out.append("[" + inner.replace("\\", "\\\\") + "]")
+                i = end
+        elif c == "{":
+            end = pat.find("}", i)
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                alternatives = pat[i + 1 : end].split(",")
+                out.append("(?:" + "|".join(_translate(a) for a in alternatives) + ")")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# the walk
+
+
+def _check_root(root: str | os.PathLike[str]) -> str:
+    try:
+        raw = os.fspath(root)
+    except TypeError as exc:
+        raise DiscoveryError(f"discovery root must be a path, got {root!r}") from exc
+    abs_root = os.path.abspath(raw)
+    if _bad_name(abs_root):
+        raise DiscoveryError(f"discovery root is not valid UTF-8: {_printable(abs_root)}")
+    if not os.path.exists(abs_root):
+        raise DiscoveryError(f"discovery root does not exist: {abs_root}")
+    if os.path.isdir(abs_root):
+        try:
+            with os.scandir(abs_root):
+                pass
+        except OSError as exc:
+            raise DiscoveryError(f"cannot list discovery root {abs_root}: {exc.strerror}") from exc
+    elif not os.path.isfile(abs_root):
+        raise DiscoveryError(f"discovery root is not a folder or a regular file: {abs_root}")
+    return abs_root
+
+
+def _single_file(abs_path: str, opts: _Options) -> Iterator[DiscoveredFile | SkipRecord]:
+    try:
+        st = os.stat(abs_path)
+    except OSError as exc:
+        yield SkipRecord(abs_path, "unreadable", _describe(exc))
+        return
+    yield _examine(abs_path, os.path.basename(abs_path), st, opts)
+
+
+def _examine(
+    abs_path: str, rel_path: str, st: os.stat_result, opts: _Options
+) -> DiscoveredFile | SkipRecord:
+    """Decide one regular-or-not file: size, readability, binary, language."""
+    if not stat.S_ISREG(st.st_mode):
+        return SkipRecord(abs_path, "not_regular", "not a regular file")
+    if st.st_size > opts.max_file_bytes:
+        return SkipRecord(abs_path, "too_large", f"{st.st_size} bytes > {opts.max_file_bytes}")
+    try:
+        with open(abs_path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as exc:
+        return SkipRecord(abs_path, "unreadable", _describe(exc))
+    if b"\0" in head:
+        return SkipRecord(abs_path, "binary", f"NUL byte in the first {len(head)} bytes")
+    language = language_for_path(rel_path, head) or TEXT
+    return DiscoveredFile(abs_path, rel_path, language, st.st_size, st.st_mtime_ns)
+
+
+class _Walker:
+    """A depth-first walk with sorted folders; one ``rignore`` listing per folder.
+
+    ``rignore`` walks in directory order, which differs between file systems and copies of a
+    tree; asking it for one level at a time (it still reads every ignore file from the root
+    down, through ``parents``) gives the same decisions in an order we choose.
+    """
+
+    __slots__ = ("_opts", "_real_root", "_root", "_visited")
+
+    def __init__(self, abs_root: str, opts: _Options) -> None:
+        self._root = abs_root
+        self._real_root = os.path.realpath(abs_root)
+        self._opts = opts
+        # (st_dev, st_ino) of every folder walked -> its relative path; ends symlink cycles
+        self._visited: dict[tuple[int, int], str] = {}
+
+    def walk(self) -> Iterator[DiscoveredFile | SkipRecord]:
+        st = os.stat(self._root)
+        self._visited[(st.st_dev, st.st_ino)] = ""
+        # a stack of iterators over sorted folder entries: no recursion, any depth
+        stack: list[Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]] = [
+            self._entries(self._root, "")
+        ]
+        while stack:
+            item = next(stack[-1], None)
+            if item is None:
+                stack.pop()
+            elif isinstance(item, tuple):
+                stack.append(self._entries(*item))
+            else:
+                yield item
+
+    def _entries(
+        self, abs_dir: str, rel_dir: str
+    ) -> Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]:
+        """Yield this folder's files and skips, and ``(abs, rel)`` for each folder to enter."""
+        opts = self._opts
+        try:
+            with os.scandir(abs_dir) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield SkipRecord(abs_dir, "unreadable", _describe(exc))
+            return
+        allowed = self._allowed_names(abs_dir) if opts.respect_ignore_files else None
+        for entry in entries:
+            name = entry.name
+            if name in VCS_DIRS or (not opts.hidden and name.startswith(".")):
+                continue
+            abs_path = os.path.join(abs_dir, name)
+            if _bad_name(name):
+                yield SkipRecord(_printable(abs_path), "bad_filename", "name is not valid UTF-8")
+                continue
+            if allowed is not None and name not in allowed:
+                continue
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            yield from self._entry(entry, abs_path, rel)
+
+    def _entry(
+        self, entry: os.DirEntry[str], abs_path: str, rel: str
+    ) -> Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]:
+        opts = self._opts
+        try:
+            is_link = entry.is_symlink()
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError as exc:
+            yield SkipRecord(abs_path, "unreadable", _describe(exc))
+            return
+        if is_link:
+            yield from self._symlink(abs_path, rel)
+            return
+        if is_dir:
+            if opts.exclude is not None and opts.exclude(rel + "/"):
+                return
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield SkipRecord(abs_path, "unreadable", _describe(exc))
+                return
+            key = (st.st_dev, st.st_ino)
+            if key in self._visited:  # a hard-linked or bind-mounted folder seen before
+                return
+            self._visited[key] = rel
+            yield (abs_path, rel)
+            return
+        if not self._selected(rel):
+            return
+        try:
+            st = entry.stat()
+        except OSError as exc:
+            yield SkipRecord(abs_path, "unreadable", _describe(exc))
+            return
+        yield _examine(abs_path, rel, st, opts)
+
+    def _symlink(
+        self, abs_path: str, rel: str
+    ) -> Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]:
+        opts = self._opts
+        if not opts.follow_symlinks:
+            if self._selected(rel):
+                yield SkipRecord(abs_path, "symlink", "not followed (follow_symlinks is off)")
+            return
+        target = os.path.realpath(abs_path)
+        try:
+            st = os.stat(abs_path)
+        except OSError as exc:
+            if self._selected(rel):
+                yield SkipRecord(abs_path, "symlink", f"broken link: {_describe(exc)}")
+            return
+        if not _is_within(target, self._real_root):
+            if self._selected(rel):
+                yield SkipRecord(abs_path, "symlink", f"points outside the root, to {target}")
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if opts.exclude is not None and opts.exclude(rel + "/"):
+                return
+            key = (st.st_dev, st.st_ino)
+            seen = self._visited.get(key)
+            if seen is not None:
+                where = f"{seen!r}" if seen else "the root"
+                yield SkipRecord(abs_path, "symlink", f"leads to a folder already walked: {where}")
+                return
+            self._visited[key] = rel
+            yield (abs_path, rel)
+            return
+        if self._selected(rel):
+            yield _examine(abs_path, rel, st, opts)
+
+    def _selected(self, rel: str) -> bool:
+        """The include/exclude globs, for a file."""
+        opts = self._opts
+        if opts.exclude is not None and opts.exclude(rel):
+            return False
+        return opts.include is None or opts.include(rel)
+
+    def _allowed_names(self, abs_dir: str) -> set[str]:
+        """The names in ``abs_dir`` that ignore files and the hidden rule let through."""
+        import rignore
+
+        walker = rignore.walk(
+            Path(abs_dir),
+            max_depth=1,
+            ignore_hidden=not self._opts.hidden,
+            read_ignore_files=True,
+            read_parents_ignores=True,
+            read_git_ignore=True,
+            read_git_exclude=True,
+            read_global_git_ignore=True,
+            require_git=False,
+            follow_links=False,
+            additional_ignore_paths=[IGNORE_FILENAME],
+        )
+        names: set[str] = set()
+        it = iter(walker)
+        first = True
+        while True:
+            try:
+                path = next(it)
+            except StopIteration:
+                break
+            except (ValueError, OSError):
+                # ValueError: a name that is not UTF-8 (reported by the caller from scandir);
+                # OSError: an entry that vanished or cannot be read. Either way, keep listing.
+                continue
+            if path is None:
+                break
+            if first:  # depth 0: the folder itself
+                first = False
+                continue
+            names.add(path.name)
+        return names
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _bad_name(name: str) -> bool:
+    """True for a name holding surrogate escapes (bytes that are not UTF-8)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _printable(path: str) -> str:
+    """``path`` with undecodable bytes shown as ``\\xNN``: safe to log, print and store."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _is_within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _describe(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"

@@ -122,8 +122,8 @@ _GRAMMARS: dict[str, tuple[str, str]] = {
     "gitcommit": ("", "COMMIT_EDITMSG MERGE_MSG TAG_EDITMSG"),
     "gitignore": (
         ".gitignore",
-        ".gitignore .dockerignore .ignore .rgignore .npmignore .prettierignore .eslintignore "
-        ".hgignore",
+        ".gitignore .codeweaverignore .dockerignore .ignore .rgignore .npmignore .prettierignore "
+        ".eslintignore .hgignore",
     ),
     "gleam": (".gleam", ""),
     "glsl": (".glsl .vert .frag .geom .tesc .tese .comp", ""),
