@@ -39,8 +39,8 @@ def run_corpus(
 ) -> dict[str, Any]:
     """Run every peer over one corpus; returns the JSON-ready section for it."""
     root = compare.resolve_corpus(spec)
-    if languages is None:
-        languages = list(metrics.DEFINITION_KINDS)
+    if languages is None:  # the issue's default corpus is the standard library's *.py
+        languages = ["python"] if spec == "stdlib" else list(metrics.DEFINITION_KINDS)
     elif languages == ["all"]:
         languages = None
     files = compare.select_files(root, languages=languages, max_files=max_files)
@@ -112,6 +112,12 @@ def run_corpus(
     return section
 
 
+def _peer_name(value: str) -> str:
+    if value not in PEERS and ":" not in value:
+        raise argparse.ArgumentTypeError(f"unknown peer {value!r}; known: {', '.join(PEERS)}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -130,10 +136,11 @@ def _build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--peers",
             nargs="+",
-            choices=list(PEERS),
+            type=_peer_name,
             default=list(PEERS),
             metavar="PEER",
-            help=f"peers to run (default: all: {' '.join(PEERS)})",
+            help=f"peers to run (default: all: {' '.join(PEERS)}); 'module:Class' for your own "
+            "benchmarks.peers.Peer subclass",
         )
         p.add_argument(
             "--languages",

@@ -43,7 +43,6 @@ __all__ = [
     "LanguageStats",
     "PeerRun",
     "evaluate",
-    "language_of",
     "resolve_corpus",
     "run_peer",
     "select_files",
@@ -51,32 +50,6 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-# Used only when codeweaver.core.languages is not importable; the benchmark languages.
-_FALLBACK_SUFFIXES = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".hpp": "cpp",
-    ".hh": "cpp",
-    ".hxx": "cpp",
-    ".cs": "csharp",
-}
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -90,16 +63,6 @@ class BenchFile:
     size: int
 
 
-def language_of(path: str) -> str | None:
-    """The tree-sitter-language-pack name for ``path`` (codeweaver's table when importable)."""
-    try:
-        from codeweaver.core.languages import language_for_path
-    except ImportError:
-        return _FALLBACK_SUFFIXES.get(os.path.splitext(path)[1].lower())
-    language = language_for_path(path)
-    return str(language) if language else None
-
-
 def resolve_corpus(spec: str) -> Path:
     """``"stdlib"`` is this interpreter's standard library; anything else is a directory."""
     if spec == "stdlib":
@@ -110,15 +73,8 @@ def resolve_corpus(spec: str) -> Path:
     return root
 
 
-_SKIP_DIRS = {
-    ".git",
-    ".hg",
-    ".svn",
-    "node_modules",
-    "__pycache__",
-    "site-packages",
-    "dist-packages",
-}
+# Installed packages and caches are not part of a corpus (the stdlib folder holds site-packages).
+_EXCLUDE = ["**/site-packages", "**/dist-packages", "**/__pycache__", "**/node_modules"]
 
 
 def select_files(
@@ -127,29 +83,24 @@ def select_files(
     languages: Sequence[str] | None = None,
     max_files: int | None = None,
 ) -> list[BenchFile]:
-    """Every source file under ``root`` with a known language, sorted by path.
+    """The source files under ``root`` in ``languages`` (default: any language), sorted by path.
 
-    With ``max_files``, at most that many per language, taken at an even stride over the sorted
-    list so that a sample spans all the projects in the corpus rather than the first one.
-    Hidden directories, VCS folders, ``node_modules`` and installed packages are skipped.
+    Files are listed by codeweaver's own discovery (``discover_files``: the same language table,
+    binary and size filters) with ignore files *not* honoured, so a corpus inside an ignored
+    folder is still measured whole; hidden folders and installed packages are left out. With
+    ``max_files``, at most that many per language, taken at an even stride over the sorted list
+    so that a sample spans all the projects in the corpus rather than the first one.
     """
+    from codeweaver.core.discovery import discover_files
+
     wanted = set(languages) if languages else None
     by_language: dict[str, list[BenchFile]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            language = language_of(full)
-            if language is None or (wanted is not None and language not in wanted):
-                continue
-            try:
-                if not os.path.isfile(full) or os.path.islink(full):
-                    continue
-                size = os.path.getsize(full)
-            except OSError:
-                continue
-            rel = Path(full).relative_to(root).as_posix()
-            by_language.setdefault(language, []).append(BenchFile(full, rel, language, size))
+    for f in discover_files(root, exclude=_EXCLUDE, respect_ignore_files=False):
+        if wanted is not None and f.language not in wanted:
+            continue
+        by_language.setdefault(f.language, []).append(
+            BenchFile(f.path, f.rel_path, f.language, f.size)
+        )
     selected: list[BenchFile] = []
     for files in by_language.values():
         files.sort(key=lambda f: f.rel_path)
@@ -172,7 +123,20 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 
 def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    """This process's peak RSS since its ``exec`` (``VmHWM``).
+
+    ``ru_maxrss`` is not used on Linux: it survives ``execve``, so a fresh interpreter started by
+    a big parent would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
 
 
 class _TreeRssSampler:

@@ -65,7 +65,11 @@ class Peer(ABC):
     def missing(cls) -> str | None:
         """Why this peer cannot run here (a module is not installed), or ``None``."""
         for module in cls.modules:
-            if importlib.util.find_spec(module) is None:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except ImportError:  # a parent package is missing
+                found = False
+            if not found:
                 return f"{module} is not installed (pip install 'codeweaver[bench]')"
         return None
 
@@ -94,7 +98,15 @@ class Peer(ABC):
 
 
 def load_peer(name: str) -> type[Peer]:
-    """The adapter class for ``name`` (importing the adapter module, not the peer's package)."""
+    """The adapter class for ``name`` (importing the adapter module, not the peer's package).
+
+    ``name`` is a key of :data:`PEERS`, or ``"module:attribute"`` for an adapter defined
+    elsewhere (your own chunker, or a test double).
+    """
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        found: type[Peer] = getattr(importlib.import_module(module_name), attribute)
+        return found
     if name not in PEERS:
         raise KeyError(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
     module = importlib.import_module(f"benchmarks.peers.{PEERS[name]}")
