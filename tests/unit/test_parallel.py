@@ -59,9 +59,7 @@ def test_default_worker_count_respects_the_affinity_mask() -> None:
 
 
 def test_worker_count_precedence() -> None:
-    gov = ChunkGovernor(
-        ChunkerSettings(concurrency=ConcurrencySettings(max_parallel_files=3))
-    )
+    gov = ChunkGovernor(ChunkerSettings(concurrency=ConcurrencySettings(max_parallel_files=3)))
     assert resolve_worker_count(5, gov) == 5
     assert resolve_worker_count(None, gov) == 3
     assert resolve_worker_count(None, ChunkGovernor()) == default_worker_count()

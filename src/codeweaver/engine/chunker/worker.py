@@ -138,9 +138,7 @@ def process_file(
         data = read_source(file.path, governor.max_file_bytes)
         file_hash = content_hash(data)
         stage = "chunk"
-        chunks = chunk_bytes(
-            data, file.language, governor, path=file.rel_path, deadline=deadline
-        )
+        chunks = chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
     except FileSkippedError as exc:
         return FileResult(
             file=file,

@@ -1,0 +1,179 @@
+"""The process executor's crash matrix, under fork, forkserver and spawn.
+
+Faults are injected with real user code running in the worker: a token counter that misbehaves
+when the text it measures holds a marker string found in one file only. Each time, every other
+file must still be chunked and the culprit reported with its stage.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.parallel import iter_file_results
+from codeweaver.engine.chunker.results import RunStats
+
+MARKER = "CODEWEAVER_FAULT_MARKER"
+METHODS = [
+    m for m in ("fork", "forkserver", "spawn") if m in multiprocessing.get_all_start_methods()
+]
+
+
+def make_counter(fault: str) -> Callable[[str], int]:
+    """A token counter (built here so cloudpickle ships it by value) that faults on the marker."""
+
+    def counter(text: str) -> int:
+        if MARKER in text:
+            import os
+            import signal
+            import threading
+            import time
+
+            if fault == "raise":
+                raise ValueError("tokenizer exploded")
+            if fault == "unpicklable":
+
+                class Unpicklable(Exception):
+                    def __reduce__(self) -> object:
+                        raise TypeError("this exception does not pickle")
+
+                err = Unpicklable("holds a lock")
+                err.lock = threading.Lock()  # type: ignore[attr-defined]
+                raise err
+            if fault == "exit":
+                os._exit(7)
+            if fault == "sigkill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if fault == "hang":
+                time.sleep(3600)
+        return max(1, len(text) // 4)
+
+    return counter
+
+
+def _corpus(root: Path, n: int = 10, culprit: int = 4) -> list[DiscoveredFile]:
+    files = []
+    for i in range(n):
+        body = f"def f{i}(x):\n    return x * {i}\n\n\nclass K{i}:\n    v = {i}\n"
+        if i == culprit:
+            body += f'\n\ndef bad():\n    return "{MARKER}"\n'
+        p = root / f"m{i}.py"
+        p.write_text(body, encoding="utf-8")
+        files.append(DiscoveredFile(str(p), p.name, "python", p.stat().st_size, 0))
+    return files
+
+
+EXPECT = {
+    # fault: (stage, error_type, exit_code)
+    "raise": ("chunk", "ValueError", None),
+    "unpicklable": ("chunk", "Unpicklable", None),
+    "exit": ("worker", "WorkerDied", 7),
+    "sigkill": ("worker", "WorkerDied", -9),
+    "hang": ("timeout", "ChunkTimeoutError", -9),
+}
+
+
+@pytest.mark.parametrize("fault", list(EXPECT))
+@pytest.mark.parametrize("method", METHODS)
+def test_a_fault_fails_only_its_file(tmp_path: Path, method: str, fault: str) -> None:
+    files = _corpus(tmp_path)
+    settings = ChunkerSettings(
+        max_chunk_tokens=200,
+        file_timeout_seconds=1.0,
+        concurrency=ConcurrencySettings(start_method=method),  # type: ignore[arg-type]
+    )
+    governor = ChunkGovernor(settings, token_counter=make_counter(fault))
+    stats = RunStats()
+    results = list(
+        iter_file_results(
+            files, governor, executor_type="process", max_workers=2, batch_size=3, stats=stats
+        )
+    )
+    by_name = {r.file.rel_path: r for r in results}
+    assert sorted(by_name) == sorted(f.rel_path for f in files)  # every file, once
+    culprit = by_name.pop("m4.py")
+    assert all(r.status == "chunked" and r.chunks for r in by_name.values())
+    stage, error_type, exit_code = EXPECT[fault]
+    assert culprit.status == "failed" and culprit.failure is not None
+    assert culprit.failure.stage == stage
+    assert culprit.failure.error_type == error_type
+    assert culprit.failure.exit_code == exit_code
+    assert culprit.failure.path == files[4].path
+    assert stats.files_failed == 1 and stats.files_chunked == len(files) - 1
+    if stage in ("worker", "timeout"):
+        assert stats.worker_restarts >= 1
+        assert "exit code" in culprit.failure.describe()
+    else:
+        assert stats.worker_restarts == 0
+        assert "counter" in culprit.failure.traceback
+
+
+def test_a_crash_retries_the_files_queued_behind_it(tmp_path: Path) -> None:
+    """One worker, big batches: the files after the culprit were in flight on the dead worker."""
+    files = _corpus(tmp_path, n=8, culprit=4)
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=200), token_counter=make_counter("exit"))
+    stats = RunStats()
+    results = list(
+        iter_file_results(
+            files,
+            gov,
+            executor_type="process",
+            max_workers=1,
+            batch_size=8,
+            stats=stats,
+            ordered=True,
+        )
+    )
+    assert [r.file.rel_path for r in results] == [f.rel_path for f in files]
+    assert [r.status for r in results].count("failed") == 1
+    assert results[4].status == "failed"
+    assert stats.retries >= 3  # m5..m7 (and the finished m0..m3, whose results died with it)
+
+
+def _workers() -> set[psutil.Process]:
+    """Our descendant processes (zombies included), less multiprocessing's long-lived helpers."""
+    out = set()
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+        except psutil.ZombieProcess:
+            cmd = ""
+        except psutil.NoSuchProcess:
+            continue
+        if "forkserver import main" in cmd and p.ppid() == os.getpid():
+            continue  # the fork server itself (its children are workers)
+        if "resource_tracker" not in cmd:
+            out.add(p)
+    return out
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_worker_outlives_a_crashing_run(tmp_path: Path, method: str) -> None:
+    files = _corpus(tmp_path)
+    settings = ChunkerSettings(
+        max_chunk_tokens=200,
+        concurrency=ConcurrencySettings(start_method=method),  # type: ignore[arg-type]
+    )
+    gov = ChunkGovernor(settings, token_counter=make_counter("sigkill"))
+    seen: set[psutil.Process] = set()
+    results = list(
+        iter_file_results(
+            files,
+            gov,
+            executor_type="process",
+            max_workers=2,
+            batch_size=2,
+            on_result=lambda _: seen.update(_workers()),
+        )
+    )
+    assert len(results) == len(files)
+    assert seen  # the probe does see workers while they run
+    assert _workers() == set()  # and none is left, not even a zombie
