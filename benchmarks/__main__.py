@@ -36,6 +36,7 @@ def run_corpus(
     max_files: int | None,
     file_timeout: float,
     peer_timeout: float,
+    repeat: int = 1,
 ) -> dict[str, Any]:
     """Run every peer over one corpus; returns the JSON-ready section for it."""
     root = compare.resolve_corpus(spec)
@@ -48,9 +49,9 @@ def run_corpus(
         raise SystemExit(f"no source files with a known language under {root}")
     per_language: dict[str, dict[str, int]] = {}
     for f in files:
-        entry = per_language.setdefault(f.language, {"files": 0, "bytes": 0})
-        entry["files"] += 1
-        entry["bytes"] += f.size
+        counts = per_language.setdefault(f.language, {"files": 0, "bytes": 0})
+        counts["files"] += 1
+        counts["bytes"] += f.size
     _log(
         f"corpus {spec}: {len(files)} files, {sum(f.size for f in files) / 1e6:.1f} MB, "
         f"languages {', '.join(sorted(per_language))}"
@@ -70,7 +71,12 @@ def run_corpus(
         cls = load_peer(name)
         _log(f"  {name} ...")
         run = compare.run_peer(
-            name, files, budget, file_timeout=file_timeout, peer_timeout=peer_timeout
+            name,
+            files,
+            budget,
+            file_timeout=file_timeout,
+            peer_timeout=peer_timeout,
+            repeat=repeat,
         )
         entry: dict[str, Any] = {
             "description": cls.description,
@@ -164,6 +170,12 @@ def _build_parser() -> argparse.ArgumentParser:
             default=1800.0,
             help="seconds one peer may spend on one corpus (default 1800)",
         )
+        p.add_argument(
+            "--repeat",
+            type=int,
+            default=1,
+            help="time each file N times and keep the best (default 1; page: 3)",
+        )
         p.add_argument("--json", type=Path, default=None, help="write the raw results here")
         p.add_argument("--markdown", type=Path, default=None, help="write the results page here")
         p.add_argument("--plot", type=Path, default=None, help="write the throughput plot (PNG)")
@@ -199,11 +211,12 @@ def _build_parser() -> argparse.ArgumentParser:
     page.add_argument(
         "--max-files",
         type=int,
-        default=120,
-        help="files per language from the multi-language corpus (default 120)",
+        default=250,
+        help="files per language from the multi-language corpus (default 250)",
     )
     common(page)
     page.set_defaults(
+        repeat=3,
         json=HERE / "out" / "results.json",
         markdown=HERE / "RESULTS.md",
         plot=HERE / "throughput.png",
@@ -215,6 +228,7 @@ def _build_parser() -> argparse.ArgumentParser:
     worker.add_argument("files_json")
     worker.add_argument("out_path")
     worker.add_argument("file_timeout", type=float)
+    worker.add_argument("repeat", type=int, nargs="?", default=1)
     return parser
 
 
@@ -222,7 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "_worker":
         return compare.worker_main(
-            args.peer, args.budget, args.files_json, args.out_path, args.file_timeout
+            args.peer,
+            args.budget,
+            args.files_json,
+            args.out_path,
+            args.file_timeout,
+            repeat=args.repeat,
         )
     if args.command == "run":
         plan = [(spec, args.max_files) for spec in (args.corpus or ["stdlib"])]
@@ -250,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 max_files=max_files,
                 file_timeout=args.file_timeout,
                 peer_timeout=args.peer_timeout,
+                repeat=args.repeat,
             )
         )
     results["elapsed_s"] = round(time.time() - started, 1)

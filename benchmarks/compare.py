@@ -161,7 +161,7 @@ class _TreeRssSampler:
 
     def _run(self) -> None:
         try:
-            import psutil
+            import psutil  # type: ignore[import-untyped,unused-ignore]
         except ImportError:
             return
         me = psutil.Process()
@@ -191,7 +191,13 @@ def _error_record(f: BatchFile | BenchFile, size: int, exc: BaseException) -> di
 
 
 def worker_main(
-    peer_name: str, budget: int, files_json: str, out_path: str, file_timeout: float
+    peer_name: str,
+    budget: int,
+    files_json: str,
+    out_path: str,
+    file_timeout: float,
+    *,
+    repeat: int = 1,
 ) -> int:
     """Chunk every listed file with one peer and append one pickle record per file to ``out_path``.
 
@@ -230,16 +236,19 @@ def worker_main(
             }
         )
         if cls.batch:
-            _run_batch(peer, files, write)
+            _run_batch(peer, files, write, repeat)
         else:
-            _run_serial(peer, files, write, file_timeout)
+            _run_serial(peer, files, write, file_timeout, repeat)
         write({"kind": "end", "peak_rss": _peak_rss_bytes()})
     return 0
 
 
-def _run_serial(peer: Peer, files: Sequence[BenchFile], write: Any, file_timeout: float) -> None:
+def _run_serial(
+    peer: Peer, files: Sequence[BenchFile], write: Any, file_timeout: float, repeat: int
+) -> None:
+    """Per file: the best of ``repeat`` runs, in CPU seconds of this process (robust to other
+    load on a shared machine; every serial peer is single-threaded CPU work)."""
     signal.signal(signal.SIGALRM, _on_alarm)
-    wants_text = getattr(peer, "wants_text", True)
     for f in files:
         if not peer.supports(f.language):
             continue
@@ -251,16 +260,20 @@ def _run_serial(peer: Peer, files: Sequence[BenchFile], write: Any, file_timeout
             continue
         chunks: list[str] | None = None
         error: BaseException | None = None
-        signal.setitimer(signal.ITIMER_REAL, file_timeout)
-        start = time.perf_counter()
-        try:
-            text = data.decode("utf-8", errors="replace") if wants_text else ""
-            chunks = peer.chunk(text, data, f.language, f.rel_path)
-        except (Exception, RecursionError, MemoryError, FileTimeoutError) as exc:
-            error = exc
-        finally:
-            elapsed = time.perf_counter() - start
-            signal.setitimer(signal.ITIMER_REAL, 0)
+        elapsed = float("inf")
+        for _ in range(repeat):
+            signal.setitimer(signal.ITIMER_REAL, file_timeout)
+            start = time.process_time()
+            try:
+                text = data.decode("utf-8", errors="replace") if peer.wants_text else ""
+                chunks = peer.chunk(text, data, f.language, f.rel_path)
+            except (Exception, RecursionError, MemoryError, FileTimeoutError) as exc:
+                error = exc
+            finally:
+                elapsed = min(elapsed, time.process_time() - start)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if error is not None:
+                break
         if error is not None:
             record = _error_record(f, len(data), error)
             record["elapsed"] = elapsed
@@ -280,7 +293,8 @@ def _run_serial(peer: Peer, files: Sequence[BenchFile], write: Any, file_timeout
             )
 
 
-def _run_batch(peer: Peer, files: Sequence[BenchFile], write: Any) -> None:
+def _run_batch(peer: Peer, files: Sequence[BenchFile], write: Any, repeat: int) -> None:
+    """Per language: the best of ``repeat`` wall times of one call over all its files."""
     by_language: dict[str, list[BenchFile]] = {}
     for f in files:
         if peer.supports(f.language):
@@ -288,14 +302,16 @@ def _run_batch(peer: Peer, files: Sequence[BenchFile], write: Any) -> None:
     peak = 0
     for language, group in by_language.items():
         batch = [BatchFile(f.path, f.rel_path, f.language) for f in group]
+        elapsed = float("inf")
         with _TreeRssSampler() as sampler:
-            start = time.perf_counter()
-            try:
-                results = list(peer.chunk_batch(batch))
-                error: BaseException | None = None
-            except Exception as exc:
-                results, error = [], exc
-            elapsed = time.perf_counter() - start
+            for _ in range(repeat):
+                start = time.perf_counter()
+                try:
+                    results = list(peer.chunk_batch(batch))
+                    error: BaseException | None = None
+                except Exception as exc:
+                    results, error = [], exc
+                elapsed = min(elapsed, time.perf_counter() - start)
         peak = max(peak, sampler.peak)
         write(
             {
@@ -328,8 +344,8 @@ def _run_batch(peer: Peer, files: Sequence[BenchFile], write: Any) -> None:
                 )
         for f in group:
             if f.rel_path not in seen:
-                exc = error or RuntimeError("the executor returned no result for this file")
-                write(_error_record(f, f.size, exc))
+                missing = error or RuntimeError("the executor returned no result for this file")
+                write(_error_record(f, f.size, missing))
     write({"kind": "tree_peak_rss", "peak_rss": peak})
 
 
@@ -372,6 +388,7 @@ def run_peer(
     *,
     file_timeout: float = 60.0,
     peer_timeout: float = 1800.0,
+    repeat: int = 1,
     max_restarts: int = 20,
     python: str = sys.executable,
 ) -> PeerRun:
@@ -395,6 +412,7 @@ def run_peer(
                 files_json,
                 out_path,
                 str(file_timeout),
+                str(repeat),
             ]
             env = {
                 **os.environ,

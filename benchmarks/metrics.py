@@ -268,14 +268,14 @@ def _query(language: str) -> Any:
     from tree_sitter_language_pack import get_language
 
     pattern = " ".join(f"({kind}) @def" for kind in DEFINITION_KINDS[language])
-    return Query(get_language(language), pattern)
+    return Query(get_language(language), pattern)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=32)
 def _parser(language: str) -> Any:
     from tree_sitter_language_pack import get_parser
 
-    return get_parser(language)
+    return get_parser(language)  # type: ignore[arg-type]
 
 
 def definition_spans(data: bytes, language: str) -> list[tuple[int, int]]:

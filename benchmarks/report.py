@@ -30,7 +30,7 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        usable = len(os.sched_getaffinity(0))
+        usable: int | None = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
     return {
@@ -344,10 +344,10 @@ def _corpus_section(corpus: dict[str, Any], budget: int) -> list[str]:
 
 def write_plot(results: dict[str, Any], path: Path) -> None:
     """A horizontal bar chart of MB/s per peer, one panel per corpus."""
-    import matplotlib
+    import matplotlib  # type: ignore[import-not-found,unused-ignore]
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
     corpora = results["corpora"]
     fig, axes = plt.subplots(len(corpora), 1, figsize=(8, 0.5 + 3.2 * len(corpora)), squeeze=False)

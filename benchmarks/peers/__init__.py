@@ -56,6 +56,7 @@ class Peer(ABC):
     ast_based: ClassVar[bool] = False
     produces_chunks: ClassVar[bool] = True
     batch: ClassVar[bool] = False
+    wants_text: ClassVar[bool] = True  # False: chunk() reads only ``data`` (no decode is timed)
     budget_note: ClassVar[str] = "characters"
 
     def __init__(self, budget_chars: int) -> None:

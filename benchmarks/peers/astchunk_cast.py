@@ -31,7 +31,7 @@ class AstChunkPeer(Peer):
     def chunk(self, text: str, data: bytes, language: str, path: str) -> list[str]:
         builder = self._builders.get(language)
         if builder is None:
-            from astchunk import ASTChunkBuilder
+            from astchunk import ASTChunkBuilder  # type: ignore[import-not-found,unused-ignore]
 
             builder = ASTChunkBuilder(
                 max_chunk_size=self.budget_chars, language=language, metadata_template="default"

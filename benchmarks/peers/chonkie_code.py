@@ -27,7 +27,7 @@ class ChonkiePeer(Peer):
     def chunk(self, text: str, data: bytes, language: str, path: str) -> list[str]:
         chunker = self._chunkers.get(language)
         if chunker is None:
-            from chonkie import CodeChunker
+            from chonkie import CodeChunker  # type: ignore[import-not-found,unused-ignore]
 
             chunker = CodeChunker(
                 tokenizer="character", chunk_size=self.budget_chars, language=language

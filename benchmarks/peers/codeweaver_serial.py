@@ -23,6 +23,7 @@ class CodeweaverPeer(Peer):
     packages = ("codeweaver", "tree-sitter-language-pack")
     modules = ("codeweaver.engine.chunker.file_chunker",)
     ast_based = True
+    wants_text = False  # decodes inside, from the bytes
 
     def __init__(self, budget_chars: int) -> None:
         super().__init__(budget_chars)

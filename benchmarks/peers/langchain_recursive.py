@@ -50,7 +50,10 @@ class LangchainPeer(Peer):
     def chunk(self, text: str, data: bytes, language: str, path: str) -> list[str]:
         splitter = self._splitters.get(language)
         if splitter is None:
-            from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+            from langchain_text_splitters import (  # type: ignore[import-not-found,unused-ignore]
+                Language,
+                RecursiveCharacterTextSplitter,
+            )
 
             splitter = RecursiveCharacterTextSplitter.from_language(
                 Language(_LANGUAGES[language]), chunk_size=self.budget_chars, chunk_overlap=0

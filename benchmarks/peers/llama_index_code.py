@@ -23,7 +23,7 @@ class LlamaIndexPeer(Peer):
     def chunk(self, text: str, data: bytes, language: str, path: str) -> list[str]:
         splitter = self._splitters.get(language)
         if splitter is None:
-            from llama_index.core.node_parser import CodeSplitter
+            from llama_index.core.node_parser import CodeSplitter  # type: ignore[import-not-found,unused-ignore]
 
             splitter = CodeSplitter(
                 language=language, max_chars=self.budget_chars, count_mode="char"

@@ -18,6 +18,7 @@ class ParseOnlyPeer(Peer):
     packages = ("tree-sitter", "tree-sitter-language-pack")
     modules = ("tree_sitter_language_pack",)
     ast_based = True
+    wants_text = False
     produces_chunks = False
     budget_note = "n/a"
 

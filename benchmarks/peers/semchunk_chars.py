@@ -25,7 +25,7 @@ class SemchunkPeer(Peer):
 
     def chunk(self, text: str, data: bytes, language: str, path: str) -> list[str]:
         if self._chunker is None:
-            import semchunk
+            import semchunk  # type: ignore[import-not-found,unused-ignore]
 
             self._chunker = semchunk.chunkerify(len, self.budget_chars)
         return list(self._chunker(text))
