@@ -441,12 +441,26 @@ def _examine(
     return DiscoveredFile(abs_path, rel_path, language, st.st_size, st.st_mtime_ns)
 
 
+# A folder to enter: (absolute path, relative path, ignore rules in effect, listing). ``listing``
+# is the names ignore rules let through when an ancestor's lookahead already computed them.
+_Enter = tuple[str, str, bool, "set[str] | None"]
+_Step = DiscoveredFile | SkipRecord | _Enter
+
+_RULE_FILES: Final = frozenset({".gitignore", ".ignore", IGNORE_FILENAME})
+_LOOKAHEAD: Final = 2
+"""Levels one ``rignore`` call lists; each call has a fixed cost (it reads the ignore files of
+every ancestor), so listing two levels at once halves the calls."""
+
+
 class _Walker:
-    """A depth-first walk with sorted folders; one ``rignore`` listing per folder.
+    """A depth-first walk, each folder's entries in sorted order, ignore rules from ``rignore``.
 
     ``rignore`` walks in directory order, which differs between file systems and copies of a
-    tree; asking it for one level at a time (it still reads every ignore file from the root
-    down, through ``parents``) gives the same decisions in an order we choose.
+    tree. So the walk is ours (``os.scandir``, sorted) and ``rignore`` only says which names
+    pass, a folder at a time (``max_depth``, reading every ignore file from the root down
+    through ``parents``): the same decisions, in an order we choose, still streaming. Where no
+    ignore file can apply (none in the folder, its ancestors or git's global excludes) the
+    ``rignore`` call is skipped: the hidden and VCS rules are applied here in any case.
     """
 
     __slots__ = ("_opts", "_real_root", "_root", "_visited")
@@ -461,10 +475,11 @@ class _Walker:
     def walk(self) -> Iterator[DiscoveredFile | SkipRecord]:
         st = os.stat(self._root)
         self._visited[(st.st_dev, st.st_ino)] = ""
+        ruled = self._opts.respect_ignore_files and (
+            _global_excludes_exist() or _ancestors_have_rules(self._root)
+        )
         # a stack of iterators over sorted folder entries: no recursion, any depth
-        stack: list[Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]] = [
-            self._entries(self._root, "")
-        ]
+        stack: list[Iterator[_Step]] = [self._entries(self._root, "", ruled, None)]
         while stack:
             item = next(stack[-1], None)
             if item is None:
@@ -475,9 +490,9 @@ class _Walker:
                 yield item
 
     def _entries(
-        self, abs_dir: str, rel_dir: str
-    ) -> Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]:
-        """Yield this folder's files and skips, and ``(abs, rel)`` for each folder to enter."""
+        self, abs_dir: str, rel_dir: str, ruled: bool, listing: set[str] | None
+    ) -> Iterator[_Step]:
+        """Yield this folder's files and skips, and an :data:`_Enter` for each folder to walk."""
         opts = self._opts
         try:
             with os.scandir(abs_dir) as it:
@@ -485,7 +500,15 @@ class _Walker:
         except OSError as exc:
             yield SkipRecord(abs_dir, "unreadable", _describe(exc))
             return
-        allowed = self._allowed_names(abs_dir) if opts.respect_ignore_files else None
+        if opts.respect_ignore_files and not ruled:
+            ruled = any(e.name in _RULE_FILES for e in entries) or _has_git_excludes(entries)
+        allowed: set[str] | None = None
+        below: dict[str, set[str]] = {}
+        if ruled:
+            if listing is None:
+                allowed, below = _ignore_listing(abs_dir, hidden=opts.hidden)
+            else:
+                allowed = listing
         for entry in entries:
             name = entry.name
             if name in VCS_DIRS or (not opts.hidden and name.startswith(".")):
@@ -497,11 +520,18 @@ class _Walker:
             if allowed is not None and name not in allowed:
                 continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            yield from self._entry(entry, abs_path, rel)
+            for step in self._entry(entry, abs_path, rel):
+                if not isinstance(step, tuple):
+                    yield step
+                    continue
+                # a folder: pass on this call's lookahead listing of it (rignore did not
+                # descend into a linked folder, so that one gets a call of its own)
+                if listing is None and ruled and not entry.is_symlink():
+                    yield (step[0], step[1], True, below.get(name, set()))
+                else:
+                    yield (step[0], step[1], ruled, None)
 
-    def _entry(
-        self, entry: os.DirEntry[str], abs_path: str, rel: str
-    ) -> Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]:
+    def _entry(self, entry: os.DirEntry[str], abs_path: str, rel: str) -> Iterator[_Step]:
         opts = self._opts
         try:
             is_link = entry.is_symlink()
@@ -521,10 +551,10 @@ class _Walker:
                 yield SkipRecord(abs_path, "unreadable", _describe(exc))
                 return
             key = (st.st_dev, st.st_ino)
-            if key in self._visited:  # a hard-linked or bind-mounted folder seen before
+            if key in self._visited:  # a bind-mounted folder seen before
                 return
             self._visited[key] = rel
-            yield (abs_path, rel)
+            yield (abs_path, rel, False, None)
             return
         if not self._selected(rel):
             return
@@ -535,9 +565,7 @@ class _Walker:
             return
         yield _examine(abs_path, rel, st, opts)
 
-    def _symlink(
-        self, abs_path: str, rel: str
-    ) -> Iterator[DiscoveredFile | SkipRecord | tuple[str, str]]:
+    def _symlink(self, abs_path: str, rel: str) -> Iterator[_Step]:
         opts = self._opts
         if not opts.follow_symlinks:
             if self._selected(rel):
@@ -560,11 +588,11 @@ class _Walker:
             key = (st.st_dev, st.st_ino)
             seen = self._visited.get(key)
             if seen is not None:
-                where = f"{seen!r}" if seen else "the root"
+                where = repr(seen) if seen else "the root"
                 yield SkipRecord(abs_path, "symlink", f"leads to a folder already walked: {where}")
                 return
             self._visited[key] = rel
-            yield (abs_path, rel)
+            yield (abs_path, rel, False, None)
             return
         if self._selected(rel):
             yield _examine(abs_path, rel, st, opts)
@@ -576,42 +604,107 @@ class _Walker:
             return False
         return opts.include is None or opts.include(rel)
 
-    def _allowed_names(self, abs_dir: str) -> set[str]:
-        """The names in ``abs_dir`` that ignore files and the hidden rule let through."""
-        import rignore
 
-        walker = rignore.walk(
-            Path(abs_dir),
-            max_depth=1,
-            ignore_hidden=not self._opts.hidden,
-            read_ignore_files=True,
-            read_parents_ignores=True,
-            read_git_ignore=True,
-            read_git_exclude=True,
-            read_global_git_ignore=True,
-            require_git=False,
-            follow_links=False,
-            additional_ignore_paths=[IGNORE_FILENAME],
-        )
-        names: set[str] = set()
-        it = iter(walker)
-        first = True
-        while True:
-            try:
-                path = next(it)
-            except StopIteration:
-                break
-            except (ValueError, OSError):
-                # ValueError: a name that is not UTF-8 (reported by the caller from scandir);
-                # OSError: an entry that vanished or cannot be read. Either way, keep listing.
-                continue
-            if path is None:
-                break
-            if first:  # depth 0: the folder itself
-                first = False
-                continue
-            names.add(path.name)
-        return names
+def _ignore_listing(abs_dir: str, *, hidden: bool) -> tuple[set[str], dict[str, set[str]]]:
+    """What ignore rules let through in ``abs_dir``, :data:`_LOOKAHEAD` levels deep.
+
+    Returns the names in ``abs_dir`` and, for each of them, the names inside it.
+    """
+    import rignore
+
+    walker = rignore.walk(
+        Path(abs_dir),
+        max_depth=_LOOKAHEAD,
+        ignore_hidden=not hidden,
+        read_ignore_files=True,
+        read_parents_ignores=True,
+        read_git_ignore=True,
+        read_git_exclude=True,
+        read_global_git_ignore=True,
+        require_git=False,
+        follow_links=False,
+        additional_ignore_paths=[IGNORE_FILENAME],
+    )
+    prefix = abs_dir if abs_dir.endswith(os.sep) else abs_dir + os.sep
+    names: set[str] = set()
+    below: dict[str, set[str]] = {}
+    it = iter(walker)
+    while True:
+        try:
+            path = next(it)
+        except StopIteration:
+            break
+        except (ValueError, OSError):
+            # ValueError: a name that is not UTF-8 (the caller reports it from scandir);
+            # OSError: an entry that vanished or cannot be read. Either way, keep listing.
+            continue
+        if path is None:
+            break
+        rest = str(path)[len(prefix) :]
+        if not rest:  # depth 0: the folder itself
+            continue
+        head, sep, tail = rest.partition(os.sep)
+        if sep:
+            below.setdefault(head, set()).add(tail)
+        else:
+            names.add(head)
+    return names, below
+
+
+def _has_git_excludes(entries: list[os.DirEntry[str]]) -> bool:
+    """True if the folder holds a ``.git`` whose ``info/exclude`` has a rule (or a ``.git`` file,
+    a worktree link, which is not worth resolving)."""
+    for e in entries:
+        if e.name != ".git":
+            continue
+        if not e.is_dir():
+            return True
+        return _has_rules(os.path.join(e.path, "info", "exclude"))
+    return False
+
+
+def _has_rules(path: str) -> bool:
+    """True if the gitignore-syntax file at ``path`` holds a pattern (not only comments)."""
+    try:
+        with open(path, "rb") as fh:
+            return any(line.strip() and not line.startswith(b"#") for line in fh)
+    except OSError:
+        return False
+
+
+def _ancestors_have_rules(abs_root: str) -> bool:
+    """True if an ignore file above the root applies inside it (``parents``, as ripgrep reads
+    them: up to and including the enclosing git repository's top folder)."""
+    current = os.path.dirname(abs_root)
+    while True:
+        if any(os.path.exists(os.path.join(current, name)) for name in _RULE_FILES):
+            return True
+        git = os.path.join(current, ".git")
+        if os.path.isdir(git):
+            return _has_rules(os.path.join(git, "info", "exclude"))
+        if os.path.exists(git):
+            return True
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
+
+
+def _global_excludes_exist() -> bool:
+    """True if git's global excludes file may hold rules (``core.excludesFile`` is set, or the
+    default ``$XDG_CONFIG_HOME/git/ignore`` exists). Errs towards True: then rignore decides."""
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    if _has_rules(os.path.join(xdg, "git", "ignore")):
+        return True
+    for config in (os.path.join(home, ".gitconfig"), os.path.join(xdg, "git", "config")):
+        try:
+            with open(config, "rb") as fh:
+                if b"excludesfile" in fh.read().lower():
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 # --------------------------------------------------------------------------------------------
