@@ -265,10 +265,11 @@ def render_markdown(results: dict[str, Any], *, plot: Path | None = None) -> str
         "the parsing peers; the regex splitters and the line baseline do not parse).",
         "- *verbatim chunks*: chunks found as exact substrings of their file (the others were "
         "stripped or rebuilt; see README.md for how they are located).",
-        "- *files/s*, *MB/s*: files and bytes over the summed per-file chunking time (decode + "
-        "chunk; the read and the metrics are not timed). The process-executor row is wall time "
-        "of `chunk_files_parallel` per language (reads included) on all usable cores; its peak "
-        "RSS is the sum over the process tree.",
+        "- *files/s*, *MB/s*: files and bytes over the summed per-file CPU time of the peer's "
+        "process (decode + chunk, best of `--repeat`; the read and the metrics are not timed). "
+        "The process-executor row is the wall time of `chunk_files_parallel` per language "
+        "(pool start and reads included) on all usable cores; its peak RSS is the sum over the "
+        "process tree.",
         "- *lost chars*: characters of the files that no located chunk covers (in brackets: those "
         "that are not whitespace); *duplicated*: characters covered more than once. Over the "
         "files that chunked.",

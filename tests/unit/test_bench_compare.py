@@ -163,13 +163,23 @@ def test_a_peer_that_cannot_start_is_reported_unavailable(
     assert "ConnectionError" in run.reason
 
 
-def test_page_renders_tables_and_verdict(corpus: Path) -> None:
+def test_page_renders_tables_failures_and_verdict(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from benchmarks.__main__ import run_corpus
 
+    (tmp_path / "test_peers.py").write_text(
+        CRASHY.replace("class Crashy", "class Raising") + "\nclass Offline(LinesPeer):\n"
+        "    def __init__(self, budget):\n"
+        "        raise ConnectionError('needs the network')\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (corpus / "pkg" / "bad.py").write_text("# RAISE\n")
     section = run_corpus(
         str(corpus),
         budget=200,
-        peers=["codeweaver", "lines", "parse-only"],
+        peers=["codeweaver", "lines", "parse-only", "test_peers:Raising", "test_peers:Offline"],
         languages=["python", "go"],
         max_files=None,
         file_timeout=30,
@@ -183,13 +193,17 @@ def test_page_renders_tables_and_verdict(corpus: Path) -> None:
         "elapsed_s": 1.0,
         "corpora": [section],
     }
-    page = report.render_markdown(results)
+    page = report.render_markdown(results, plot=tmp_path / "plot.png")
     assert "| **codeweaver** | yes |" in page
     assert "| lines | no |" in page
     assert "### python" in page
     assert "### go" in page
+    assert "![throughput per peer](plot.png)" in page
+    assert "| test_peers:Raising | python | ValueError | 1 | pkg/bad.py: bad input |" in page
+    assert "unavailable: ConnectionError: needs the network" in page
     verdict = report.verdict(section)
     assert any(line.startswith("Lossless") for line in verdict)
+    assert any("Budget: no codeweaver chunk is over the budget" in line for line in verdict)
 
 
 @pytest.mark.parametrize("name", list(PEERS))
@@ -209,3 +223,21 @@ def test_every_adapter_chunks_real_python(name: str) -> None:
     assert chunks
     assert all(isinstance(c, str) for c in chunks)
     assert "".join(c.strip() for c in chunks).count("def small") == 3
+
+
+def test_plot_is_written_as_png(corpus: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib comes with the bench extra")
+    from benchmarks.__main__ import run_corpus
+
+    section = run_corpus(
+        str(corpus),
+        budget=200,
+        peers=["lines", "parse-only"],
+        languages=None,
+        max_files=None,
+        file_timeout=30,
+        peer_timeout=120,
+    )
+    out = tmp_path / "throughput.png"
+    report.write_plot({"budget_chars": 200, "corpora": [section]}, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
