@@ -6,8 +6,11 @@ stays clean. The bar is drawn only on a terminal.
 
 from __future__ import annotations
 
+import os
+import textwrap
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -107,42 +110,47 @@ class IndexProgressBar:
 
 
 def print_index_report(report: IndexReport, *, quiet: bool = False) -> None:
-    """The summary table, then the failed files (if any)."""
+    """The summary table (one row of counts), where the index is, then the failed files."""
     out = _stdout()
     if not quiet:
-        table = Table(title=f"codeweaver index: {report.root}", title_justify="left", box=None)
-        table.add_column("files", style="bold")
-        table.add_column("", justify="right")
-        rows = [
+        out.print(f"[bold]codeweaver index[/] {escape(str(report.root))}")
+        table = Table(box=None, padding=(0, 1, 0, 2))
+        cells = [
             ("new", report.new),
             ("changed", report.changed),
             ("unchanged", report.unchanged),
             ("deleted", report.deleted),
             ("skipped", report.skipped),
             ("failed", report.failed),
+            ("chunks", report.chunks),
         ]
-        for name, value in rows:
-            style = "red" if name == "failed" and value else ""
-            table.add_row(name, f"[{style}]{value:,}[/]" if style else f"{value:,}")
-        table.add_section()
-        table.add_row("chunks written", f"{report.chunks:,}")
-        table.add_row(
-            "index holds", f"{report.total_files:,} files, {report.total_chunks:,} chunks"
-        )
+        for name, _ in cells:
+            table.add_column(name, justify="right")
+        table.add_column("time", justify="right")
         rate = report.files / report.seconds if report.seconds > 0 else 0.0
-        table.add_row("time", f"{report.seconds:.2f}s ({rate:,.0f} files/s)")
-        if report.executor:
-            table.add_row("executor", f"{report.executor}, {report.workers} worker(s)")
-        if report.rebuild:
-            table.add_row("re-chunked all", escape(report.rebuild))
-        table.add_row("database", escape(str(report.db_path)))
+        row = [f"[red]{v:,}[/]" if n == "failed" and v else f"{v:,}" for n, v in cells]
+        row.append(f"{report.seconds:.2f}s")
+        table.add_row(*row)
         out.print(table)
+        engine = f", {report.executor} x{report.workers}" if report.executor else ""
+        out.print(
+            f"  {report.files:,} files seen ({rate:,.0f} files/s{engine}); the index holds "
+            f"{report.total_files:,} files, {report.total_chunks:,} chunks "
+            f"[dim]({escape(str(report.db_path))})[/]"
+        )
+        if report.rebuild:
+            out.print(f"  re-chunked every file: {escape(report.rebuild)}")
     if report.failures:
         out.print(f"[bold red]{len(report.failures)} file(s) failed:[/]")
         for f in report.failures[:MAX_FAILURES_SHOWN]:
-            out.print(f"  {escape(f.describe())}")
+            out.print(f"  {escape(_relative(f.describe(), report.root))}")
         if len(report.failures) > MAX_FAILURES_SHOWN:
             out.print(f"  ... and {len(report.failures) - MAX_FAILURES_SHOWN} more (see --json)")
+
+
+def _relative(text: str, root: Path) -> str:
+    prefix = str(root) + os.sep
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def print_search_hits(hits: Sequence[SearchHit], query: str) -> None:
@@ -163,7 +171,8 @@ def print_search_hits(hits: Sequence[SearchHit], query: str) -> None:
 
 
 def _snippet_lines(snippet: str, max_lines: int = 4) -> list[str]:
-    lines = [ln for ln in snippet.splitlines() if ln.strip()]
+    lines = textwrap.dedent(snippet).splitlines()
+    lines = [ln for ln in lines if ln.strip()]
     shown = [_highlight(ln.rstrip()) for ln in lines[:max_lines]]
     if len(lines) > max_lines:
         shown.append("[dim]...[/]")
@@ -188,17 +197,18 @@ def _highlight(line: str) -> str:
 
 def print_status(stats: IndexStats, stale: Staleness) -> None:
     out = _stdout()
-    table = Table(title=f"codeweaver index: {stats.root or '?'}", title_justify="left", box=None)
+    out.print(f"[bold]codeweaver index[/] {escape(stats.root or '?')}")
+    table = Table(box=None, show_header=False, padding=(0, 1, 0, 2))
     table.add_column("", style="bold")
     table.add_column("")
-    table.add_row("database", f"{escape(str(stats.db_path))} ({stats.db_bytes / 1e6:.1f} MB)")
+    table.add_row("database", f"{escape(str(stats.db_path))} ({_size(stats.db_bytes)})")
     table.add_row(
         "files",
         f"{stats.files:,} ({stats.chunked:,} chunked, {stats.skipped:,} skipped, "
         f"{stats.failed:,} failed)",
     )
     table.add_row("chunks", f"{stats.chunks:,}")
-    table.add_row("source", f"{stats.bytes_indexed / 1e6:.1f} MB")
+    table.add_row("source", _size(stats.bytes_indexed))
     if stats.languages:
         top = ", ".join(f"{k} {v:,}" for k, v in list(stats.languages.items())[:8])
         more = len(stats.languages) - 8
@@ -222,12 +232,20 @@ def print_status(stats: IndexStats, stale: Staleness) -> None:
             if n
         ]
         if stale.settings_changed:
-            parts.append("chunking settings changed")
+            parts.append("the current chunking settings differ from the index's")
         out.print(f"[yellow]stale:[/] {', '.join(parts)}; run `codeweaver index` to update")
         for p in stale.examples:
             out.print(f"  {escape(p)}")
     else:
         out.print("[green]up to date[/]")
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} bytes"
 
 
 def _ago(seconds: float) -> str:

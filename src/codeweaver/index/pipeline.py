@@ -332,7 +332,7 @@ class _Run:
             self.report.failed += 1
             self.report.failures.append(failure)
             self.progress.failed += 1
-            log.warning("failed: %s", failure.describe())
+            log.debug("failed: %s", failure.describe())
         with self._lock:
             self.progress.done += 1
             self.progress.current = rel
