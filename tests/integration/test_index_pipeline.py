@@ -1,0 +1,146 @@
+"""``index_project`` as a library: progress, failures, skips, interruption, its own files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codeweaver.config import load_settings
+from codeweaver.config.settings import CodeWeaverSettings
+from codeweaver.core.errors import DiscoveryError
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.index import IndexProgress, IndexStore, index_project
+
+SERIAL = {"concurrency": {"executor": "serial"}}
+
+
+def _settings(root: Path, **extra: object) -> CodeWeaverSettings:
+    return load_settings(root, chunker=SERIAL, **extra)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    for i in range(12):
+        (root / "src" / f"mod{i}.py").write_text(
+            f'"""Module {i}."""\n\n\ndef func_{i}(x):\n    return x + {i}\n\n\n'
+            f"class Thing{i}:\n    def method(self):\n        return {i}\n"
+        )
+    (root / "README.md").write_text("# Title\n\nSome words.\n")
+    return root
+
+
+def test_progress_snapshots_end_complete(repo: Path) -> None:
+    seen: list[tuple[int, int, bool]] = []
+
+    def progress(p: IndexProgress) -> None:
+        assert p.done <= p.total
+        seen.append((p.done, p.total, p.discovery_done))
+
+    report = index_project(repo, _settings(repo), progress=progress)
+    assert report.new == 13 and report.failed == 0
+    assert seen[-1] == (13, 13, True)
+    totals = [t for _, t, _ in seen]
+    assert totals == sorted(totals)  # the total only grows
+
+
+def test_failed_file_is_recorded_listed_and_retried(repo: Path) -> None:
+    def picky_counter(text: str) -> int:
+        if "EXPLODE" in text:
+            raise RuntimeError("counter refuses this text")
+        return len(text) // 3
+
+    (repo / "src" / "bad.py").write_text("def boom():\n    return 'EXPLODE'\n")
+    governor = ChunkGovernor(_settings(repo).chunker, token_counter=picky_counter)
+    report = index_project(repo, _settings(repo), governor=governor)
+    assert report.failed == 1 and not report.ok
+    (failure,) = report.failures
+    assert failure.path.endswith("bad.py") and "counter refuses" in failure.message
+    with IndexStore.open(report.db_path, create=False) as store:
+        state = store.file_states()["src/bad.py"]
+        assert state.status == "failed" and store.chunks_for("src/bad.py") == []
+        assert store.check_integrity() == []
+
+    again = index_project(repo, _settings(repo), governor=governor)
+    assert (again.failed, again.unchanged, again.new, again.changed) == (1, 13, 0, 0)
+
+    (repo / "src" / "bad.py").write_text("def fine():\n    return 'ok'\n")
+    fixed = index_project(repo, _settings(repo), governor=governor)
+    assert (fixed.failed, fixed.changed, fixed.unchanged) == (0, 1, 13)
+
+
+def test_binary_file_is_skipped_with_a_reason(repo: Path) -> None:
+    (repo / "blob.dat").write_bytes(b"\x00\x01\x02" * 100)
+    report = index_project(repo, _settings(repo))
+    assert report.skipped == 1 and report.new == 13
+    assert report.skips[0].reason == "binary"
+    with IndexStore.open(report.db_path, create=False) as store:
+        rows = {p: (status, reason) for p, status, reason, _ in store.iter_files()}
+    assert rows["blob.dat"][0] == "skipped" and "binary" in (rows["blob.dat"][1] or "")
+
+    again = index_project(repo, _settings(repo))
+    assert (again.skipped, again.unchanged) == (1, 13)
+
+    (repo / "blob.dat").write_text("now_it_is_text = True\n")
+    text = index_project(repo, _settings(repo))
+    assert (text.skipped, text.changed) == (0, 1)
+
+
+def test_the_index_never_indexes_itself(repo: Path) -> None:
+    index_project(repo, _settings(repo))
+    hidden = _settings(repo, discovery={"hidden": True})
+    report = index_project(repo, hidden)
+    with IndexStore.open(report.db_path, create=False) as store:
+        assert not [p for p in store.file_states() if p.startswith(".codeweaver")]
+
+
+def test_db_path_setting_is_relative_to_the_root(repo: Path) -> None:
+    settings = _settings(repo, index={"db_path": "idx/my.db"})
+    report = index_project(repo, settings)
+    assert report.db_path == repo.resolve() / "idx" / "my.db" and report.db_path.is_file()
+    again = index_project(repo, settings)
+    assert again.new == 0 and again.unchanged == 13
+    with IndexStore.open(report.db_path, create=False) as store:
+        assert not [p for p in store.file_states() if p.startswith("idx/")]
+
+
+def test_interrupt_leaves_a_consistent_index_that_resumes(repo: Path) -> None:
+    def interrupt(p: IndexProgress) -> None:
+        if p.done >= 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        index_project(repo, _settings(repo), progress=interrupt)
+    db = repo / ".codeweaver" / "index.db"
+    with IndexStore.open(db, create=False) as store:
+        assert store.check_integrity() == []
+        assert store.file_count() < 13
+
+    resumed = index_project(repo, _settings(repo))
+    assert resumed.new + resumed.unchanged == 13 and resumed.failed == 0
+    with IndexStore.open(db, create=False) as store:
+        assert store.file_count() == 13 and store.check_integrity() == []
+
+
+def test_token_counter_change_rechunks_everything(repo: Path) -> None:
+    index_project(repo, _settings(repo))
+
+    def words(text: str) -> int:
+        return len(text.split())
+
+    governor = ChunkGovernor(_settings(repo).chunker, token_counter=words)
+    report = index_project(repo, _settings(repo), governor=governor)
+    assert report.changed == 13 and report.rebuild and "counter=" in report.rebuild
+
+
+def test_missing_root_raises_discovery_error(tmp_path: Path) -> None:
+    with pytest.raises(DiscoveryError, match="no such directory"):
+        index_project(tmp_path / "absent")
+    assert not (tmp_path / "absent").exists()  # nothing was created on the way
+
+
+def test_empty_directory_indexes_to_an_empty_index(tmp_path: Path) -> None:
+    report = index_project(tmp_path, _settings(tmp_path))
+    assert report.files == 0 and report.total_chunks == 0 and report.ok

@@ -1,0 +1,140 @@
+"""The CLI in-process (``main(argv)``): exit codes, JSON output, chunk and languages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codeweaver import __version__
+from codeweaver.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+SOURCE = (
+    "import os\n\n\n"
+    'def alpha(x):\n    """First."""\n    return x + 1\n\n\n'
+    "class Beta:\n    def gamma(self):\n        return os.sep\n"
+)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == __version__
+
+
+def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for command in ("index", "search", "status", "chunk", "languages"):
+        assert command in out
+
+
+def test_help_does_not_import_the_engine() -> None:
+    code = (
+        "import sys\n"
+        "from codeweaver.cli import main\n"
+        "main(['--help'])\n"
+        "heavy = [m for m in sys.modules if m.startswith(('tree_sitter', 'codeweaver.engine',"
+        " 'codeweaver.index', 'sqlite3'))]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["index", "--bogus"],
+        ["index", "--executor", "warp-drive"],
+        ["index", "--max-tokens", "10", "--max-chars", "100"],
+        ["no-such-command"],
+        ["search"],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    assert main(argv) == EXIT_USAGE
+
+
+def test_search_limit_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "x", str(tmp_path), "--limit", "0"]) == EXIT_USAGE
+    assert "--limit" in capsys.readouterr().err
+
+
+def test_status_without_index_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", str(tmp_path)]) == EXIT_USAGE
+    assert "no index" in capsys.readouterr().err
+
+
+def test_chunk_json_is_lossless(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "mod.py"
+    f.write_text(SOURCE)
+    assert main(["chunk", str(f), "--json"]) == EXIT_OK
+    chunks = json.loads(capsys.readouterr().out)
+    assert "".join(c["content"] for c in chunks) == SOURCE
+    data = SOURCE.encode()
+    for c in chunks:
+        assert data[c["start_byte"] : c["end_byte"]].decode() == c["content"]
+    symbols = {" > ".join(c["symbol_path"]) for c in chunks}
+    assert "def alpha" in symbols
+    assert all(c["language"] == "python" for c in chunks)
+
+
+def test_chunk_budget_flag_changes_chunks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "mod.py"
+    f.write_text(SOURCE * 5)
+    main(["chunk", str(f), "--json", "--max-chars", "2000"])
+    big = json.loads(capsys.readouterr().out)
+    main(["chunk", str(f), "--json", "--max-chars", "40"])
+    small = json.loads(capsys.readouterr().out)
+    assert len(small) > len(big)
+    assert all(len(c["content"]) <= 40 or c["oversized"] for c in small)
+
+
+def test_chunk_table_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "mod.py"
+    f.write_text(SOURCE)
+    assert main(["chunk", str(f)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "def alpha" in out and "chunk(s)" in out
+
+
+def test_chunk_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chunk", str(tmp_path / "nope.py")]) == EXIT_USAGE
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_chunk_binary_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "blob.py"
+    f.write_bytes(b"\x00\xff" * 50)
+    assert main(["chunk", str(f)]) == EXIT_FAILED
+    assert "binary" in capsys.readouterr().err
+
+
+def test_languages_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["languages", "--json"]) == EXIT_OK
+    langs = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert ".py" in langs["python"]["extensions"]
+    assert len(langs) > 50
+
+
+def test_languages_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["languages"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "python" in out and "languages" in out.splitlines()[-1]
+
+
+def test_index_json_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.py").write_text(SOURCE)
+    assert main(["index", str(tmp_path), "--json", "--executor", "serial"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert (report["new"], report["ok"], report["executor"]) == (1, True, "serial")
+    assert main(["search", "alpha", str(tmp_path), "--json"]) == EXIT_OK
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["path"] == "a.py" and "alpha" in hits[0]["symbol"]
