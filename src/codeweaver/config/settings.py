@@ -53,7 +53,9 @@ class DiscoverySettings(BaseModel):
     exclude: tuple[str, ...] = Field(default=(), description="glob patterns left out")
     hidden: bool = Field(default=False, description="walk hidden files and folders")
     respect_ignore_files: bool = Field(default=True, description="honour .gitignore and .ignore")
-    follow_symlinks: bool = Field(default=True, description="follow links that stay inside the root")
+    follow_symlinks: bool = Field(
+        default=True, description="follow links that stay inside the root"
+    )
 
 
 class IndexSettings(BaseModel):
@@ -104,7 +106,10 @@ def _sources(
         ("argument", init_settings),
         ("environment", EnvSettingsSource(settings_cls)),
         (str(base / ".env"), DotEnvSettingsSource(settings_cls, env_file=base / ".env")),
-        (str(base / CONFIG_FILE), TomlConfigSettingsSource(settings_cls, toml_file=base / CONFIG_FILE)),
+        (
+            str(base / CONFIG_FILE),
+            TomlConfigSettingsSource(settings_cls, toml_file=base / CONFIG_FILE),
+        ),
         (
             f"{base / 'pyproject.toml'} [tool.codeweaver]",
             PyprojectTomlConfigSettingsSource(settings_cls, toml_file=base / "pyproject.toml"),
@@ -128,9 +133,24 @@ def load_settings(project_dir: str | Path | None = None, **overrides: Any) -> Co
     except ValidationError as exc:
         raise _config_error(exc, overrides) from None
     except ValueError as exc:  # a config file that is not valid TOML, say
-        raise ConfigError("<file>", "", str(base), str(exc)) from None
+        raise _file_error(base, exc) from None
     finally:
         _project_dir.reset(token)
+
+
+def _file_error(base: Path, exc: ValueError) -> ConfigError:
+    """A config file could not be read at all: name the file."""
+    import tomllib
+
+    for path in (base / CONFIG_FILE, base / "pyproject.toml"):
+        try:
+            with path.open("rb") as fh:
+                tomllib.load(fh)
+        except FileNotFoundError:
+            continue
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            return ConfigError("<file>", path.name, str(path), f"cannot read it: {err}")
+    return ConfigError("<file>", "", str(base), str(exc))
 
 
 def _config_error(exc: ValidationError, overrides: dict[str, Any]) -> ConfigError:
@@ -138,37 +158,58 @@ def _config_error(exc: ValidationError, overrides: dict[str, Any]) -> ConfigErro
     loc = tuple(str(p) for p in err["loc"])
     field = ".".join(loc) or "<settings>"
     value = err.get("input")
-    source = _find_source(loc, overrides)
+    source = _find_source(loc, overrides, whole_model=isinstance(value, dict))
     reason = str(err.get("msg", "invalid value"))
     if len(exc.errors()) > 1:
         reason += f" (and {len(exc.errors()) - 1} more problem(s))"
     return ConfigError(field, value, source, reason)
 
 
-def _find_source(loc: tuple[str, ...], overrides: dict[str, Any]) -> str:
-    """Name the highest-precedence source that sets the value at ``loc``."""
-    base = _project_dir.get() or Path.cwd()
+def _find_source(loc: tuple[str, ...], overrides: dict[str, Any], *, whole_model: bool) -> str:
+    """Name the source(s) of the value at ``loc``.
+
+    For one value: the highest-precedence source that sets it. For a whole model (a validator
+    that checks several fields together): every source that sets something inside it, since the
+    conflict may span them (e.g. a budget in tokens from the environment and one in characters
+    from ``codeweaver.toml``).
+    """
     init = _InitProbe(overrides)
+    found: list[str] = []
     for name, source in _sources(CodeWeaverSettings, init):
         try:
             data: Any = source()
-        except Exception:  # noqa: BLE001 - a source that cannot even be read cannot be the culprit
+        except Exception:  # a source that cannot even be read cannot be the culprit
             continue
-        for i, part in enumerate(loc):
+        for part in loc:
             if not isinstance(data, dict) or part not in data:
-                # A whole-model value (validator on the parent) names the parent.
-                if i > 0 and i == len(loc) - 1:
-                    break
                 data = _MISSING
                 break
             data = data[part]
         if data is _MISSING:
             continue
         if name == "environment":
-            return f"environment variable {ENV_PREFIX}{'__'.join(loc).upper()}"
-        return name
-    del base
-    return "defaults"
+            leaves = _leaf_paths(data) if whole_model and isinstance(data, dict) else [()]
+            found.extend(
+                f"environment variable {ENV_PREFIX}{'__'.join(loc + leaf).upper()}"
+                for leaf in leaves
+            )
+        else:
+            found.append(name)
+        if not whole_model:
+            break
+    if not found:
+        return "defaults"
+    return " and ".join(found)
+
+
+def _leaf_paths(data: dict[str, Any]) -> list[tuple[str, ...]]:
+    out: list[tuple[str, ...]] = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.extend((key, *rest) for rest in _leaf_paths(value))
+        else:
+            out.append((key,))
+    return out or [()]
 
 
 _MISSING = object()
