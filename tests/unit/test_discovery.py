@@ -129,7 +129,7 @@ def test_respect_ignore_files_false(make_tree: MakeTree) -> None:
     assert rels(root, respect_ignore_files=False) == ["a.log", "b.py"]
 
 
-# --- hidden, VCS ----------------------------------------------------------------------------------
+# --- hidden, VCS ---------------------------------------------------------------------------------
 
 
 def test_hidden_files_and_folders_skipped_by_default(make_tree: MakeTree) -> None:
@@ -152,7 +152,7 @@ def test_hidden_files_and_folders_skipped_by_default(make_tree: MakeTree) -> Non
     ]
 
 
-# --- symlinks -------------------------------------------------------------------------------------
+# --- symlinks ------------------------------------------------------------------------------------
 
 
 def test_symlink_loop_terminates(make_tree: MakeTree) -> None:
