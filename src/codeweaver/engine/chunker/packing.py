@@ -53,6 +53,8 @@ class RawChunk(NamedTuple):
 
 
 Expander = Callable[[Item], "list[Item] | None"]
+# A scope's tail this short (after stripping whitespace) joins the chunk before it.
+_TAIL_BYTES = 8
 # Given an item too big to place, a piece start ``lo`` and the furthest end that fits ``target``:
 # (the last syntax boundary in (lo, target] at a line start, the last one anywhere), -1 for none.
 Cutter = Callable[[Item, int, int], tuple[int, int]]
@@ -147,17 +149,33 @@ def pack(
     out: list[RawChunk] = []
     fits = measure.fits
     data = measure.data
+    small = max(1, measure.limit // 4)  # a header this small rides with the first member
     # The pending group: a contiguous range and the kinds it holds.
     g_start = g_end = -1
     g_kinds: list[str] = []
     g_path: tuple[str, ...] = ()
+    g_header = False  # the group opens a split definition (its signature, fields, docstring)
+    opened = False  # a definition was just split: the next group is its header
 
     def flush() -> None:
-        nonlocal g_start
-        if g_start >= 0:
+        nonlocal g_start, g_header
+        if g_start < 0:
+            return
+        if (
+            out
+            and out[-1].end == g_start
+            and len(data[g_start:g_end].strip()) <= _TAIL_BYTES
+            and g_path != out[-1].path
+            and fits(out[-1].start, g_end)
+        ):
+            # A scope's closing tail ("}", "end"): keep it with the chunk it closes, not alone.
+            last = out[-1]
+            out[-1] = RawChunk(last.start, g_end, last.kinds, last.path, last.oversized)
+        else:
             out.append(RawChunk(g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False))
-            g_start = -1
-            g_kinds.clear()
+        g_start = -1
+        g_header = False
+        g_kinds.clear()
 
     stack = items[::-1]
     steps = 0
@@ -174,8 +192,20 @@ def pack(
             flush()
         if item.is_def and not greedy:
             if fits(start, end):
+                if g_header and g_end == start and g_end - g_start <= small and fits(g_start, end):
+                    # A split definition's small header rides with its first member.
+                    g_kinds.append(item.kind)
+                    out.append(
+                        RawChunk(g_start, end, tuple(dict.fromkeys(g_kinds)),
+                                 (*item.path, item.label), False)
+                    )
+                    g_start, g_header = -1, False
+                    g_kinds.clear()
+                    opened = False
+                    continue
                 flush()
                 out.append(RawChunk(start, end, (item.kind,), (*item.path, item.label), False))
+                opened = False
                 continue
         elif g_start >= 0 and fits(g_start, end):
             g_end = end
@@ -184,6 +214,7 @@ def pack(
         elif fits(start, end):
             flush()
             g_start, g_end, g_path = start, end, item.path
+            g_header, opened = opened, False
             g_kinds.append(item.kind)
             continue
         # Too big: split it along the syntax if we can.
@@ -191,6 +222,7 @@ def pack(
         if children:
             if item.is_def:
                 flush()
+                opened = True
             stack.extend(reversed(children))
             continue
         # Otherwise cut it, continuing the pending group: each piece ends at the best boundary
@@ -198,6 +230,7 @@ def pack(
         # start, then any syntax boundary, then a character boundary).
         if item.is_def:
             flush()
+        opened = False
         if g_start < 0:
             g_start, g_path = start, item.path
         g_kinds.append(item.kind)
@@ -207,9 +240,15 @@ def pack(
                 raise ChunkTimeoutError("chunking ran past the per-file time limit")
             target = measure.max_prefix(pos, end)
             aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
-            b = aligned if aligned > pos else line_cut(data, pos, target)
-            if b < 0:
-                b = anywhere if anywhere > pos else char_cut(data, pos, target)
+            line = line_cut(data, pos, target)
+            if aligned > pos and (line < 0 or aligned - pos >= (target - pos) // 2):
+                b = aligned  # a syntax boundary at a line start that keeps the piece full enough
+            elif line > pos:
+                b = line
+            elif anywhere > pos:
+                b = anywhere
+            else:
+                b = char_cut(data, pos, target)
             out.append(RawChunk(pos, b, tuple(dict.fromkeys(g_kinds)), g_path, not fits(pos, b)))
             g_kinds[:] = [item.kind]
             pos = b
