@@ -354,15 +354,16 @@ def test_excluded_folder_is_not_descended_into(make_tree: MakeTree) -> None:
 
 
 def test_discovery_streams(make_tree: MakeTree) -> None:
-    root = make_tree({"a/first.py": "x\n", "m/middle.py": "x\n", "z/y/x/early.py": "x\n"})
+    deep = "z/1/2/3/4/5/6"  # deeper than one rignore listing reaches
+    root = make_tree({"a/first.py": "x\n", "m/middle.py": "x\n", f"{deep}/early.py": "x\n"})
     stream = discover_files(root)
     assert inspect.isgenerator(stream)
     first = next(stream)
     assert first.rel_path == "a/first.py"
-    # created after the first file came out: found, because the walk has not reached z/y yet
-    (root / "z" / "y" / "x" / "late.py").write_text("x\n")
+    # created after the first file came out: found, because the walk has not listed it yet
+    (root / deep / "late.py").write_text("x\n")
     rest = [f.rel_path for f in stream]
-    assert rest == ["m/middle.py", "z/y/x/early.py", "z/y/x/late.py"]
+    assert rest == ["m/middle.py", f"{deep}/early.py", f"{deep}/late.py"]
 
 
 def test_order_is_sorted_per_folder_and_reproducible(make_tree: MakeTree) -> None:

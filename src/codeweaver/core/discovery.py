@@ -441,15 +441,19 @@ def _examine(
     return DiscoveredFile(abs_path, rel_path, language, st.st_size, st.st_mtime_ns)
 
 
-# A folder to enter: (absolute path, relative path, ignore rules in effect, listing). ``listing``
-# is the names ignore rules let through when an ancestor's lookahead already computed them.
-_Enter = tuple[str, str, bool, "set[str] | None"]
+# What one rignore call found: for each folder it listed (by path relative to the folder the call
+# started from, "" for that folder), the names ignore rules let through.
+_Block = dict[str, set[str]]
+# A folder to enter: (absolute path, relative path, ignore rules in effect, the block that lists
+# it or None, its path within that block).
+_Enter = tuple[str, str, bool, "_Block | None", str]
 _Step = DiscoveredFile | SkipRecord | _Enter
 
 _RULE_FILES: Final = frozenset({".gitignore", ".ignore", IGNORE_FILENAME})
-_LOOKAHEAD: Final = 2
-"""Levels one ``rignore`` call lists; each call has a fixed cost (it reads the ignore files of
-every ancestor), so listing two levels at once halves the calls."""
+_LOOKAHEAD: Final = 3
+"""Levels one ``rignore`` call lists. Each call has a fixed cost (it reads and compiles the ignore
+files of every ancestor), so listing a few levels at once saves most calls; a larger value only
+makes the first file wait for a bigger listing."""
 
 
 class _Walker:
@@ -479,7 +483,7 @@ class _Walker:
             _global_excludes_exist() or _ancestors_have_rules(self._root)
         )
         # a stack of iterators over sorted folder entries: no recursion, any depth
-        stack: list[Iterator[_Step]] = [self._entries(self._root, "", ruled, None)]
+        stack: list[Iterator[_Step]] = [self._entries(self._root, "", ruled, None, "")]
         while stack:
             item = next(stack[-1], None)
             if item is None:
@@ -490,7 +494,7 @@ class _Walker:
                 yield item
 
     def _entries(
-        self, abs_dir: str, rel_dir: str, ruled: bool, listing: set[str] | None
+        self, abs_dir: str, rel_dir: str, ruled: bool, block: _Block | None, in_block: str
     ) -> Iterator[_Step]:
         """Yield this folder's files and skips, and an :data:`_Enter` for each folder to walk."""
         opts = self._opts
@@ -503,12 +507,10 @@ class _Walker:
         if opts.respect_ignore_files and not ruled:
             ruled = any(e.name in _RULE_FILES for e in entries) or _has_git_excludes(entries)
         allowed: set[str] | None = None
-        below: dict[str, set[str]] = {}
         if ruled:
-            if listing is None:
-                allowed, below = _ignore_listing(abs_dir, hidden=opts.hidden)
-            else:
-                allowed = listing
+            if block is None or (in_block.count("/") + 1 if in_block else 0) >= _LOOKAHEAD:
+                block, in_block = _ignore_listing(abs_dir, hidden=opts.hidden), ""
+            allowed = block.get(in_block, set())
         for entry in entries:
             name = entry.name
             if name in VCS_DIRS or (not opts.hidden and name.startswith(".")):
@@ -524,12 +526,18 @@ class _Walker:
                 if not isinstance(step, tuple):
                     yield step
                     continue
-                # a folder: pass on this call's lookahead listing of it (rignore did not
-                # descend into a linked folder, so that one gets a call of its own)
-                if listing is None and ruled and not entry.is_symlink():
-                    yield (step[0], step[1], True, below.get(name, set()))
+                # a folder: it is in this block (rignore did not descend into a linked
+                # folder, so that one gets a call of its own)
+                if ruled and block is not None and not entry.is_symlink():
+                    yield (
+                        step[0],
+                        step[1],
+                        True,
+                        block,
+                        f"{in_block}/{name}" if in_block else name,
+                    )
                 else:
-                    yield (step[0], step[1], ruled, None)
+                    yield (step[0], step[1], ruled, None, "")
 
     def _entry(self, entry: os.DirEntry[str], abs_path: str, rel: str) -> Iterator[_Step]:
         opts = self._opts
@@ -554,7 +562,7 @@ class _Walker:
             if key in self._visited:  # a bind-mounted folder seen before
                 return
             self._visited[key] = rel
-            yield (abs_path, rel, False, None)
+            yield (abs_path, rel, False, None, "")
             return
         if not self._selected(rel):
             return
@@ -592,7 +600,7 @@ class _Walker:
                 yield SkipRecord(abs_path, "symlink", f"leads to a folder already walked: {where}")
                 return
             self._visited[key] = rel
-            yield (abs_path, rel, False, None)
+            yield (abs_path, rel, False, None, "")
             return
         if self._selected(rel):
             yield _examine(abs_path, rel, st, opts)
@@ -605,11 +613,8 @@ class _Walker:
         return opts.include is None or opts.include(rel)
 
 
-def _ignore_listing(abs_dir: str, *, hidden: bool) -> tuple[set[str], dict[str, set[str]]]:
-    """What ignore rules let through in ``abs_dir``, :data:`_LOOKAHEAD` levels deep.
-
-    Returns the names in ``abs_dir`` and, for each of them, the names inside it.
-    """
+def _ignore_listing(abs_dir: str, *, hidden: bool) -> _Block:
+    """What ignore rules let through in ``abs_dir``, :data:`_LOOKAHEAD` levels deep."""
     import rignore
 
     walker = rignore.walk(
@@ -626,8 +631,7 @@ def _ignore_listing(abs_dir: str, *, hidden: bool) -> tuple[set[str], dict[str, 
         additional_ignore_paths=[IGNORE_FILENAME],
     )
     prefix = abs_dir if abs_dir.endswith(os.sep) else abs_dir + os.sep
-    names: set[str] = set()
-    below: dict[str, set[str]] = {}
+    block: _Block = {}
     it = iter(walker)
     while True:
         try:
@@ -640,15 +644,11 @@ def _ignore_listing(abs_dir: str, *, hidden: bool) -> tuple[set[str], dict[str, 
             continue
         if path is None:
             break
-        rest = str(path)[len(prefix) :]
-        if not rest:  # depth 0: the folder itself
-            continue
-        head, sep, tail = rest.partition(os.sep)
-        if sep:
-            below.setdefault(head, set()).add(tail)
-        else:
-            names.add(head)
-    return names, below
+        rel = str(path)[len(prefix) :]
+        if rel:  # "" is the folder itself
+            parent, _, name = rel.rpartition(os.sep)
+            block.setdefault(parent, set()).add(name)
+    return block
 
 
 def _has_git_excludes(entries: list[os.DirEntry[str]]) -> bool:
