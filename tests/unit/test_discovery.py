@@ -124,6 +124,24 @@ def test_ignore_file_above_the_root_applies(make_tree: MakeTree) -> None:
     assert rels(outer / "inner") == ["a.py"]
 
 
+def test_global_git_excludes_apply(
+    make_tree: MakeTree, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git's core.excludesFile counts, at every depth, with no ignore file in the tree."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "global_ignore").write_text("*.orig\n")
+    (home / ".gitconfig").write_text(f"[core]\n\texcludesfile = {home / 'global_ignore'}\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    deep = "d/1/2/3/4/5"
+    root = make_tree(
+        {"a.py": "x\n", "a.py.orig": "x\n", f"{deep}/b.py": "x\n", f"{deep}/b.orig": "x\n"}
+    )
+    assert rels(root) == ["a.py", f"{deep}/b.py"]
+    assert len(rels(root, respect_ignore_files=False)) == 4
+
+
 def test_respect_ignore_files_false(make_tree: MakeTree) -> None:
     root = make_tree({".gitignore": "*.log\n", "a.log": "x\n", "b.py": "x\n"})
     assert rels(root, respect_ignore_files=False) == ["a.log", "b.py"]
