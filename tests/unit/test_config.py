@@ -134,7 +134,7 @@ def test_unrelated_variables_are_ignored(project: Path, monkeypatch: pytest.Monk
 def test_settings_are_frozen(project: Path) -> None:
     s = load_settings(project)
     with pytest.raises(ValueError):
-        s.chunker = ChunkerSettings()  # type: ignore[misc]
+        s.chunker = ChunkerSettings()
     assert isinstance(s, CodeWeaverSettings)
 
 
