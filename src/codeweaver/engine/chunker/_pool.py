@@ -11,9 +11,9 @@ Data flow (all in the caller's thread; the parent runs no helper threads)::
     batches (lazy; at most `window` outstanding)
         │
         ▼                      parent                                   worker i (persistent)
-    ┌──────────────┐  send (bid, seqs, files)   ┌──────────┐   recv   ┌─────────────────────────┐
-    │ dispatch to  │ ─────────────────────────▶ │ Pipe i   │ ───────▶ │ init_worker(gov bytes)  │
-    │ least-loaded │                            │ (duplex) │          │ for each file:          │
+    ┌──────────────┐  send (bid, seqs, files)   ┌──────────┐  reader  ┌─────────────────────────┐
+    │ dispatch to  │ ─────────────────────────▶ │ Pipe i   │ ───────▶ │ thread → SimpleQueue    │
+    │ least-loaded │                            │ (duplex) │          │ main thread, per file:  │
     │ worker (≤2   │ ◀───────────────────────── │          │ ◀─────── │   progress[:] = t0, seq │
     │ batches each)│  recv ("done", bid, rows)  └──────────┘   send   │   chunk → compact rows  │
     └──────┬───────┘                                                  │ progress[0] = -1        │
@@ -27,6 +27,10 @@ Data flow (all in the caller's thread; the parent runs no helper threads)::
            │                    SIGKILL the worker, fail the file (stage "timeout")
            ▼
     results yielded per finished batch (in submission order when ``ordered``)
+
+In each worker a reader thread moves tasks from the pipe into a local queue, so a worker
+blocked sending a big result never leaves the parent blocked sending it the next big batch (the
+two-full-pipes deadlock); the main thread chunks.
 
 Workers ignore SIGINT: on Ctrl-C the parent gets ``KeyboardInterrupt`` and its ``finally`` (also
 run when the caller breaks out of the loop) terminates, then kills, and joins every worker. A
@@ -42,6 +46,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import queue
 import signal
 import threading
 import time
@@ -93,11 +98,14 @@ def _worker_main(
         with contextlib.suppress(Exception):
             conn.send(("init_error", "".join(traceback.format_exception(exc))))
         return
+    # Tasks are read by a thread, so the parent's send never waits on us while we wait on
+    # the parent to read a large result (both ends blocked on a full pipe: a deadlock).
+    tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    threading.Thread(
+        target=_read_tasks, args=(conn, tasks), name="codeweaver-task-reader", daemon=True
+    ).start()
     while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
+        msg = tasks.get()
         if msg is None:
             return
         _, bid, seqs, files = msg
@@ -115,6 +123,17 @@ def _worker_main(
         try:
             conn.send_bytes(payload)
         except (EOFError, OSError):
+            return
+
+
+def _read_tasks(conn: Connection, tasks: queue.SimpleQueue[Any]) -> None:
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            msg = None
+        tasks.put(msg)
+        if msg is None:
             return
 
 

@@ -1,0 +1,181 @@
+"""Parallel chunking benchmark: serial vs thread vs process executors at 1..N workers.
+
+    python benchmarks/bench_parallel.py [--corpus DIR] [--budget-chars 1500] [--max-files N]
+                                        [--repeat 3] [--workers 1,2] [--executors serial,process]
+                                        [--start-method fork] [--scale 4] [--json OUT]
+
+For each executor and worker count it runs ``iter_file_results`` over the corpus (default: the
+interpreter's standard library, ``*.py`` outside site-packages), consuming results lazily and
+dropping them as a caller that stores them would, and prints the best of ``--repeat`` runs:
+files/s, MB/s, speedup over serial, parallel efficiency (speedup / workers) and the peak RSS of
+the parent process (sampled; the workers are not counted). Wall time includes starting the
+workers. ``--scale K`` lists the corpus K times (the same files again) and runs each
+configuration at 1x and Kx: the parent's peak RSS should not grow with the number of files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import PeakRss, default_corpus, format_table, list_corpus, warm_page_cache
+from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.parallel import default_worker_count, iter_file_results
+from codeweaver.engine.chunker.results import RunStats
+
+MB = 1_000_000
+
+
+def run_once(
+    files: list[DiscoveredFile],
+    governor: ChunkGovernor,
+    executor: str,
+    workers: int,
+    scale: int,
+) -> dict[str, Any]:
+    """One timed run; results are consumed and dropped."""
+    stats = RunStats()
+    stream = chain.from_iterable(repeat(files, scale))
+    chunks = 0
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        for result in iter_file_results(
+            stream, governor, executor_type=executor, max_workers=workers, stats=stats
+        ):
+            chunks += len(result.chunks)
+        wall = time.perf_counter() - started
+    return {
+        "executor": executor,
+        "workers": stats.workers,
+        "scale": scale,
+        "files": stats.files,
+        "failed": stats.files_failed,
+        "chunks": chunks,
+        "bytes": stats.bytes,
+        "wall_s": wall,
+        "files_per_s": stats.files / wall,
+        "mb_per_s": stats.bytes / MB / wall,
+        "rss_start_mb": rss.start / MB,
+        "rss_peak_mb": rss.peak / MB,
+    }
+
+
+def best_of(n: int, *args: Any) -> dict[str, Any]:
+    runs = [run_once(*args) for _ in range(n)]
+    best = min(runs, key=lambda r: r["wall_s"])
+    best["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs)
+    best["runs_wall_s"] = [round(r["wall_s"], 3) for r in runs]
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--corpus", default=None, help="folder to chunk (default: the stdlib)")
+    ap.add_argument("--languages", default=None, help="comma list (stdlib default: python)")
+    ap.add_argument("--budget-chars", type=int, default=1500)
+    ap.add_argument("--max-files", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per configuration; best is kept")
+    ap.add_argument("--workers", default=None, help="comma list (default: 1..CPUs this may use)")
+    ap.add_argument("--executors", default="serial,thread,process")
+    ap.add_argument("--start-method", default=None, choices=["fork", "forkserver", "spawn"])
+    ap.add_argument("--scale", type=int, default=1, help="also run with the corpus listed K times")
+    ap.add_argument("--json", default=None, help="write the rows as JSON here")
+    args = ap.parse_args(argv)
+
+    if args.corpus is None:
+        root, exclude = default_corpus(), ("site-packages",)
+        languages = args.languages.split(",") if args.languages else ["python"]
+    else:
+        root, exclude = Path(args.corpus), ()
+        languages = args.languages.split(",") if args.languages else None
+    files = list_corpus(root, languages=languages, max_files=args.max_files, exclude=exclude)
+    if not files:
+        print(f"no files under {root}", file=sys.stderr)
+        return 1
+    total = warm_page_cache(files)
+    n_cpus = default_worker_count()
+    workers = (
+        [int(w) for w in args.workers.split(",")] if args.workers else list(range(1, n_cpus + 1))
+    )
+    executors = args.executors.split(",")
+    settings = ChunkerSettings(
+        max_chunk_chars=args.budget_chars,
+        concurrency=ConcurrencySettings(start_method=args.start_method),
+    )
+    governor = ChunkGovernor(settings)
+    print(
+        f"corpus {root}: {len(files)} files, {total / MB:.1f} MB; budget {args.budget_chars} chars;"
+        f" {n_cpus} usable CPUs (os.cpu_count()={os.cpu_count()}); load average "
+        f"{os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}",
+        flush=True,
+    )
+
+    scales = [1] if args.scale <= 1 else [1, args.scale]
+    rows: list[dict[str, Any]] = []
+    for scale in scales:
+        serial_wall: float | None = None
+        for executor in executors:
+            for n in [1] if executor == "serial" else workers:
+                row = best_of(args.repeat, files, governor, executor, n, scale)
+                if executor == "serial":
+                    serial_wall = row["wall_s"]
+                row["speedup"] = serial_wall / row["wall_s"] if serial_wall else float("nan")
+                row["efficiency"] = row["speedup"] / row["workers"]
+                rows.append(row)
+                print(
+                    f"  {executor:>7} x{row['workers']} scale {scale}: {row['wall_s']:.2f}s "
+                    f"(runs {row['runs_wall_s']})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    headers = [
+        "executor",
+        "workers",
+        "scale",
+        "files",
+        "wall s",
+        "files/s",
+        "MB/s",
+        "speedup",
+        "efficiency",
+        "parent RSS start MB",
+        "parent RSS peak MB",
+    ]
+    table = [
+        [
+            r["executor"],
+            r["workers"],
+            f"{r['scale']}x",
+            r["files"],
+            r["wall_s"],
+            r["files_per_s"],
+            r["mb_per_s"],
+            f"{r['speedup']:.2f}x",
+            f"{r['efficiency'] * 100:.0f}%",
+            r["rss_start_mb"],
+            r["rss_peak_mb"],
+        ]
+        for r in rows
+    ]
+    print(format_table(headers, table))
+    if any(r["failed"] for r in rows):
+        print("note: some files failed; see stats", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
