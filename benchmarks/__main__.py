@@ -222,6 +222,11 @@ def _build_parser() -> argparse.ArgumentParser:
         plot=HERE / "throughput.png",
     )
 
+    again = sub.add_parser("report", help="re-render the page and plot from a --json file")
+    again.add_argument("results", type=Path)
+    again.add_argument("--markdown", type=Path, default=None)
+    again.add_argument("--plot", type=Path, default=None)
+
     worker = sub.add_parser("_worker", help=argparse.SUPPRESS)
     worker.add_argument("peer")
     worker.add_argument("budget", type=int)
@@ -243,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
             args.file_timeout,
             repeat=args.repeat,
         )
+    if args.command == "report":
+        saved: dict[str, Any] = json.loads(args.results.read_text())
+        _write_outputs(saved, None, args.markdown, args.plot)
+        return 0
     if args.command == "run":
         plan = [(spec, args.max_files) for spec in (args.corpus or ["stdlib"])]
     else:
@@ -273,20 +282,26 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     results["elapsed_s"] = round(time.time() - started, 1)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
-        _log(f"wrote {args.json}")
-    if args.plot:
-        report.write_plot(results, args.plot)
-        _log(f"wrote {args.plot}")
-    page_md = report.render_markdown(results, plot=args.plot)
-    if args.markdown:
-        args.markdown.write_text(page_md)
-        _log(f"wrote {args.markdown}")
+    _write_outputs(results, args.json, args.markdown, args.plot)
+    return 0
+
+
+def _write_outputs(
+    results: dict[str, Any], json_out: Path | None, markdown: Path | None, plot: Path | None
+) -> None:
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(results, indent=1))
+        _log(f"wrote {json_out}")
+    if plot:
+        report.write_plot(results, plot)
+        _log(f"wrote {plot}")
+    page_md = report.render_markdown(results, plot=plot)
+    if markdown:
+        markdown.write_text(page_md)
+        _log(f"wrote {markdown}")
     else:
         print(page_md)
-    return 0
 
 
 if __name__ == "__main__":
