@@ -17,12 +17,16 @@ What is walked (the ripgrep rules, through ``rignore``, the ``ignore`` crate):
   name at any depth (``*.py``), and a pattern that names a folder covers what is inside it
   (``tests``, ``tests/**`` and ``tests/`` alike); an excluded folder is not descended into;
 - a symbolic link is followed only when it stays inside the root (its real path is under the
-  root's real path) and does not lead back to a folder already walked, so cycles end.
+  root's real path) and does not lead back to a folder already walked, so cycles end (a folder
+  reached through a link first and by its own path later is walked twice, under both paths).
 
-Each directory's entries are visited in sorted (code point) order, depth first, so two runs over
-the same tree give the same sequence. Each candidate costs one ``stat`` and one read of at most
-:data:`HEAD_BYTES` bytes, used to detect binary files and to sniff the language. Every text file
-is yielded: a file no rule names gets the language ``text`` (the delimiter chunker's kind).
+Each directory's entries are visited in sorted (code point) order, depth first (``a/b/c.py``
+before ``a/b.py``), so two runs over the same tree give the same sequence. The walk is not a
+snapshot: a file created during it is found if its folder has not been listed yet.
+
+Each candidate costs one ``stat`` and one read of at most :data:`HEAD_BYTES` bytes, used to
+detect binary files and to sniff the language. Every text file is yielded: a file no rule names
+gets the language ``text`` (the delimiter chunker's kind).
 
 Skip reasons (``SkipRecord.reason``), the complete set:
 
@@ -61,6 +65,7 @@ __all__ = [
     "SKIP_REASONS",
     "VCS_DIRS",
     "DiscoveredFile",
+    "DiscoveryItem",
     "DiscoverySummary",
     "discover_files",
     "iter_discovery",
@@ -100,6 +105,7 @@ class DiscoveredFile:
 
 
 DiscoveryItem = DiscoveredFile | SkipRecord
+"""What :func:`iter_discovery` yields."""
 
 
 @dataclass(slots=True)
