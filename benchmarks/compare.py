@@ -25,7 +25,6 @@ import resource
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -66,15 +65,17 @@ class BenchFile:
 def resolve_corpus(spec: str) -> Path:
     """``"stdlib"`` is this interpreter's standard library; anything else is a directory."""
     if spec == "stdlib":
-        return Path(sysconfig.get_paths()["stdlib"])
+        from benchmarks._common import default_corpus
+
+        return default_corpus()
     root = Path(spec).expanduser().resolve()
     if not root.is_dir():
         raise SystemExit(f"corpus {spec!r} is not a directory")
     return root
 
 
-# Installed packages and caches are not part of a corpus (the stdlib folder holds site-packages).
-_EXCLUDE = ["**/site-packages", "**/dist-packages", "**/__pycache__", "**/node_modules"]
+# Installed packages are not part of a corpus (the stdlib folder holds site-packages).
+_EXCLUDE = ("site-packages", "dist-packages")
 
 
 def select_files(
@@ -85,19 +86,15 @@ def select_files(
 ) -> list[BenchFile]:
     """The source files under ``root`` in ``languages`` (default: any language), sorted by path.
 
-    Files are listed by codeweaver's own discovery (``discover_files``: the same language table,
-    binary and size filters) with ignore files *not* honoured, so a corpus inside an ignored
-    folder is still measured whole; hidden folders and installed packages are left out. With
+    Files are listed by ``benchmarks._common.list_corpus`` (codeweaver's ``discover_files``:
+    its language table, ignore files, binary and size filters), installed packages left out. With
     ``max_files``, at most that many per language, taken at an even stride over the sorted list
     so that a sample spans all the projects in the corpus rather than the first one.
     """
-    from codeweaver.core.discovery import discover_files
+    from benchmarks._common import list_corpus
 
-    wanted = set(languages) if languages else None
     by_language: dict[str, list[BenchFile]] = {}
-    for f in discover_files(root, exclude=_EXCLUDE, respect_ignore_files=False):
-        if wanted is not None and f.language not in wanted:
-            continue
+    for f in list_corpus(root, languages=languages, exclude=_EXCLUDE):
         by_language.setdefault(f.language, []).append(
             BenchFile(f.path, f.rel_path, f.language, f.size)
         )
