@@ -9,8 +9,11 @@ interpreter's standard library, ``*.py`` outside site-packages), consuming resul
 dropping them as a caller that stores them would, and prints the best of ``--repeat`` runs:
 files/s, MB/s, speedup over serial, parallel efficiency (speedup / workers) and the peak RSS of
 the parent process (sampled; the workers are not counted). Wall time includes starting the
-workers. ``--scale K`` lists the corpus K times (the same files again) and runs each
-configuration at 1x and Kx: the parent's peak RSS should not grow with the number of files.
+workers. "CPU s" is the CPU time of the parent plus its workers (not counted under forkserver,
+whose workers are not our children): on a shared machine, where wall-clock speedups depend on
+what else runs, it shows what parallelism costs in extra work. ``--scale K`` lists the corpus
+K times (the same files again) and runs each configuration at 1x and Kx: the parent's peak
+RSS should not grow with the number of files.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from itertools import chain, repeat
@@ -48,6 +52,7 @@ def run_once(
     stats = RunStats()
     stream = chain.from_iterable(repeat(files, scale))
     chunks = 0
+    cpu0 = _cpu_seconds()
     with PeakRss() as rss:
         started = time.perf_counter()
         for result in iter_file_results(
@@ -55,6 +60,7 @@ def run_once(
         ):
             chunks += len(result.chunks)
         wall = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu0
     return {
         "executor": executor,
         "workers": stats.workers,
@@ -66,9 +72,17 @@ def run_once(
         "wall_s": wall,
         "files_per_s": stats.files / wall,
         "mb_per_s": stats.bytes / MB / wall,
+        "cpu_s": cpu,
         "rss_start_mb": rss.start / MB,
         "rss_peak_mb": rss.peak / MB,
     }
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (the workers, once joined)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def best_of(n: int, *args: Any) -> dict[str, Any]:
@@ -150,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "MB/s",
         "speedup",
         "efficiency",
+        "CPU s",
         "parent RSS start MB",
         "parent RSS peak MB",
     ]
@@ -164,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             r["mb_per_s"],
             f"{r['speedup']:.2f}x",
             f"{r['efficiency'] * 100:.0f}%",
+            r["cpu_s"],
             r["rss_start_mb"],
             r["rss_peak_mb"],
         ]

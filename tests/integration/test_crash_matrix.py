@@ -177,3 +177,36 @@ def test_no_worker_outlives_a_crashing_run(tmp_path: Path, method: str) -> None:
     assert len(results) == len(files)
     assert seen  # the probe does see workers while they run
     assert _workers() == set()  # and none is left, not even a zombie
+
+
+def make_unloadable_counter() -> object:
+    """A token counter that pickles fine but cannot be rebuilt in another process."""
+    parent = os.getpid()
+
+    def rebuild() -> Callable[[str], int]:
+        if os.getpid() != parent:
+            raise RuntimeError("this tokenizer cannot be loaded here")
+        return len
+
+    class Counter:
+        def __call__(self, text: str) -> int:
+            return len(text)
+
+        def __reduce__(self) -> object:
+            return (rebuild, ())
+
+    return Counter()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_worker_that_cannot_start_is_a_clear_error(tmp_path: Path, method: str) -> None:
+    from codeweaver.core.errors import ExecutorError
+
+    settings = ChunkerSettings(
+        max_chunk_tokens=200,
+        concurrency=ConcurrencySettings(start_method=method),  # type: ignore[arg-type]
+    )
+    gov = ChunkGovernor(settings, token_counter=make_unloadable_counter())  # type: ignore[arg-type]
+    with pytest.raises(ExecutorError, match="cannot be loaded here"):
+        list(iter_file_results(_corpus(tmp_path), gov, executor_type="process", max_workers=2))
+    assert _workers() == set()

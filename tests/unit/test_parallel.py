@@ -240,3 +240,28 @@ def test_stats_summary_and_dict(files: list[DiscoveredFile], governor: ChunkGove
     assert d["files"] == 26 and d["failures"][0]["stage"] == "read"
     assert d["skips"][0]["reason"] == "binary"
     assert d["files_per_second"] > 0
+
+
+@pytest.mark.parametrize("executor", ["serial", "thread", "process"])
+def test_empty_input_yields_nothing(governor: ChunkGovernor, executor: str) -> None:
+    stats = RunStats()
+    assert list(iter_file_results([], governor, executor_type=executor, stats=stats)) == []
+    assert stats.files == 0 and stats.executor == executor
+
+
+def test_an_unpicklable_token_counter_is_a_clear_error(
+    files: list[DiscoveredFile],
+) -> None:
+    import threading
+
+    lock = threading.Lock()
+
+    def counter(text: str) -> int:
+        with lock:  # a lock cannot be pickled, even by cloudpickle
+            return len(text)
+
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=100), token_counter=counter)
+    with pytest.raises(ExecutorError, match="thread"):
+        list(iter_file_results(files, gov, executor_type="process", max_workers=2))
+    # the thread executor needs no pickling
+    assert len(list(iter_file_results(files, gov, executor_type="thread", max_workers=2))) == 26

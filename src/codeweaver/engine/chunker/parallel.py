@@ -326,6 +326,8 @@ def _iter_results(  # noqa: PLR0917 - private, called from one place
     elif complete:
         workers = max(1, min(workers, len(sample)))
     stats.start(kind, workers)
+    if complete and not sample:  # nothing to do: start no workers
+        return
     if kind == "serial":
         source: Iterator[FileResult] = (process_file(f, governor) for f in stream)
     elif kind == "thread":
@@ -375,11 +377,18 @@ def _iter_process(
     ordered: bool,
     stats: RunStats,
 ) -> Iterator[FileResult]:
+    try:
+        governor_bytes = cloudpickle.dumps(governor)
+    except Exception as exc:
+        raise ExecutorError(
+            f"the governor cannot be shipped to worker processes ({type(exc).__name__}: {exc}); "
+            "make its token counter picklable by cloudpickle, or use executor_type='thread'"
+        ) from exc
     ctx = multiprocessing.get_context(_start_method(governor))
     pool = ProcessPool(
         ctx,
         workers,
-        cloudpickle.dumps(governor),
+        governor_bytes,
         file_timeout=governor.file_timeout_seconds,
         stats=stats,
     )
