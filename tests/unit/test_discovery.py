@@ -337,6 +337,7 @@ def glob_tree(make_tree: MakeTree) -> Path:
         ({"include": ["**/*.py"]}, ["setup.py", "src/pkg/core.py", "tests/test_core.py"]),
         ({"include": ["*.py"]}, ["setup.py", "src/pkg/core.py", "tests/test_core.py"]),
         ({"include": ["/*.py"]}, ["setup.py"]),
+        ({"include": ["./*.py"]}, ["setup.py"]),
         ({"include": ["src/**/*.{py,rs}"]}, ["src/pkg/core.py", "src/pkg/fast.rs"]),
         ({"include": ["src"]}, ["src/pkg/core.py", "src/pkg/fast.rs", "src/pkg/notes.md"]),
         ({"include": ["tests/*.py"]}, ["tests/test_core.py"]),

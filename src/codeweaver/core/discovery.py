@@ -342,6 +342,8 @@ def _compile_globs(patterns: tuple[str, ...]) -> Callable[[str], bool] | None:
 def _glob_to_regex(pattern: str) -> str:
     """Translate a glob to a regex over POSIX relative paths (see the module docstring)."""
     pat = pattern.strip()
+    if pat.startswith("./"):
+        pat = pat[1:]  # "./src" is "/src": relative to the root
     anchored = pat.startswith("/")
     pat = pat.strip("/")
     body = _translate(pat)
