@@ -449,9 +449,19 @@ def _examine(
     return DiscoveredFile(abs_path, rel_path, language, st.st_size, st.st_mtime_ns)
 
 
-# What one rignore call found: for each folder it listed (by path relative to the folder the call
-# started from, "" for that folder), the names ignore rules let through.
-_Block = dict[str, set[str]]
+@dataclass(slots=True)
+class _Block:
+    """What one rignore call found: for each folder it listed (by path relative to the folder
+    the call started from, "" for that one), the names ignore rules let through. Folders less
+    than ``depth`` levels down are listed (an absent one has nothing that passes)."""
+
+    depth: int
+    names: dict[str, set[str]]
+
+    def covers(self, in_block: str) -> bool:
+        return (in_block.count("/") + 1 if in_block else 0) < self.depth
+
+
 # A folder to enter: (absolute path, relative path, ignore rules in effect, the block that lists
 # it or None, its path within that block).
 _Enter = tuple[str, str, bool, "_Block | None", str]
@@ -461,7 +471,8 @@ _RULE_FILES: Final = frozenset({".gitignore", ".ignore", IGNORE_FILENAME})
 _LOOKAHEAD: Final = 3
 """Levels one ``rignore`` call lists. Each call has a fixed cost (it reads and compiles the ignore
 files of every ancestor), so listing a few levels at once saves most calls; a larger value only
-makes the first file wait for a bigger listing."""
+makes the first file wait for a bigger listing. The root's call lists one level, so that the
+first file of a large tree comes out quickly."""
 
 
 class _Walker:
@@ -516,9 +527,10 @@ class _Walker:
             ruled = any(e.name in _RULE_FILES for e in entries) or _has_git_excludes(entries)
         allowed: set[str] | None = None
         if ruled:
-            if block is None or (in_block.count("/") + 1 if in_block else 0) >= _LOOKAHEAD:
-                block, in_block = _ignore_listing(abs_dir, hidden=opts.hidden), ""
-            allowed = block.get(in_block, set())
+            if block is None or not block.covers(in_block):
+                depth = 1 if not rel_dir else _LOOKAHEAD
+                block, in_block = _ignore_listing(abs_dir, depth, hidden=opts.hidden), ""
+            allowed = block.names.get(in_block, set())
         for entry in entries:
             name = entry.name
             if name in VCS_DIRS or (not opts.hidden and name.startswith(".")):
@@ -621,13 +633,13 @@ class _Walker:
         return opts.include is None or opts.include(rel)
 
 
-def _ignore_listing(abs_dir: str, *, hidden: bool) -> _Block:
-    """What ignore rules let through in ``abs_dir``, :data:`_LOOKAHEAD` levels deep."""
+def _ignore_listing(abs_dir: str, depth: int, *, hidden: bool) -> _Block:
+    """What ignore rules let through in ``abs_dir``, ``depth`` levels deep."""
     import rignore
 
     walker = rignore.walk(
         Path(abs_dir),
-        max_depth=_LOOKAHEAD,
+        max_depth=depth,
         ignore_hidden=not hidden,
         read_ignore_files=True,
         read_parents_ignores=True,
@@ -639,7 +651,7 @@ def _ignore_listing(abs_dir: str, *, hidden: bool) -> _Block:
         additional_ignore_paths=[IGNORE_FILENAME],
     )
     prefix = abs_dir if abs_dir.endswith(os.sep) else abs_dir + os.sep
-    block: _Block = {}
+    block = _Block(depth, {})
     it = iter(walker)
     while True:
         try:
@@ -655,7 +667,7 @@ def _ignore_listing(abs_dir: str, *, hidden: bool) -> _Block:
         rel = str(path)[len(prefix) :]
         if rel:  # "" is the folder itself
             parent, _, name = rel.rpartition(os.sep)
-            block.setdefault(parent, set()).add(name)
+            block.names.setdefault(parent, set()).add(name)
     return block
 
 
