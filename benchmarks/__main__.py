@@ -37,6 +37,7 @@ def run_corpus(
     file_timeout: float,
     peer_timeout: float,
     repeat: int = 1,
+    largest: bool = False,
 ) -> dict[str, Any]:
     """Run every peer over one corpus; returns the JSON-ready section for it."""
     root = compare.resolve_corpus(spec)
@@ -44,7 +45,7 @@ def run_corpus(
         languages = ["python"] if spec == "stdlib" else list(metrics.DEFINITION_KINDS)
     elif languages == ["all"]:
         languages = None
-    files = compare.select_files(root, languages=languages, max_files=max_files)
+    files = compare.select_files(root, languages=languages, max_files=max_files, largest=largest)
     if not files:
         raise SystemExit(f"no source files with a known language under {root}")
     per_language: dict[str, dict[str, int]] = {}
@@ -58,12 +59,14 @@ def run_corpus(
     )
     definitions = compare.DefinitionCache()
     section: dict[str, Any] = {
-        "name": "stdlib" if spec == "stdlib" else Path(spec).name,
+        "name": ("stdlib" if spec == "stdlib" else Path(spec).name)
+        + (f", the {max_files} largest files per language" if largest else ""),
         "spec": spec,
         "root": str(root),
         "files": len(files),
         "bytes": sum(f.size for f in files),
         "max_files": max_files,
+        "largest": largest,
         "languages": per_language,
         "peers": {},
     }
@@ -194,6 +197,11 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="at most N files per language and corpus (an even sample)",
     )
+    run.add_argument(
+        "--largest",
+        action="store_true",
+        help="with --max-files N: the N largest files per language instead (a stress test)",
+    )
     common(run)
 
     page = sub.add_parser(
@@ -213,6 +221,12 @@ def _build_parser() -> argparse.ArgumentParser:
         type=int,
         default=250,
         help="files per language from the multi-language corpus (default 250)",
+    )
+    page.add_argument(
+        "--stress",
+        type=int,
+        default=2,
+        help="also run the N largest files per language of that corpus (default 2; 0: skip)",
     )
     common(page)
     page.set_defaults(
@@ -253,11 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         _write_outputs(saved, None, args.markdown, args.plot)
         return 0
     if args.command == "run":
-        plan = [(spec, args.max_files) for spec in (args.corpus or ["stdlib"])]
+        plan = [(spec, args.max_files, args.largest) for spec in (args.corpus or ["stdlib"])]
     else:
-        plan = [("stdlib", None)]
+        plan = [("stdlib", None, False)]
         if args.corpus_dir.is_dir():
-            plan.append((str(args.corpus_dir), args.max_files))
+            plan.append((str(args.corpus_dir), args.max_files, False))
+            if args.stress:
+                plan.append((str(args.corpus_dir), args.stress, True))
         else:
             _log(f"{args.corpus_dir} not found: the page covers the standard library only")
     started = time.time()
@@ -268,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "corpora": [],
     }
-    for spec, max_files in plan:
+    for spec, max_files, largest in plan:
         results["corpora"].append(
             run_corpus(
                 spec,
@@ -279,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 file_timeout=args.file_timeout,
                 peer_timeout=args.peer_timeout,
                 repeat=args.repeat,
+                largest=largest,
             )
         )
     results["elapsed_s"] = round(time.time() - started, 1)

@@ -83,13 +83,16 @@ def select_files(
     *,
     languages: Sequence[str] | None = None,
     max_files: int | None = None,
+    largest: bool = False,
 ) -> list[BenchFile]:
     """The source files under ``root`` in ``languages`` (default: any language), sorted by path.
 
     Files are listed by ``benchmarks._common.list_corpus`` (codeweaver's ``discover_files``:
     its language table, ignore files, binary and size filters), installed packages left out. With
     ``max_files``, at most that many per language, taken at an even stride over the sorted list
-    so that a sample spans all the projects in the corpus rather than the first one.
+    so that a sample spans all the projects in the corpus rather than the first one; with
+    ``largest``, the ``max_files`` biggest files per language instead (a stress test: generated
+    tables, giant literals, bundles).
     """
     from benchmarks._common import list_corpus
 
@@ -101,7 +104,9 @@ def select_files(
     selected: list[BenchFile] = []
     for files in by_language.values():
         files.sort(key=lambda f: f.rel_path)
-        if max_files is not None and len(files) > max_files:
+        if largest and max_files is not None:
+            selected.extend(sorted(files, key=lambda f: (-f.size, f.rel_path))[:max_files])
+        elif max_files is not None and len(files) > max_files:
             step = len(files) / max_files
             selected.extend(files[int(i * step)] for i in range(max_files))
         else:

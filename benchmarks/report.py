@@ -305,11 +305,12 @@ def render_markdown(results: dict[str, Any], *, plot: Path | None = None) -> str
 
 def _corpus_section(corpus: dict[str, Any], budget: int) -> list[str]:
     langs = corpus["languages"]
-    sample = (
-        f", at most {corpus['max_files']} files per language (an even sample)"
-        if corpus["max_files"]
-        else ""
-    )
+    if corpus.get("largest"):
+        sample = f", the {corpus['max_files']} largest files per language"
+    elif corpus["max_files"]:
+        sample = f", at most {corpus['max_files']} files per language (an even sample)"
+    else:
+        sample = ""
     out = [
         "",
         f"## Corpus: {corpus['name']}",

@@ -75,6 +75,8 @@ def test_select_files_filters_and_samples(corpus: Path) -> None:
     ]
     sampled = compare.select_files(corpus, languages=["python", "go"], max_files=1)
     assert sorted(f.language for f in sampled) == ["go", "python"]
+    biggest = compare.select_files(corpus, languages=["python"], max_files=1, largest=True)
+    assert [f.rel_path for f in biggest] == ["pkg/b.py"]
 
 
 def test_baseline_run_measures_a_lossless_chunker(corpus: Path) -> None:
