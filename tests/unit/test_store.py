@@ -79,6 +79,19 @@ def test_round_trip_chunks_exactly(store: IndexStore) -> None:
     assert store.check_integrity() == []
 
 
+def test_round_trip_kinds_and_empty_symbol_path(store: IndexStore) -> None:
+    chunk = CodeChunk(
+        path="m.py",
+        language="python",
+        content="import os\nimport sys\n",
+        span=Span(0, 20, 1, 2),
+        kinds=("import_statement", "import_statement"),
+    )
+    _put(store, "m.py", [chunk])
+    (back,) = store.chunks_for("m.py")
+    assert back == chunk and back.symbol_path == () and back.chunk_id == chunk.chunk_id
+
+
 def test_put_file_replaces_old_chunks(store: IndexStore) -> None:
     _put(store, "a.py", _chunks("a.py", ["def old_name():\n    pass\n"] * 3))
     _put(store, "a.py", _chunks("a.py", ["def new_name():\n    pass\n"]))

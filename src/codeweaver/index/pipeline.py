@@ -21,6 +21,9 @@ rest still hold their previous state (or are absent) and the next run picks them
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -32,7 +35,7 @@ from typing import Any, Literal
 from codeweaver.config import CodeWeaverSettings, load_settings
 from codeweaver.core.chunks import FailureRecord, SkipRecord, content_hash
 from codeweaver.core.discovery import DiscoveredFile
-from codeweaver.core.errors import DiscoveryError
+from codeweaver.core.errors import DiscoveryError, IndexStoreError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
 from codeweaver.index.store import FileState, IndexStore, default_db_path
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 BATCH_FILES = 256
 """Results per transaction at most (a commit also happens every ``BATCH_SECONDS``)."""
 BATCH_SECONDS = 1.0
+WRITE_QUEUE = 512
+"""Results waiting for the writer thread at most."""
 _PROGRESS_INTERVAL = 0.05
 
 Outcome = Literal["new", "changed", "unchanged", "skipped", "failed"]
@@ -226,6 +231,7 @@ class _Run:
         self.pending: dict[str, Outcome] = {}  # rel_path -> "new" | "changed", while in flight
         self.touches: deque[tuple[str, int, int]] = deque()
         self.discovery_skips: deque[tuple[SkipRecord, str]] = deque()
+        self._root_prefix = str(root).rstrip(os.sep) + os.sep
         self.db_rel = _relative_to(store.db_path, root)
         # The default index directory is ours as a whole (the db, its WAL, the .gitignore).
         parent = store.db_path.parent
@@ -255,14 +261,24 @@ class _Run:
             batch_size=conc.batch_size,
             stats=stats,
         )
+        writer = _Writer(self)
+        writer.start()
         try:
-            self._write(results)
+            for result in results:
+                if not writer.put(result):
+                    break  # the writer failed; its error is raised below
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
         finally:
             close = getattr(results, "close", None)
             if close is not None:
-                close()
+                close()  # stops and reaps the workers when we leave early
+            writer.join()
             self.report.executor = stats.executor
             self.report.workers = stats.workers
+        writer.raise_error()
         gone = [p for p in self.states if p not in self.seen]
         if gone:
             self.report.deleted = store.delete_files(gone)
@@ -270,20 +286,44 @@ class _Run:
         self.progress.discovery_done = True
         self._emit(force=True)
 
-    def _write(self, results: Iterator[FileResult]) -> None:
+    def write_loop(self, inbox: queue.Queue[FileResult | _Signal]) -> None:
+        """The writer thread's loop: one transaction per batch of results, until told to stop.
+
+        ``_ABORT`` rolls back the batch in progress (the files in it are redone next run).
+        """
         store = self.store
-        exhausted = False
-        while not exhausted:
+        while True:
+            item = inbox.get()
+            if item is _ABORT:
+                return
+            if item is _STOP:
+                break
             deadline = time.monotonic() + BATCH_SECONDS
+            stop = False
             with store.transaction():
                 self._drain_side_queues()
-                for n, result in enumerate(results, 1):
-                    self._store_result(result)
-                    if n >= BATCH_FILES or time.monotonic() >= deadline:
+                n = 0
+                while True:
+                    assert not isinstance(item, _Signal)
+                    self._store_result(item)
+                    n += 1
+                    remaining = deadline - time.monotonic()
+                    if n >= BATCH_FILES or remaining <= 0:
                         break
-                else:
-                    exhausted = True
+                    try:
+                        item = inbox.get(timeout=remaining)
+                    except queue.Empty:
+                        break
+                    if item is _ABORT:
+                        raise _Aborted
+                    if item is _STOP:
+                        stop = True
+                        break
                 self._drain_side_queues()
+            if stop:
+                break
+        with store.transaction():  # mtime updates and skips queued after the last result
+            self._drain_side_queues()
 
     def _store_result(self, result: FileResult) -> None:
         f = result.file
@@ -364,7 +404,9 @@ class _Run:
                 with self._lock:
                     self.report.skipped += 1
                     self.report.skips.append(item)
-                self.discovery_skips.append((item, rel))
+                old = self.states.get(rel)
+                if old is None or old.status != "skipped" or old.reason != _skip_reason(item):
+                    self.discovery_skips.append((item, rel))
                 self._discovered(done=True)
                 continue
             rel = item.rel_path
@@ -420,14 +462,13 @@ class _Run:
         )
 
     def _rel(self, path: str) -> str | None:
-        p = Path(path)
-        if not p.is_absolute():
-            rel = p.as_posix()
+        """The POSIX path relative to the root of a path discovery reported (absolute or not)."""
+        if not os.path.isabs(path):
+            rel = path.replace(os.sep, "/")
+        elif path.startswith(self._root_prefix):
+            rel = path[len(self._root_prefix) :].replace(os.sep, "/")
         else:
-            try:
-                rel = p.relative_to(self.root).as_posix()
-            except ValueError:
-                return None
+            return None
         return None if self._is_ours(rel) else rel
 
     def _is_ours(self, rel: str) -> bool:
@@ -457,6 +498,78 @@ class _Run:
         self._last_progress = now
         self.progress.elapsed = now - self._started
         self.progress_cb(self.progress)
+
+
+class _Signal:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_STOP = _Signal("stop")
+_ABORT = _Signal("abort")
+
+
+class _Aborted(Exception):
+    """Raised inside the writer's transaction to roll it back."""
+
+
+class _Writer(threading.Thread):
+    """Stores results in a thread of its own, so writing overlaps with receiving results.
+
+    SQLite does its work with the GIL released; the engine's loop in the calling thread keeps
+    feeding workers meanwhile. The inbox is bounded, so memory stays flat when the store is slower.
+    """
+
+    def __init__(self, run: _Run) -> None:
+        super().__init__(name="codeweaver-index-writer", daemon=True)
+        self._run = run
+        self.inbox: queue.Queue[FileResult | _Signal] = queue.Queue(maxsize=WRITE_QUEUE)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._run.write_loop(self.inbox)
+        except _Aborted:
+            pass
+        except BaseException as exc:  # handed to the calling thread, which raises it
+            self.error = exc
+            _drain(self.inbox)
+
+    def put(self, item: FileResult | _Signal) -> bool:
+        """Queue ``item``; False when the writer has stopped (with an error)."""
+        while True:
+            if self.error is not None or not self.is_alive():
+                return False
+            try:
+                self.inbox.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        self.put(_STOP)
+
+    def abort(self) -> None:
+        _drain(self.inbox)
+        self.put(_ABORT)
+
+    def raise_error(self) -> None:
+        exc = self.error
+        if exc is None:
+            return
+        if isinstance(exc, sqlite3.Error):
+            raise IndexStoreError(f"cannot write the index: {exc}") from exc
+        raise exc
+
+
+def _drain(q: queue.Queue[FileResult | _Signal]) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
 
 
 def _skip_reason(skip: SkipRecord) -> str:

