@@ -53,8 +53,10 @@ class RawChunk(NamedTuple):
 
 
 Expander = Callable[[Item], "list[Item] | None"]
-# A scope's tail this short (after stripping whitespace) joins the chunk before it.
-_TAIL_BYTES = 8
+# Marks, on the stack, the end of a split definition's children.
+_SCOPE_END = "\0scope-end"
+# A split definition's one-line closing tail up to this long joins the chunk before it.
+_TAIL_MAX = 96
 # Given an item too big to place, a piece start ``lo`` and the furthest end that fits ``target``:
 # (the last syntax boundary in (lo, target] at a line start, the last one anywhere), -1 for none.
 Cutter = Callable[[Item, int, int], tuple[int, int]]
@@ -159,23 +161,11 @@ def pack(
 
     def flush() -> None:
         nonlocal g_start, g_header
-        if g_start < 0:
-            return
-        if (
-            out
-            and out[-1].end == g_start
-            and len(data[g_start:g_end].strip()) <= _TAIL_BYTES
-            and g_path != out[-1].path
-            and fits(out[-1].start, g_end)
-        ):
-            # A scope's closing tail ("}", "end"): keep it with the chunk it closes, not alone.
-            last = out[-1]
-            out[-1] = RawChunk(last.start, g_end, last.kinds, last.path, last.oversized)
-        else:
+        if g_start >= 0:
             out.append(RawChunk(g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False))
-        g_start = -1
-        g_header = False
-        g_kinds.clear()
+            g_start = -1
+            g_header = False
+            g_kinds.clear()
 
     stack = items[::-1]
     steps = 0
@@ -185,6 +175,23 @@ def pack(
         if deadline is not None and not steps & 63 and time.monotonic() > deadline:
             raise ChunkTimeoutError("chunking ran past the per-file time limit")
         start, end = item.start, item.end
+        if item.kind is _SCOPE_END:
+            # The split definition that began at ``item.handle`` is done. Its closing tail
+            # ("}", "end", "};  // namespace x") stays with the chunk before it, not alone.
+            if (
+                g_start >= 0
+                and out
+                and out[-1].end == g_start
+                and out[-1].start >= item.handle  # type: ignore[operator]
+                and b"\n" not in data[g_start:g_end].strip()
+                and g_end - g_start <= _TAIL_MAX
+                and fits(out[-1].start, g_end)
+            ):
+                last = out[-1]
+                out[-1] = RawChunk(last.start, g_end, last.kinds, last.path, last.oversized)
+                g_start, g_header = -1, False
+                g_kinds.clear()
+            continue
         if start >= end:
             # An empty item (a zero-width MISSING node): nothing to place.
             continue
@@ -221,8 +228,13 @@ def pack(
         children = expand(item)
         if children:
             if item.is_def:
-                flush()
+                inner = (*item.path, item.label)
+                if g_header and g_end == start and g_end - g_start <= small:
+                    g_path = inner  # a small enclosing header (namespace {) rides on inward
+                else:
+                    flush()
                 opened = True
+                stack.append(Item(-1, -1, _SCOPE_END, False, inner, start))
             stack.extend(reversed(children))
             continue
         # Otherwise cut it, continuing the pending group: each piece ends at the best boundary

@@ -215,8 +215,9 @@ def iter_file_results(
     if size is not None and size < 1:
         raise ConfigError("batch_size", size, "argument", "must be at least 1")
     del client  # reserved for the Dask executor
+    run_stats = stats if stats is not None else RunStats()
     return _iter_results(
-        iter(files), governor, executor_type, workers, ordered, size, stats or RunStats(), on_result
+        iter(files), governor, executor_type, workers, ordered, size, run_stats, on_result
     )
 
 
@@ -384,6 +385,10 @@ def _iter_process(
             f"the governor cannot be shipped to worker processes ({type(exc).__name__}: {exc}); "
             "make its token counter picklable by cloudpickle, or use executor_type='thread'"
         ) from exc
+    # Imported before the workers start so that forked workers inherit it instead of each
+    # importing it on their first file.
+    import codeweaver.engine.chunker.file_chunker  # noqa: F401
+
     ctx = multiprocessing.get_context(_start_method(governor))
     pool = ProcessPool(
         ctx,

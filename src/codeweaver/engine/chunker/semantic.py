@@ -22,6 +22,7 @@ from codeweaver.engine.chunker.syntax import (
     DEFINITION_KINDS,
     FUNCTION_VALUE_KINDS,
     WRAPPER_KINDS,
+    definition_body,
     definition_label,
     is_attachable,
     resolve_definition,
@@ -59,6 +60,14 @@ def semantic_spans(
         if item.is_def:
             leading, node, definition = handle  # type: ignore[misc]
             children = [*leading, *_flatten_to(node, definition)]
+            # The members sit directly in the definition's scope: a body that happens to fit is
+            # still opened, so each member that is a definition becomes a chunk of its own.
+            body = definition_body(definition)
+            if body is not None:
+                for k, child in enumerate(children):
+                    if child.id == body.id:
+                        children[k : k + 1] = body.children
+                        break
             return _items(
                 children, item.start, item.end, (*item.path, item.label), data, language,
                 item.kind, scope=True,
@@ -154,7 +163,8 @@ def _items(
 
     A boundary between two children sits at the start of the line the second one starts on when
     only whitespace precedes it there (so chunks start with their indentation and end with a
-    newline); a comment that starts on the line the previous child ends on stays with it.
+    newline); a comment or a lone ``;`` that starts on the line the previous child ends on
+    stays with it.
 
     This runs once per child of every node that is split, so it reads each node property once.
     """
@@ -168,7 +178,12 @@ def _items(
         if att is None:
             att = attachable[kind] = is_attachable(kind)
         start = child.start_byte
-        if att and heads and find(b"\n", heads[-1][3], start) == -1:
+        if (
+            heads
+            and (att or (child.end_byte - start <= 2 and not child.is_named))
+            and find(b"\n", heads[-1][3], start) == -1
+        ):
+            # A trailing comment or a lone ";" on the same line stays with what it ends.
             node, hkind, hstart, _ = heads[-1]
             heads[-1] = (node, hkind, hstart, child.end_byte)
             continue
@@ -204,7 +219,7 @@ def _items(
         definition = resolve_definition(child) if kind in maybe_def else None
         if definition is not None:
             first = pending[0] if pending else k
-            leading = tuple(heads[j][0] for j in pending)
+            leading = tuple([heads[j][0] for j in pending]) if pending else ()
             label = definition_label(definition, data, language)
             handle = (leading, child, definition)
             append(new(Item, (starts[first], starts[k + 1], kind, True, path, handle, label, True)))

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ATTACHABLE_KINDS", "definition_label", "is_attachable", "resolve_definition"]
+__all__ = [
+    "ATTACHABLE_KINDS",
+    "definition_body",
+    "definition_label",
+    "is_attachable",
+    "resolve_definition",
+]
 
 Node = Any  # tree_sitter.Node; kept loose so this module imports nothing heavy
 
@@ -41,9 +47,7 @@ FUNCTION_KINDS = frozenset(
         "macro_definition",
         "function_signature",
         "abstract_method_signature",
-        "property_declaration",  # C# properties with bodies; Kotlin/Swift properties are small
         "indexer_declaration",
-        "event_declaration",
     }
 )
 
@@ -190,14 +194,61 @@ def is_attachable(kind: str) -> bool:
     return kind in ATTACHABLE_KINDS or kind.endswith("comment")
 
 
+# Kinds that are only a definition with a body (``namespace Foo;``, ``mod foo;`` are statements).
+_NEEDS_BODY = frozenset(
+    {
+        "namespace_definition",
+        "namespace_declaration",
+        "mod_item",
+        "module",
+        "internal_module",
+    }
+)
+
+# Kinds that hold the members of a definition, for grammars without a ``body`` field.
+_BODY_KINDS = frozenset(
+    {
+        "block",
+        "class_body",
+        "declaration_list",
+        "field_declaration_list",
+        "template_body",
+        "body_statement",
+        "statement_block",
+        "compound_statement",
+        "enum_body",
+        "interface_body",
+        "protocol_body",
+        "enum_class_body",
+        "function_body",
+        "object_body",
+    }
+)
+
+
 def resolve_definition(node: Node) -> Node | None:
     """The definition ``node`` is or wraps, or None when it is not a definition."""
     kind = node.type
     if kind in DEFINITION_KINDS:
-        return node if node.is_named else None
+        if not node.is_named:
+            return None
+        if kind in _NEEDS_BODY and node.child_by_field_name("body") is None:
+            return None
+        return node
     if kind not in WRAPPER_KINDS:
         return None
     return _unwrap(node, 0)
+
+
+def definition_body(definition: Node) -> Node | None:
+    """The child of a definition that holds its members or statements, if it has one."""
+    body = definition.child_by_field_name("body")
+    if body is not None:
+        return body
+    for child in reversed(definition.named_children):
+        if child.type in _BODY_KINDS:
+            return child
+    return None
 
 
 def _unwrap(node: Node, depth: int) -> Node | None:
@@ -239,38 +290,69 @@ def _unwrap(node: Node, depth: int) -> Node | None:
 def definition_label(node: Node, data: bytes, language: str) -> str:
     """A short label for a definition node, e.g. ``def parse``, ``class Parser``, ``impl Tr for S``."""
     kind = node.type
-    name = _name_of(node, data)
-    if kind in ("variable_declarator", "assignment_expression", "public_field_definition", "field_definition"):
-        word = _FUNCTION_WORD.get(language, "function")
-    elif kind in FUNCTION_KINDS:
-        if "constructor" in kind or kind == "init_declaration":
-            word = "constructor" if kind != "init_declaration" else "init"
-        elif kind.startswith("method") or kind == "singleton_method":
-            word = _FUNCTION_WORD.get(language, "method")
-        elif kind == "macro_definition":
-            word = "macro"
-        elif kind.startswith("property"):
-            word = "property"
-        else:
-            word = _FUNCTION_WORD.get(language, "function")
-    else:
-        word = _container_word(node, data)
-        if kind == "impl_item":
+    key = (language, kind)
+    word = _WORDS.get(key)
+    if word is None:
+        word = _WORDS[key] = _word(node, kind, data, language)
+    if kind == "impl_item":
+        target = node.child_by_field_name("type")
+        if target is not None:
             trait = node.child_by_field_name("trait")
-            target = node.child_by_field_name("type")
-            if target is not None:
-                name = _text(target, data)
-                if trait is not None:
-                    name = f"{_text(trait, data)} for {name}"
+            name = _text(target, data)
+            if trait is not None:
+                name = f"{_text(trait, data)} for {name}"
+            return f"{word} {name}"
+    if word == "init":
+        return word
+    if kind == "method_declaration" and language == "go":
+        receiver = node.child_by_field_name("receiver")
+        name_node = node.child_by_field_name("name")
+        if receiver is not None and name_node is not None:
+            params = receiver.named_children
+            rtype = params[0].child_by_field_name("type") if params else None
+            shown = f"({_text(rtype, data)}) " if rtype is not None else ""
+            return f"{word} {shown}{_text(name_node, data)}"
+    if word == "\0swift":  # Swift says which it is: class / struct / extension / enum / actor
+        decl = node.child_by_field_name("declaration_kind")
+        word = _text(decl, data) if decl is not None else "class"
+    name_node = node.child_by_field_name("name")
+    if name_node is not None:
+        s, e = name_node.start_byte, name_node.end_byte
+        if e - s <= 80:
+            raw = data[s:e]
+            if b"\n" not in raw:
+                return f"{word} {raw.decode('utf-8', 'replace')}"
+        name = _text(name_node, data)
+    else:
+        name = _name_of(node, data)
     return f"{word} {name}" if name else word
 
 
-def _container_word(node: Node, data: bytes) -> str:
-    kind = node.type
-    # Swift says which it is in a field: class / struct / extension / enum / actor.
-    decl = node.child_by_field_name("declaration_kind")
-    if decl is not None:
-        return _text(decl, data)
+# (language, kind) -> the word a label starts with; filled as kinds are seen.
+_WORDS: dict[tuple[str, str], str] = {}
+
+
+def _word(node: Node, kind: str, data: bytes, language: str) -> str:
+    if kind in ("variable_declarator", "assignment_expression", "public_field_definition", "field_definition"):
+        return _FUNCTION_WORD.get(language, "function")
+    if kind in FUNCTION_KINDS:
+        if kind == "init_declaration":
+            return "init"
+        if "constructor" in kind:
+            return "constructor"
+        if kind.startswith("method") or kind == "singleton_method":
+            return _FUNCTION_WORD.get(language, "method")
+        if kind == "macro_definition":
+            return "macro"
+        if kind.startswith("property"):
+            return "property"
+        return _FUNCTION_WORD.get(language, "function")
+    if node.child_by_field_name("declaration_kind") is not None:
+        return "\0swift"
+    return _container_word(kind)
+
+
+def _container_word(kind: str) -> str:
     for fragment, word in _CONTAINER_WORDS:
         if fragment in kind:
             return word
@@ -278,9 +360,7 @@ def _container_word(node: Node, data: bytes) -> str:
 
 
 def _name_of(node: Node, data: bytes) -> str:
-    name = node.child_by_field_name("name")
-    if name is not None:
-        return _text(name, data)
+    """The name of a definition without a ``name`` field."""
     kind = node.type
     if kind == "assignment_expression":
         left = node.child_by_field_name("left")
