@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from codeweaver.config.chunker import ChunkerSettings
 from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
@@ -504,3 +506,61 @@ def test_summary_add_counts_items() -> None:
     s.add(SkipRecord("/r/c.bin", "binary"))
     assert (s.files, s.skipped, s.total_bytes) == (2, 1, 15)
     assert s.files_by_language == {"python": 2}
+
+
+# --- against rignore's own walk ------------------------------------------------------------------
+
+_NAMES = ["a", "b", "keep", "d", ".h"]
+_EXTS = [".py", ".log", ""]
+_RULES = ["*.log", "!keep.log", "b/", "/a", "d", "**/b/*.py", "keep*", "!keep.py", "a/**/*.py"]
+
+
+@st.composite
+def ignore_trees(draw: st.DrawFn) -> dict[str, str | bytes]:
+    dirs = draw(
+        st.lists(
+            st.lists(st.sampled_from(_NAMES), min_size=0, max_size=5).map("/".join),
+            min_size=1,
+            max_size=6,
+        )
+    )
+    files: dict[str, str | bytes] = {}
+    for d in dirs:
+        for name in draw(st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3)):
+            ext = draw(st.sampled_from(_EXTS))
+            files[f"{d}/{name}{ext}".lstrip("/")] = "x\n"
+        if draw(st.booleans()):
+            rules = draw(st.lists(st.sampled_from(_RULES), min_size=1, max_size=3))
+            kind = draw(st.sampled_from([".gitignore", ".ignore"]))
+            files[f"{d}/{kind}".lstrip("/")] = "\n".join(rules) + "\n"
+    # a name that is both a file and a folder cannot exist: drop the file
+    prefixes = {p.rsplit("/", i)[0] for p in files for i in range(1, p.count("/") + 1)}
+    return {p: c for p, c in files.items() if p not in prefixes}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    # make_tree gives each example a fresh folder
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(tree=ignore_trees(), hidden=st.booleans())
+def test_same_files_as_a_plain_rignore_walk(
+    make_tree: MakeTree, tree: dict[str, str | bytes], hidden: bool
+) -> None:
+    """Folder-at-a-time listings give exactly the files one rignore walk of the tree gives."""
+    import rignore
+
+    root = make_tree(tree)
+    got = sorted(rels(root, hidden=hidden))
+    expected = sorted(
+        p.relative_to(root).as_posix()
+        for p in rignore.walk(
+            root,
+            ignore_hidden=not hidden,
+            require_git=False,
+            additional_ignore_paths=[".codeweaverignore"],
+        )
+        if p.is_file()
+    )
+    assert got == expected
