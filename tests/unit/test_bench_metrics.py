@@ -3,6 +3,7 @@ split definitions and size statistics (no bench extra needed)."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -172,3 +173,19 @@ def test_pack_lines_is_lossless_and_within_budget(text: str, budget: int) -> Non
     assert all(0 < len(c) <= budget for c in chunks)
     cov = metrics.coverage(text, metrics.locate_chunks(text, chunks).covered())
     assert (cov.lost, cov.duplicated) == (0, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(alphabet="ab \n\tdef():", max_size=300),
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+)
+def test_any_cut_of_the_file_is_measured_lossless(text: str, cuts: list[int]) -> None:
+    points = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
+    chunks = [text[a:b] for a, b in itertools.pairwise(points) if b > a]
+    cov = metrics.coverage(text, metrics.locate_chunks(text, chunks).covered())
+    assert (cov.lost, cov.duplicated) == (0, 0)
+    # Stripping every chunk may lose whitespace, never anything else.
+    stripped = [c.strip() for c in chunks if c.strip()]
+    cov = metrics.coverage(text, metrics.locate_chunks(text, stripped).covered())
+    assert cov.lost_non_ws == 0
