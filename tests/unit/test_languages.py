@@ -153,6 +153,9 @@ def test_extension_is_case_insensitive(path: str) -> None:
         ("CHANGELOG", TEXT),
         ("LICENSE.txt", TEXT),
         ("deep/dir/Makefile", "make"),
+        (".env", "properties"),
+        (".env.local", "properties"),
+        (".env.py", "python"),  # the extension says more
     ],
 )
 def test_well_known_filename(path: str, language: str) -> None:

@@ -8,9 +8,11 @@ A language name is the name of its grammar in ``tree-sitter-language-pack`` (``p
 :func:`language_for_path` resolves, in this order (first hit wins):
 
 1. the exact file name (``Makefile``, ``CMakeLists.txt``, ``go.mod``, ``BUILD``, ``.gitignore``),
-   then file-name patterns (``Dockerfile.dev``, ``requirements-dev.txt``, ``LICENSE-MIT``);
+   then file-name patterns (``Dockerfile.dev``, ``requirements-dev.txt``, ``Makefile.am``);
 2. the extension, case-insensitive, longest first (``x.d.ts`` is ``typescript``);
-3. the shebang in ``head`` (``#!/usr/bin/env python3``) for files 1 and 2 did not name.
+3. ``.env`` files (``.env.local``: ``properties``), then the shebang in ``head``
+   (``#!/usr/bin/env python3``) for files 1 and 2 did not name;
+4. last, extensionless documents (``README``, ``LICENSE-MIT``, ``CHANGELOG``) are ``text``.
 
 ``head`` (the first bytes of the file) also settles the ambiguous extensions: ``.h`` is ``cpp``
 when the head looks like C++ and ``c`` otherwise; ``.m`` is ``objc`` or ``matlab``; ``.v`` is
@@ -317,8 +319,10 @@ _NAME_PATTERNS: tuple[tuple[_LazyRe[str], str], ...] = (
     (_LazyRe(r"CMakeLists\.txt", re.I), "cmake"),
     (_LazyRe(r"Jenkinsfile(?:\..+)?"), "groovy"),
     (_LazyRe(r"BUILD\.bazel|WORKSPACE(?:\..+)?|.*\.BUILD"), "starlark"),
-    (_LazyRe(r"\.env(?:\..+)?"), "properties"),
 )
+
+# Tried after extensions: ``.env.local`` is KEY=value, ``.env.py`` is Python.
+_DOTENV = _LazyRe(r"\.env(?:\..+)?")
 
 
 # Extensionless documents (``README``, ``LICENSE-MIT``, ``CHANGELOG``), tried last: an extension
@@ -395,6 +399,8 @@ def language_for_path(path: str | os.PathLike[str], head: bytes | None = None) -
         lang = _by_extension(name.lower())
         if lang is not None and head:
             lang = _disambiguate(lang, name.lower(), head)
+    if lang is None and _DOTENV.fullmatch(name):
+        lang = "properties"
     if lang is None and head:
         lang = _from_shebang(head)
     if lang is None and _TEXT_NAME.fullmatch(name):
