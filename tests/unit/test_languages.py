@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import threading
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -342,9 +343,22 @@ def test_every_grammar_in_the_table_loads() -> None:
             assert get_language(info.name) is not None, info.name
 
 
-def test_parsers_are_cached_per_process() -> None:
+def test_parsers_are_cached_per_thread_languages_per_process() -> None:
     assert get_parser("python") is get_parser("python")
     assert get_language("go") is get_language("go")
+    seen: dict[str, object] = {}
+
+    def in_thread() -> None:
+        seen["parser"] = get_parser("python")
+        seen["again"] = get_parser("python")
+        seen["language"] = get_language("python")
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert seen["parser"] is seen["again"]
+    assert seen["parser"] is not get_parser("python")  # a parser is not shared between threads
+    assert seen["language"] is get_language("python")
 
 
 @pytest.mark.parametrize("name", ["markdown", "rst", TEXT, "no-such-language", ""])

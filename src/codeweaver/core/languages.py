@@ -20,14 +20,16 @@ when the head looks like C++ and ``c`` otherwise; ``.m`` is ``objc`` or ``matlab
 ``latex``.
 
 The grammar pack is imported only here, and only when a parser is first asked for, so importing
-this module is cheap and a move to another grammar source touches one file. Parsers and languages
-are cached per process and never shipped between processes (they do not pickle).
+this module is cheap and a move to another grammar source touches one file. Languages are cached
+per process and parsers per thread; neither is ever shipped between processes (they do not
+pickle).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -529,7 +531,8 @@ def _from_shebang(head: bytes) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# grammars (per-process cache; tree-sitter objects never cross a process boundary)
+# grammars (cached per process, parsers per thread; tree-sitter objects never cross a process
+# boundary)
 
 
 def pack_grammars() -> tuple[str, ...]:
@@ -569,16 +572,27 @@ def get_language(language: str) -> Language:
         raise UnsupportedLanguageError(f"cannot load grammar {grammar!r}: {exc}") from exc
 
 
-@cache
-def get_parser(language: str) -> Parser:
-    """A tree-sitter ``Parser`` for ``language``, built once per process and reused.
+class _ThreadParsers(threading.local):
+    def __init__(self) -> None:
+        self.by_language: dict[str, Parser] = {}
 
-    A parser is not thread-safe: use it from one thread at a time (threads that parse
-    concurrently should build their own with ``tree_sitter.Parser(get_language(name))``).
+
+_parsers = _ThreadParsers()
+
+
+def get_parser(language: str) -> Parser:
+    """A tree-sitter ``Parser`` for ``language``, built once per thread and reused.
+
+    A parser keeps state while it parses, so each thread gets its own (the thread executor on a
+    free-threaded interpreter parses in parallel); the ``Language`` behind it is shared.
 
     Raises:
         UnsupportedLanguageError: an unknown name or a delimiter-only kind (``markdown``).
     """
-    from tree_sitter import Parser
+    parsers = _parsers.by_language
+    parser = parsers.get(language)
+    if parser is None:
+        from tree_sitter import Parser
 
-    return Parser(get_language(language))
+        parser = parsers[language] = Parser(get_language(language))
+    return parser
