@@ -56,7 +56,6 @@ BATCH_FILES = 256
 BATCH_SECONDS = 1.0
 WRITE_QUEUE = 512
 """Results waiting for the writer thread at most."""
-_PROGRESS_INTERVAL = 0.05
 
 Outcome = Literal["new", "changed", "unchanged", "skipped", "failed"]
 
@@ -223,7 +222,6 @@ class _Run:
         self.full = full
         self.progress_cb = progress
         self.progress = IndexProgress()
-        self._last_progress = 0.0
         self._started = time.perf_counter()
         self._lock = threading.Lock()
         self.states: dict[str, FileState] = {}
@@ -284,7 +282,7 @@ class _Run:
             self.report.deleted = store.delete_files(gone)
         store.set_meta("updated_at", str(time.time()))
         self.progress.discovery_done = True
-        self._emit(force=True)
+        self._emit()
 
     def write_loop(self, inbox: queue.Queue[FileResult | _Signal]) -> None:
         """The writer thread's loop: one transaction per batch of results, until told to stop.
@@ -427,7 +425,7 @@ class _Run:
                 self._discovered(done=False)
                 yield item
         self.progress.discovery_done = True
-        self._emit(force=True)
+        self._emit()
 
     def _classify(self, f: DiscoveredFile) -> Literal["new", "changed", "unchanged", "skipped"]:
         old = self.states.get(f.rel_path)
@@ -489,14 +487,10 @@ class _Run:
                 self.progress.done += 1
         self._emit()
 
-    def _emit(self, *, force: bool = False) -> None:
+    def _emit(self) -> None:
         if self.progress_cb is None:
             return
-        now = time.perf_counter()
-        if not force and now - self._last_progress < _PROGRESS_INTERVAL:
-            return
-        self._last_progress = now
-        self.progress.elapsed = now - self._started
+        self.progress.elapsed = time.perf_counter() - self._started
         self.progress_cb(self.progress)
 
 
