@@ -39,20 +39,33 @@ class ConcurrencySettings(BaseModel):
 
     executor: ExecutorKind = "auto"
     max_parallel_files: int | None = Field(
-        default=None, ge=1, le=1024, description="worker count; default: the CPUs this process may use"
+        default=None,
+        ge=1,
+        le=1024,
+        description="worker count; default: the CPUs this process may use",
     )
     batch_size: int | None = Field(
-        default=None, ge=1, le=10_000, description="files per task sent to a worker; default: adaptive"
+        default=None,
+        ge=1,
+        le=10_000,
+        description="files per task sent to a worker; default: adaptive",
     )
     start_method: StartMethod | None = Field(
-        default=None, description="multiprocessing start method for the process executor; default: the platform's"
+        default=None,
+        description=(
+            "multiprocessing start method for the process executor; default: the platform's"
+        ),
     )
     scheduler_address: str | None = Field(
-        default=None, description="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (executor='dask')"
+        default=None,
+        description="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (executor='dask')",
     )
     ship_file_bytes: bool = Field(
         default=False,
-        description="dask: send file bytes with each task instead of reading on the worker (no shared filesystem)",
+        description=(
+            "dask: send file bytes with each task instead of reading on the worker"
+            " (no shared filesystem)"
+        ),
     )
 
 
@@ -75,7 +88,10 @@ class ChunkerSettings(BaseModel):
     )
     packing: PackingMode = Field(
         default="definition",
-        description="'definition': one function/method per chunk; 'greedy': pack definitions up to the budget",
+        description=(
+            "'definition': one function/method per chunk;"
+            " 'greedy': pack definitions up to the budget"
+        ),
     )
     max_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
     file_timeout_seconds: float = Field(default=60.0, gt=0, le=86_400)
@@ -97,4 +113,6 @@ class ChunkerSettings(BaseModel):
         """The budget in its unit (tokens unless ``max_chunk_chars`` is set)."""
         if self.max_chunk_chars is not None:
             return self.max_chunk_chars
-        return self.max_chunk_tokens if self.max_chunk_tokens is not None else DEFAULT_MAX_CHUNK_TOKENS
+        if self.max_chunk_tokens is not None:
+            return self.max_chunk_tokens
+        return DEFAULT_MAX_CHUNK_TOKENS
