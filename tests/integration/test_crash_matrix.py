@@ -210,3 +210,26 @@ def test_a_worker_that_cannot_start_is_a_clear_error(tmp_path: Path, method: str
     with pytest.raises(ExecutorError, match="cannot be loaded here"):
         list(iter_file_results(_corpus(tmp_path), gov, executor_type="process", max_workers=2))
     assert _workers() == set()
+
+
+def test_many_crashing_files_never_take_an_innocent_one_down(tmp_path: Path) -> None:
+    """Five culprits in one big batch on one worker: five deaths, and each blames only its file."""
+    files = []
+    for i in range(12):
+        body = f"def f{i}(x):\n    return x * {i}\n"
+        if i % 2 == 1 and i < 10:
+            body += f'\n\ndef bad():\n    return "{MARKER}"\n'
+        p = tmp_path / f"m{i:02d}.py"
+        p.write_text(body, encoding="utf-8")
+        files.append(DiscoveredFile(str(p), p.name, "python", p.stat().st_size, 0))
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=200), token_counter=make_counter("exit"))
+    stats = RunStats()
+    results = list(
+        iter_file_results(
+            files, gov, executor_type="process", max_workers=1, batch_size=12, stats=stats
+        )
+    )
+    failed = sorted(r.file.rel_path for r in results if r.status == "failed")
+    assert failed == ["m01.py", "m03.py", "m05.py", "m07.py", "m09.py"]
+    assert all(r.failure and r.failure.exit_code == 7 for r in results if r.status == "failed")
+    assert stats.files_chunked == 7 and stats.worker_restarts == 5

@@ -74,7 +74,10 @@ __all__ = ["ProcessPool", "describe_exit"]
 log = logging.getLogger("codeweaver")
 
 MAX_ATTEMPTS = 3
-"""A file sent this many times to workers that died on *other* files fails with stage "worker"."""
+"""A file held by this many workers that died between files fails with stage "worker".
+
+A death during a file blames that file only (the progress array says which), so files queued
+behind a crashing one are re-sent however often that happens."""
 
 _IDLE = -1.0
 
@@ -253,7 +256,7 @@ class ProcessPool:
         self._stats = stats
         self._per_worker = per_worker
         self._workers: list[_Worker] = []
-        self._attempts: dict[int, int] = {}
+        self._unexplained: dict[int, int] = {}  # seq -> deaths with no culprit while held
         self._deaths_without_progress = 0
         self._closed = False
 
@@ -348,8 +351,6 @@ class ProcessPool:
             self._wait(retry)
 
     def _send(self, w: _Worker, batch: Batch, seqs: list[int]) -> None:
-        for s in seqs:
-            self._attempts[s] = self._attempts.get(s, 0) + 1
         w.inflight.append((batch, seqs))
         files = [batch.file(s) for s in seqs]
         # A dead worker fails the send; its sentinel fires and the batch is re-queued.
@@ -432,24 +433,27 @@ class ProcessPool:
         w.process.join(5.0)
         code = w.process.exitcode
         seq, _ = self._current(w) if w.killed_for_timeout is None else (w.killed_for_timeout, 0.0)
+        unfinished = [(b, [s for s in seqs if not b.has(s)]) for b, seqs in w.inflight]
+        blamed = any(seq in seqs for _, seqs in unfinished)
         requeue: list[tuple[Batch, list[int]]] = []
-        blamed = False
-        for batch, seqs in w.inflight:
+        for batch, seqs in unfinished:
             left: list[int] = []
             for s in seqs:
-                if batch.has(s):
-                    continue
                 if s == seq:
-                    blamed = True
                     batch.set(s, self._culprit_result(batch.file(s), code, w.killed_for_timeout))
-                elif self._attempts.get(s, 0) >= MAX_ATTEMPTS:
+                    continue
+                if not blamed:
+                    # Nobody to blame (it died between files): count it against every file it
+                    # held, so a file that kills workers some other way cannot loop forever.
+                    self._unexplained[s] = self._unexplained.get(s, 0) + 1
+                if self._unexplained.get(s, 0) >= MAX_ATTEMPTS:
                     batch.set(
                         s,
                         failed_result(
                             batch.file(s),
                             "worker",
                             "WorkerDied",
-                            f"{MAX_ATTEMPTS} workers died while this file was queued on them "
+                            f"{MAX_ATTEMPTS} workers died while holding this file "
                             f"(last: {describe_exit(code)})",
                             exit_code=code,
                         ),
