@@ -93,27 +93,22 @@ class Measure:
         data = self.data
         if self._counter is None and self._ascii:
             return min(end, start + max(1, self.limit))
-        lo, hi = start + 1, end  # invariant: answer in [lo, hi]
-        # The first character always goes in, so progress is guaranteed.
-        while lo < end and (data[lo] & 0xC0) == 0x80:
-            lo += 1
+        first = start + 1  # one whole character always goes in, so there is progress
+        while first < end and (data[first] & 0xC0) == 0x80:
+            first += 1
+        hi = end
         if self._counter is None:
-            # Characters: decode once and count.
-            text = data[start:end].decode("utf-8", "replace")
-            if len(text) <= self.limit:
-                return end
-            guess = start + len(text[: self.limit].encode("utf-8", "surrogatepass"))
-            return _char_boundary(data, max(lo, min(guess, end)), lo)
-        best = lo
+            # ``limit`` characters never take more than 4 bytes each.
+            hi = min(end, start + 4 * self.limit + 4)
+        best = first
+        lo = first + 1
         while lo <= hi:
             mid = _char_boundary(data, (lo + hi) // 2, best)
-            if mid <= best:
+            if mid > best and self.fits(start, mid):
+                best = mid
                 lo = (lo + hi) // 2 + 1
-                continue
-            if self.fits(start, mid):
-                best, lo = mid, mid + 1
             else:
-                hi = mid - 1
+                hi = (lo + hi) // 2 - 1
         return best
 
 
@@ -264,6 +259,10 @@ def pack(
             out.append(RawChunk(pos, b, tuple(dict.fromkeys(g_kinds)), g_path, not fits(pos, b)))
             g_kinds[:] = [item.kind]
             pos = b
-        g_start, g_end = pos, end
+        if pos < end:
+            g_start, g_end = pos, end
+        else:
+            g_start = -1
+            g_kinds.clear()
     flush()
     return out

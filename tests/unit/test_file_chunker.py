@@ -1,0 +1,161 @@
+"""chunk_bytes / chunk_file on the inputs that break naive chunkers: each gives chunks that hold
+the contract, or a clear skip, within the per-file time limit."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from _contract import assert_contract
+
+from codeweaver.config.chunker import ChunkerSettings
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
+from codeweaver.engine.chunker.file_chunker import chunk_bytes, chunk_file, chunk_text, read_source
+from codeweaver.engine.chunker.governor import ChunkGovernor
+
+GOV = ChunkGovernor(ChunkerSettings(max_chunk_chars=1500))
+
+
+def test_empty_file_gives_no_chunks() -> None:
+    assert chunk_bytes(b"", "python", GOV) == []
+
+
+@pytest.mark.parametrize("language", ["python", "javascript", "text", "markdown"])
+def test_whitespace_only_file_gives_one_chunk(language: str) -> None:
+    data = b"\n\n   \t\n"
+    chunks = chunk_bytes(data, language, GOV)
+    assert len(chunks) == 1
+    assert_contract(data, chunks, 1500)
+
+
+def test_one_line_file() -> None:
+    chunks = chunk_bytes(b"x = 1", "python", GOV)
+    assert [c.content for c in chunks] == ["x = 1"]
+    assert (chunks[0].start_line, chunks[0].end_line) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("language", "open_", "close"),
+    [("python", "[", "]"), ("javascript", "{", "}"), ("c", "(", ")")],
+)
+def test_thousand_level_nesting_does_not_hit_the_recursion_limit(
+    language: str, open_: str, close: str
+) -> None:
+    depth = 1000
+    if language == "javascript":
+        src = "function f() " + "{ if (x) " * depth + "{}" + " }" * depth + "\n"
+    elif language == "c":
+        src = "int x = " + open_ * depth + "1" + close * depth + ";\n"
+    else:
+        src = "x = " + open_ * depth + "1" + close * depth + "\n"
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=200))
+    chunks = chunk_text(src, language, gov)
+    assert_contract(src.encode(), chunks, 200)
+
+
+def test_ten_megabyte_generated_file() -> None:
+    line = "    ('entry_%06d', %d, 'some generated payload text here'),\n"
+    src = "DATA = [\n" + "".join(line % (i, i) for i in range(160_000)) + "]\n"
+    data = src.encode()
+    assert len(data) > 10_000_000
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=1500, file_timeout_seconds=120))
+    start = time.monotonic()
+    chunks = chunk_bytes(data, "python", gov, deadline=start + 120)
+    assert_contract(data, chunks, 1500)
+    assert len(chunks) > 6000
+
+
+def test_two_megabyte_minified_javascript_on_one_line() -> None:
+    fn = "function f{i}(a,b){{var c=a+b;if(c>{i}){{return c*2}}return [a,b,c,'{pad}'].join(',')}}"
+    src = ";".join(fn.format(i=i, pad="x" * 20) for i in range(22_000))
+    data = src.encode()
+    assert len(data) > 2_000_000 and b"\n" not in data
+    chunks = chunk_bytes(data, "javascript", GOV)
+    assert_contract(data, chunks, 1500)
+    assert max(len(c.content) for c in chunks) <= 1500
+
+
+def test_one_enormous_string_literal_is_cut_at_characters() -> None:
+    src = 'S = "' + "abc " * 10_000 + '"\n'
+    chunks = chunk_text(src, "python", GOV)
+    assert_contract(src.encode(), chunks, 1500)
+    assert len(chunks) >= 27
+
+
+def test_invalid_utf8_is_chunked_with_replacement_characters() -> None:
+    data = b"def f():\n    return '\xff\xfe caf\xc3\xa9'\n\n\ndef g():\n    return b'\x80'\n"
+    chunks = chunk_bytes(data, "python", GOV)
+    assert_contract(data, chunks, 1500)
+    assert "\ufffd" in chunks[0].content
+    assert "café" in chunks[0].content
+
+
+def test_syntax_error_file_still_chunks() -> None:
+    src = "class (:\n  def ]] broken\n" * 50 + "def ok():\n    return 1\n"
+    chunks = chunk_text(src, "python", GOV)
+    assert_contract(src.encode(), chunks, 1500)
+
+
+def test_bom_crlf_and_non_ascii() -> None:
+    src = "\ufeff# -*- coding: utf-8 -*-\r\nimport os\r\n\r\n\r\ndef grüß(名前):\r\n    return f'héllo {名前} 🎉'\r\n"
+    data = src.encode("utf-8")
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=40))
+    chunks = chunk_bytes(data, "python", gov)
+    assert_contract(data, chunks, 40)
+    assert chunks[0].content.startswith("\ufeff")
+    assert all("\r\n" not in c.content[-1:] for c in chunks)  # never split inside CRLF
+    assert not any(c.content.startswith("\n") for c in chunks[1:])
+
+
+def test_binary_content_is_a_skip_not_garbage() -> None:
+    with pytest.raises(FileSkippedError) as info:
+        chunk_bytes(b"\x89PNG\r\n\x1a\n\0\0\0IHDR", "text", GOV)
+    assert info.value.reason == "binary"
+
+
+def test_too_many_chunks_is_a_skip() -> None:
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=16, max_chunks_per_file=10))
+    with pytest.raises(FileSkippedError) as info:
+        chunk_text("x = 1\n" * 200, "python", gov)
+    assert info.value.reason == "too_many_chunks"
+
+
+def test_deadline_in_the_past_times_out() -> None:
+    src = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(3000))
+    with pytest.raises(ChunkTimeoutError) as info:
+        chunk_text_deadline = chunk_bytes(src.encode(), "python", GOV, deadline=time.monotonic() - 1)
+        del chunk_text_deadline
+    assert info.value.stage == "timeout"
+
+
+def test_unknown_language_goes_to_the_delimiter_chunker() -> None:
+    src = "alpha beta\n\ngamma delta\n"
+    chunks = chunk_text(src, "no-such-language", GOV)
+    assert [c.chunker for c in chunks] == ["delimiter"]
+    assert chunks[0].content == src
+
+
+def test_read_source_refuses_large_and_reports_missing(tmp_path: Path) -> None:
+    big = tmp_path / "big.py"
+    big.write_bytes(b"x" * 2000)
+    with pytest.raises(FileSkippedError) as info:
+        read_source(big, 1000)
+    assert info.value.reason == "too_large"
+    with pytest.raises(ChunkingError) as err:
+        read_source(tmp_path / "gone.py", 1000)
+    assert err.value.stage == "read"
+
+
+def test_chunk_file_uses_the_relative_path(tmp_path: Path) -> None:
+    path = tmp_path / "pkg" / "mod.py"
+    path.parent.mkdir()
+    path.write_text("def f():\n    return 1\n")
+    st = path.stat()
+    file = DiscoveredFile(str(path), "pkg/mod.py", "python", st.st_size, st.st_mtime_ns)
+    chunks = chunk_file(file, GOV)
+    assert [c.path for c in chunks] == ["pkg/mod.py"]
+    assert chunks[0].symbol == "def f"
+    same = chunk_file(file, GOV)
+    assert [c.chunk_id for c in chunks] == [c.chunk_id for c in same]

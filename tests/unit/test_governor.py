@@ -1,0 +1,63 @@
+"""ChunkGovernor: budgets in tokens or characters, model limits, and surviving cloudpickle."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import pytest
+
+from codeweaver.config.chunker import DEFAULT_MAX_CHUNK_TOKENS, ChunkerSettings
+from codeweaver.engine.chunker.governor import ChunkGovernor
+
+
+def test_default_budget_is_512_tokens_estimated_as_characters() -> None:
+    gov = ChunkGovernor()
+    assert (gov.unit, gov.budget) == ("tokens", DEFAULT_MAX_CHUNK_TOKENS)
+    assert gov.char_budget == 512 * 3
+    assert gov.fits("x" * 1536) and not gov.fits("x" * 1537)
+
+
+def test_character_budget() -> None:
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=100))
+    assert (gov.unit, gov.limit(), gov.size("é" * 10)) == ("chars", 100, 10)
+
+
+def test_custom_token_counter_is_called() -> None:
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=8), token_counter=lambda s: len(s.split()))
+    assert gov.char_budget is None
+    assert gov.fits("a b c d e f g h") and not gov.fits("a b c d e f g h i")
+
+
+def test_from_model_limits_keeps_a_margin_and_room_for_the_header() -> None:
+    gov = ChunkGovernor.from_model_limits(512, safety_margin=0.1, header_tokens=32)
+    assert gov.budget == int(512 * 0.9) - 32
+    with pytest.raises(ValueError, match="positive"):
+        ChunkGovernor.from_model_limits(0)
+
+
+def test_both_budgets_is_an_error() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        ChunkerSettings(max_chunk_tokens=10, max_chunk_chars=100)
+
+
+def test_survives_cloudpickle_with_a_lambda_counter() -> None:
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=9), token_counter=lambda s: len(s) // 2)
+    back = pickle.loads(cloudpickle.dumps(gov))
+    assert back.size("abcdef") == 3
+    assert back.fingerprint() == gov.fingerprint()
+    assert back.settings == gov.settings
+
+
+def test_fingerprint_changes_with_what_changes_boundaries() -> None:
+    base = ChunkGovernor(ChunkerSettings(max_chunk_chars=100)).fingerprint()
+    assert ChunkGovernor(ChunkerSettings(max_chunk_chars=101)).fingerprint() != base
+    assert ChunkGovernor(ChunkerSettings(max_chunk_chars=100, packing="greedy")).fingerprint() != base
+    # Concurrency does not change chunks, so it does not change the fingerprint.
+    settings = ChunkerSettings(max_chunk_chars=100, concurrency={"executor": "thread"})  # type: ignore[arg-type]
+    assert ChunkGovernor(settings).fingerprint() == base
+
+
+def test_keyword_overrides() -> None:
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=100), max_chunk_chars=200)
+    assert gov.budget == 200
