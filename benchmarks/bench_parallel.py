@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import sys
@@ -123,15 +124,17 @@ def main(argv: list[str] | None = None) -> int:
         [int(w) for w in args.workers.split(",")] if args.workers else list(range(1, n_cpus + 1))
     )
     executors = args.executors.split(",")
+    # Explicit: the RSS sampler's thread would otherwise steer the default away from fork.
+    start_method = args.start_method or multiprocessing.get_all_start_methods()[0]
     settings = ChunkerSettings(
         max_chunk_chars=args.budget_chars,
-        concurrency=ConcurrencySettings(start_method=args.start_method),
+        concurrency=ConcurrencySettings(start_method=start_method),  # type: ignore[arg-type]
     )
     governor = ChunkGovernor(settings)
     print(
         f"corpus {root}: {len(files)} files, {total / MB:.1f} MB; budget {args.budget_chars} chars;"
-        f" {n_cpus} usable CPUs (os.cpu_count()={os.cpu_count()}); load average "
-        f"{os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}",
+        f" start method {start_method}; {n_cpus} usable CPUs (os.cpu_count()={os.cpu_count()});"
+        f" load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}",
         flush=True,
     )
 

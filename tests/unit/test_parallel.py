@@ -265,3 +265,28 @@ def test_an_unpicklable_token_counter_is_a_clear_error(
         list(iter_file_results(files, gov, executor_type="process", max_workers=2))
     # the thread executor needs no pickling
     assert len(list(iter_file_results(files, gov, executor_type="thread", max_workers=2))) == 26
+
+
+def test_fork_is_avoided_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+    import threading
+
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: None)
+    monkeypatch.setattr(
+        multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn", "forkserver"]
+    )
+    gov = ChunkGovernor()
+    if threading.active_count() == 1:
+        assert parallel._start_method(gov) == "fork"
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert parallel._start_method(gov) == "forkserver"
+        explicit = ChunkGovernor(
+            ChunkerSettings(concurrency=ConcurrencySettings(start_method="fork"))
+        )
+        assert parallel._start_method(explicit) == "fork"  # what the user asked for wins
+    finally:
+        stop.set()
+        t.join()

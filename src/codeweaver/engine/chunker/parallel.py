@@ -43,6 +43,7 @@ import math
 import multiprocessing
 import os
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -177,9 +178,21 @@ def resolve_executor(
 
 
 def _start_method(governor: ChunkGovernor) -> str:
-    """The configured start method, else the platform default, without touching global state."""
+    """The start method for worker processes; never changes the global one.
+
+    The configured one, else the one the host set, else the platform default -- except that a
+    default of ``fork`` becomes ``forkserver`` while other threads run in this process (a
+    writer thread, a progress bar): forking a multi-threaded process can copy a lock some other
+    thread holds, and the child would wait on it forever.
+    """
     method = governor.concurrency.start_method or multiprocessing.get_start_method(allow_none=True)
-    return method or multiprocessing.get_all_start_methods()[0]
+    if method is not None:
+        return method
+    available = multiprocessing.get_all_start_methods()
+    default = available[0]
+    if default == "fork" and "forkserver" in available and threading.active_count() > 1:
+        return "forkserver"
+    return default
 
 
 # -- the public entry points -------------------------------------------------------------------
