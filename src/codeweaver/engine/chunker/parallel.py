@@ -18,6 +18,8 @@ Executors (explicit argument > ``governor.concurrency.executor`` > ``"auto"``):
     Persistent worker processes (see :mod:`codeweaver.engine.chunker._pool`), set up once with
     the governor as cloudpickle bytes, fed batches of plain ``DiscoveredFile`` and answering
     with compact rows. A crash fails only the file it happened on; a hung file is killed.
+    Start method: ``concurrency.start_method``, else the host's, else the platform default
+    (``forkserver`` instead of ``fork`` while other threads run in this process).
 ``auto``
     Serial for a handful of small files (the input is peeked at, not consumed) or one worker,
     threads on a free-threaded interpreter, processes otherwise.
