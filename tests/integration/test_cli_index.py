@@ -371,3 +371,33 @@ def test_killed_run_resumes_to_a_complete_consistent_index(tmp_path: Path) -> No
             assert [c.chunk_id for c in a.chunks_for(rel)] == [
                 c.chunk_id for c in b.chunks_for(rel)
             ]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_promptly_with_exit_130_and_a_consistent_index(tmp_path: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    repo = tmp_path / "big"
+    picked = _stdlib_repo(repo, 600)
+    db = default_db_path(repo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeweaver", "index", str(repo), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline and proc.poll() is None and _indexed_files(db) == 0:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "run the same command again" in err and "Traceback" not in err
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"orphaned workers: {alive}"
+    with IndexStore.open(db, create=False) as store:
+        assert store.check_integrity() == []
+        assert 0 < store.file_count() < len(picked)

@@ -33,7 +33,7 @@ app = App(
     result_action="return_value",
 )
 
-_budget = Group("Chunk budget", validator=validators.MutuallyExclusive())
+_budget = Group("Chunk budget", validator=validators.MutuallyExclusive())  # type: ignore[no-untyped-call]
 
 MaxTokens = Annotated[
     int | None, Parameter(group=_budget, help="chunk budget in tokens (default 512)")
@@ -169,8 +169,15 @@ def index(
         if db is not None:
             overrides["index"] = {"db_path": db.expanduser().resolve()}
         settings = load_settings(root, **overrides)
-        with IndexProgressBar(enabled=not (quiet or json)) as bar:
-            report = index_project(root, settings, full=full, progress=bar.update)
+        try:
+            with IndexProgressBar(enabled=not (quiet or json)) as bar:
+                report = index_project(root, settings, full=full, progress=bar.update)
+        except KeyboardInterrupt:
+            _err(
+                "interrupted: the index keeps every file stored so far; "
+                "run the same command again to carry on"
+            )
+            return EXIT_INTERRUPTED
         if json:
             data = report.to_dict()
             data["ok"] = report.ok
