@@ -214,7 +214,8 @@ def iter_file_results(
 
     Arguments are checked at call time; work (and consuming ``files``) starts at the first
     ``next()``. ``stats`` is filled as results are yielded. Breaking out of the loop (or
-    ``close()``) stops and reaps every worker.
+    ``close()``) stops and reaps every worker. Failures are returned, not logged (that is
+    :func:`chunk_files_parallel`'s job, or the caller's).
 
     Raises:
         ConfigError: an unknown executor, a worker count or batch size below 1.
