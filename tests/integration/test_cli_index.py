@@ -329,7 +329,18 @@ def test_killed_run_resumes_to_a_complete_consistent_index(tmp_path: Path) -> No
     db = default_db_path(repo)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "codeweaver", "index", str(repo), "--workers", "2", "-q"],
+        [
+            sys.executable,
+            "-m",
+            "codeweaver",
+            "index",
+            str(repo),
+            "--workers",
+            "1",
+            "--executor",
+            "process",
+            "-q",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
@@ -381,7 +392,17 @@ def test_ctrl_c_stops_promptly_with_exit_130_and_a_consistent_index(tmp_path: Pa
     db = default_db_path(repo)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "codeweaver", "index", str(repo), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "codeweaver",
+            "index",
+            str(repo),
+            "--workers",
+            "1",
+            "--executor",
+            "process",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
