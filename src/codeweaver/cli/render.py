@@ -7,7 +7,6 @@ stays clean. The bar is drawn only on a terminal.
 from __future__ import annotations
 
 import os
-import textwrap
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -171,8 +170,11 @@ def print_search_hits(hits: Sequence[SearchHit], query: str) -> None:
 
 
 def _snippet_lines(snippet: str, max_lines: int = 4) -> list[str]:
-    lines = textwrap.dedent(snippet).splitlines()
-    lines = [ln for ln in lines if ln.strip()]
+    lines = [ln for ln in snippet.splitlines() if ln.strip()]
+    # Dedent by the body's indentation; a first line cut mid-way ("… x") has none to go by.
+    body = lines[1:] if lines and lines[0].lstrip().startswith("…") else lines
+    indent = min((len(ln) - len(ln.lstrip()) for ln in body), default=0)
+    lines = [ln[indent:] if ln[:indent].isspace() else ln.lstrip() for ln in lines]
     shown = [_highlight(ln.rstrip()) for ln in lines[:max_lines]]
     if len(lines) > max_lines:
         shown.append("[dim]...[/]")
