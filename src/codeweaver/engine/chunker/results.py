@@ -76,7 +76,7 @@ class RunStats:
     retries: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
     skips: list[SkipRecord] = field(default_factory=list)
-    _started: float | None = None
+    _started: float | None = field(default=None, repr=False, compare=False)
 
     # -- updating (called by the engine) ----------------------------------------------------------
     def start(self, executor: str, workers: int) -> None:
