@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from codeweaver.config import load_settings
 from codeweaver.config.settings import CodeWeaverSettings
-from codeweaver.core.errors import DiscoveryError
+from codeweaver.core.errors import DiscoveryError, IndexStoreError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.index import IndexProgress, IndexStore, index_project
 
@@ -149,3 +150,24 @@ def test_missing_root_raises_discovery_error(tmp_path: Path) -> None:
 def test_empty_directory_indexes_to_an_empty_index(tmp_path: Path) -> None:
     report = index_project(tmp_path, _settings(tmp_path))
     assert report.files == 0 and report.total_chunks == 0 and report.ok
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX advisory locks")
+def test_a_second_concurrent_writer_is_refused(repo: Path) -> None:
+    import fcntl
+
+    settings = _settings(repo)
+    index_project(repo, settings)
+    lock = repo / ".codeweaver" / "index.db.lock"
+    with lock.open("a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # another run is writing
+        with pytest.raises(IndexStoreError, match="another `codeweaver index` is writing"):
+            index_project(repo, settings)
+    assert index_project(repo, settings).unchanged == 13  # free again once released
+
+
+def test_db_inside_the_root_is_not_indexed_with_its_side_files(repo: Path) -> None:
+    settings = _settings(repo, index={"db_path": "cw.db"})
+    index_project(repo, settings)
+    report = index_project(repo, settings)
+    assert (report.new, report.unchanged, report.skipped) == (0, 13, 0)

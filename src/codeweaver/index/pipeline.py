@@ -28,6 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -190,13 +191,47 @@ def index_project(
         governor = ChunkGovernor(settings.chunker)
     db_path = resolve_db_path(root_path, settings)
     report = IndexReport(root=root_path, db_path=db_path)
-    with IndexStore.open(db_path, recreate_incompatible=full) as store:
-        _Run(root_path, settings, governor, store, report, full=full, progress=progress).run()
-        stats = store.stats()
+    try:
+        with (
+            IndexStore.open(db_path, recreate_incompatible=full) as store,
+            _writer_lock(db_path),
+        ):
+            _Run(root_path, settings, governor, store, report, full=full, progress=progress).run()
+            stats = store.stats()
+    except sqlite3.Error as exc:  # disk full, locked by a foreign writer, ...
+        raise IndexStoreError(f"cannot write the index {db_path}: {exc}") from exc
     report.total_files = stats.files
     report.total_chunks = stats.chunks
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextmanager
+def _writer_lock(db_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside the database: one indexing run per index at a time.
+
+    Readers (``search``, ``status``) do not take it; SQLite's WAL lets them read meanwhile.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: SQLite's own locking is all there is
+        yield
+        return
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise IndexStoreError(f"cannot create the lock file {lock_path}: {exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise IndexStoreError(
+                f"another `codeweaver index` is writing {db_path}; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class _Run:
@@ -476,7 +511,10 @@ class _Run:
         return (
             self.db_rel is not None
             and rel.startswith(self.db_rel)
-            and (rel == self.db_rel or rel[len(self.db_rel) :] in ("-wal", "-shm", "-journal"))
+            and (
+                rel == self.db_rel
+                or rel[len(self.db_rel) :] in ("-wal", "-shm", "-journal", ".lock")
+            )
         )
 
     # -- progress --------------------------------------------------------------------------------
