@@ -422,3 +422,20 @@ def test_ctrl_c_stops_promptly_with_exit_130_and_a_consistent_index(tmp_path: Pa
     with IndexStore.open(db, create=False) as store:
         assert store.check_integrity() == []
         assert 0 < store.file_count() < len(picked)
+
+
+def test_failed_files_exit_1_are_listed_and_shown_by_status(repo: Path) -> None:
+    # A per-file time limit nothing can meet: every file that takes any time fails.
+    env = {"CODEWEAVER_CHUNKER__FILE_TIMEOUT_SECONDS": "0.000001"}
+    proc = run_cli("index", str(repo), env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "file(s) failed" in proc.stdout and "[timeout]" in proc.stdout
+    assert "pkg/checksum.py" in proc.stdout
+
+    status = json.loads(run_cli("status", str(repo), "--json", env=env).stdout)
+    assert "pkg/checksum.py" in {f["path"] for f in status["failed"]}
+    assert status["stale"]["modified"] >= 1  # failed files are due for another try
+
+    fixed = index_json(repo)  # normal limit: the failed files are retried and succeed
+    assert fixed["failed"] == 0 and fixed["changed"] >= 1

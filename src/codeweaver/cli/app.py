@@ -275,10 +275,16 @@ def status(
         with IndexStore.open(resolve_db_path(root, settings), create=False) as store:
             stats = store.stats()
             stale = check_staleness(root, settings, store)
+            failed = [(p, r or "") for p, st, r, _ in store.iter_files() if st == "failed"]
         if json:
-            print(_json.dumps({"index": _stats_dict(stats), "stale": stale.to_dict()}, indent=2))
+            data = {
+                "index": _stats_dict(stats),
+                "stale": stale.to_dict(),
+                "failed": [{"path": p, "reason": r} for p, r in failed],
+            }
+            print(_json.dumps(data, indent=2))
         else:
-            print_status(stats, stale)
+            print_status(stats, stale, failed)
         return EXIT_OK
 
     return _guard(body)

@@ -197,7 +197,9 @@ def _highlight(line: str) -> str:
     return "".join(out)
 
 
-def print_status(stats: IndexStats, stale: Staleness) -> None:
+def print_status(
+    stats: IndexStats, stale: Staleness, failed: Sequence[tuple[str, str]] = ()
+) -> None:
     out = _stdout()
     out.print(f"[bold]codeweaver index[/] {escape(stats.root or '?')}")
     table = Table(box=None, show_header=False, padding=(0, 1, 0, 2))
@@ -223,6 +225,10 @@ def print_status(stats: IndexStats, stale: Staleness) -> None:
         )
     table.add_row("chunking", escape(stats.fingerprint or "?"))
     out.print(table)
+    if failed:
+        out.print(f"[red]{len(failed)} file(s) failed[/] (retried on the next run):")
+        for path, reason in failed[:MAX_FAILURES_SHOWN]:
+            out.print(f"  {escape(_relative(reason, Path(stats.root or '/')) or path)}")
     if stale.is_stale:
         parts = [
             f"{n:,} {name}"
