@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,8 +92,11 @@ def test_auto_picks_threads_without_a_gil(monkeypatch: pytest.MonkeyPatch) -> No
     assert resolve_executor("auto", sample=many, complete=False, workers=4) == "thread"
 
 
-def test_dask_is_refused_clearly_at_call_time(governor: ChunkGovernor) -> None:
-    with pytest.raises(ExecutorError, match="dask"):
+def test_dask_without_the_extra_is_refused_clearly_at_call_time(
+    governor: ChunkGovernor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    with pytest.raises(ExecutorError, match=r"dask.*codeweaver\[distributed\]"):
         iter_file_results([], governor, executor_type="dask")
 
 

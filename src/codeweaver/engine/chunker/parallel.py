@@ -24,9 +24,10 @@ Executors (explicit argument > ``governor.concurrency.executor`` > ``"auto"``):
     Serial for a handful of small files (the input is peeked at, not consumed) or one worker,
     threads on a free-threaded interpreter, processes otherwise.
 ``dask``
-    Not available yet: raises :class:`~codeweaver.core.errors.ExecutorError`. The worker
-    functions in :mod:`codeweaver.engine.chunker.worker` (``init_worker``/``chunk_batch``/
-    ``chunk_batch_with``) are what a Dask backend submits.
+    The same worker functions on a Dask distributed cluster (the ``distributed`` extra): an
+    existing ``client=``, a scheduler address (``client="tcp://..."`` or
+    ``concurrency.scheduler_address``), else a LocalCluster on loopback; see
+    :mod:`codeweaver.engine.chunker.distributed`. Never chosen by ``auto``.
 
 Memory stays flat: input is consumed lazily and at most a few batches per worker are in flight
 (or finished but not yet yielded), however many files there are.
@@ -215,25 +216,25 @@ def iter_file_results(
     Arguments are checked at call time; work (and consuming ``files``) starts at the first
     ``next()``. ``stats`` is filled as results are yielded. Breaking out of the loop (or
     ``close()``) stops and reaps every worker. Failures are returned, not logged (that is
-    :func:`chunk_files_parallel`'s job, or the caller's).
+    :func:`chunk_files_parallel`'s job, or the caller's). ``client`` (the ``dask`` executor
+    only): a ``distributed.Client`` or a scheduler address; it beats the settings.
 
     Raises:
         ConfigError: an unknown executor, a worker count or batch size below 1.
-        ExecutorError: ``executor_type="dask"`` (not available yet), or workers that cannot start.
+        ExecutorError: workers that cannot start; for ``dask``: the extra is missing (raised
+            here) or the scheduler cannot be reached (raised at the first ``next()``).
     """
     if resolve_executor(executor_type, governor) == "dask":
-        raise ExecutorError(
-            "the 'dask' executor is not available yet; use 'process' (one machine), "
-            "'thread' or 'serial'"
-        )
+        from codeweaver.engine.chunker.distributed import require_distributed
+
+        require_distributed()
     workers = resolve_worker_count(max_workers, governor)
     size = batch_size if batch_size is not None else governor.concurrency.batch_size
     if size is not None and size < 1:
         raise ConfigError("batch_size", size, "argument", "must be at least 1")
-    del client  # reserved for the Dask executor
     run_stats = stats if stats is not None else RunStats()
     return _iter_results(
-        iter(files), governor, executor_type, workers, ordered, size, run_stats, on_result
+        iter(files), governor, executor_type, workers, ordered, size, run_stats, on_result, client
     )
 
 
@@ -248,6 +249,7 @@ def chunk_files_parallel(
     stats: RunStats | None = None,
     on_failure: Callable[[FailureRecord], None] | None = None,
     on_skip: Callable[[SkipRecord], None] | None = None,
+    client: Any = None,
 ) -> Iterator[tuple[str, list[CodeChunk]]]:
     """Yield ``(file.path, chunks)`` for every file that was chunked, as results land.
 
@@ -270,6 +272,7 @@ def chunk_files_parallel(
         ordered=ordered,
         batch_size=batch_size,
         stats=run_stats,
+        client=client,
     )
     return _iter_chunks(results, run_stats, on_failure, on_skip)
 
@@ -331,6 +334,7 @@ def _iter_results(  # noqa: PLR0917 - private, called from one place
     batch_size: int | None,
     stats: RunStats,
     on_result: Callable[[FileResult], None] | None,
+    client: Any = None,
 ) -> Iterator[FileResult]:
     sample = list(islice(files, AUTO_SERIAL_MAX_FILES + 1))
     complete = len(sample) <= AUTO_SERIAL_MAX_FILES
@@ -347,6 +351,17 @@ def _iter_results(  # noqa: PLR0917 - private, called from one place
         return
     if kind == "serial":
         source: Iterator[FileResult] = (process_file(f, governor) for f in stream)
+    elif kind == "dask":
+        from codeweaver.engine.chunker.distributed import iter_dask
+
+        source = iter_dask(
+            _iter_batches(stream, batch_size),
+            governor,
+            client=client,
+            workers=workers,
+            ordered=ordered,
+            stats=stats,
+        )
     elif kind == "thread":
         source = _iter_thread(_iter_batches(stream, batch_size), governor, workers, ordered)
     else:
