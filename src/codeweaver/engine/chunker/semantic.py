@@ -164,75 +164,70 @@ def _items(
     A boundary between two children sits at the start of the line the second one starts on when
     only whitespace precedes it there (so chunks start with their indentation and end with a
     newline); a comment or a lone ``;`` that starts on the line the previous child ends on
-    stays with it.
+    stays with it. Comments and attributes directly above a definition (no blank line between)
+    join the definition's item.
 
-    This runs once per child of every node that is split, so it reads each node property once.
+    This runs once per child of every node that is split: one pass, each node property read once.
     """
     find = data.find
+    rfind = data.rfind
     attachable = _ATTACHABLE
-    # (node, kind, start, end) per head; a trailing same-line comment extends the head before it.
-    heads: list[tuple[Node, str, int, int]] = []
+    items: list[Item] = []
+    # Attachable heads (node, kind, start) waiting to see whether a definition follows.
+    pending: list[tuple[Node, str, int]] = []
+
+    def place(node: Node, kind: str, start: int, end: int) -> None:
+        definition = resolve_definition(node) if kind in _MAYBE_DEFINITION else None
+        if definition is not None:
+            first = pending[0][2] if pending else start
+            leading = tuple([p[0] for p in pending]) if pending else ()
+            label = definition_label(definition, data, language)
+            items.append(
+                _new(Item, (first, end, kind, True, path, (leading, node, definition), label, True))
+            )
+            pending.clear()
+            return
+        if pending:  # comments above something that is not a definition: ordinary items
+            for j, (p_node, p_kind, p_start) in enumerate(pending):
+                p_end = pending[j + 1][2] if j + 1 < len(pending) else start
+                items.append(_new(Item, (p_start, p_end, p_kind, False, path, p_node, "", False)))
+            pending.clear()
+        named = _NAMED.get(kind)
+        if named is None:
+            named = _NAMED[kind] = bool(node.is_named)
+        if not named:
+            kind = parent_kind or kind
+        items.append(_new(Item, (start, end, kind, False, path, node, "", scope)))
+
+    h_node: Node = None  # the current head, its kind, its item start, its end (with glued bits)
+    h_kind = ""
+    h_start = lo
+    h_end = -1
+    h_att = False
     for child in children:
         kind = child.type
         att = attachable.get(kind)
         if att is None:
             att = attachable[kind] = is_attachable(kind)
         start = child.start_byte
-        if (
-            heads
-            and (att or (child.end_byte - start <= 2 and not child.is_named))
-            and find(b"\n", heads[-1][3], start) == -1
-        ):
-            # A trailing comment or a lone ";" on the same line stays with what it ends.
-            node, hkind, hstart, _ = heads[-1]
-            heads[-1] = (node, hkind, hstart, child.end_byte)
-            continue
-        heads.append((child, kind, start, child.end_byte))
-    n = len(heads)
-    if n == 0:
-        return []
-    # Where each head's item starts: its line start when only whitespace precedes it there.
-    starts = [lo]
-    rfind = data.rfind
-    for k in range(1, n):
-        s = heads[k][2]
-        nl = rfind(b"\n", starts[-1], s)
-        if nl != -1 and not data[nl + 1 : s].strip():
-            s = nl + 1
-        starts.append(s)
-    starts.append(hi)
-
-    items: list[Item] = []
-    append = items.append
-    maybe_def = _MAYBE_DEFINITION
-    new = tuple.__new__
-    pending: list[int] = []  # heads that are comments/attributes waiting for a definition
-    for k in range(n):
-        child, kind, start, end = heads[k]
-        if (
-            attachable[kind]
-            and k + 1 < n
-            and data.count(b"\n", end, heads[k + 1][2]) <= 1
-        ):
-            pending.append(k)
-            continue
-        definition = resolve_definition(child) if kind in maybe_def else None
-        if definition is not None:
-            first = pending[0] if pending else k
-            leading = tuple([heads[j][0] for j in pending]) if pending else ()
-            label = definition_label(definition, data, language)
-            handle = (leading, child, definition)
-            append(new(Item, (starts[first], starts[k + 1], kind, True, path, handle, label, True)))
-        else:
-            for j in pending:  # comments above something that is not a definition
-                append(Item(starts[j], starts[j + 1], heads[j][1], False, path, heads[j][0]))
-            named = _NAMED.get(kind)
-            if named is None:
-                named = _NAMED[kind] = bool(child.is_named)
-            if not named:
-                kind = parent_kind or kind
-            append(new(Item, (starts[k], starts[k + 1], kind, False, path, child, "", scope)))
-        pending.clear()
-    for j in pending:
-        append(Item(starts[j], starts[j + 1], heads[j][1], False, path, heads[j][0]))
+        if h_node is not None:
+            if (
+                att or (child.end_byte - start <= 2 and not child.is_named)
+            ) and find(b"\n", h_end, start) == -1:
+                # A trailing comment or a lone ";" on the same line stays with what it ends.
+                h_end = child.end_byte
+                continue
+            nl = rfind(b"\n", h_start, start)
+            boundary = nl + 1 if nl != -1 and not data[nl + 1 : start].strip() else start
+            if h_att and data.count(b"\n", h_end, start) <= 1:
+                pending.append((h_node, h_kind, h_start))
+            else:
+                place(h_node, h_kind, h_start, boundary)
+            h_start = boundary
+        h_node, h_kind, h_end, h_att = child, kind, child.end_byte, att
+    if h_node is not None:
+        place(h_node, h_kind, h_start, hi)
     return items
+
+
+_new = tuple.__new__
