@@ -2,4 +2,6 @@
 
 from codeweaver.cli import main
 
-raise SystemExit(main())
+# Guarded: spawn/forkserver workers import the main module as ``__mp_main__``.
+if __name__ == "__main__":
+    raise SystemExit(main())
