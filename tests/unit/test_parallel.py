@@ -294,3 +294,34 @@ def test_fork_is_avoided_while_other_threads_run(monkeypatch: pytest.MonkeyPatch
     finally:
         stop.set()
         t.join()
+
+
+def test_the_thread_executor_enforces_the_time_limit_cooperatively(tmp_path: Path) -> None:
+    """Threads cannot be killed: ``chunk_bytes`` gives up at its deadline between steps."""
+    import time
+
+    files = []
+    for i in range(4):
+        p = tmp_path / f"t{i}.py"
+        slow = i == 1
+        body = "".join(
+            f"def f{j}(x):{'  # SLOW' if slow else ''}\n    return x\n\n\n" for j in range(300)
+        )
+        p.write_text(body, encoding="utf-8")
+        files.append(DiscoveredFile(str(p), p.name, "python", p.stat().st_size, 0))
+
+    def counter(text: str) -> int:
+        if "SLOW" in text:
+            time.sleep(0.01)
+        return len(text) // 4
+
+    settings = ChunkerSettings(max_chunk_tokens=40, file_timeout_seconds=0.2)
+    gov = ChunkGovernor(settings, token_counter=counter)
+    results = {
+        r.file.rel_path: r
+        for r in iter_file_results(files, gov, executor_type="thread", max_workers=2, batch_size=1)
+    }
+    slow_result = results.pop("t1.py")
+    assert slow_result.status == "failed" and slow_result.failure is not None
+    assert slow_result.failure.stage == "timeout"
+    assert all(r.status == "chunked" for r in results.values())
