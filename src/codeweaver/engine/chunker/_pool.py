@@ -28,6 +28,10 @@ Data flow (all in the caller's thread; the parent runs no helper threads)::
            ▼
     results yielded per finished batch (in submission order when ``ordered``)
 
+The parent only acts while the caller waits for the next result (it runs no threads), so a
+file past its time limit is killed at the next ``next()``: a caller that takes a long time over
+each result delays the kill, never the other workers, which keep their two batches busy.
+
 In each worker a reader thread moves tasks from the pipe into a local queue, so a worker
 blocked sending a big result never leaves the parent blocked sending it the next big batch (the
 two-full-pipes deadlock); the main thread chunks.
