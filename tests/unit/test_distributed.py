@@ -152,3 +152,15 @@ def test_an_unpicklable_governor_is_an_executor_error() -> None:
     governor = ChunkGovernor(max_chunk_tokens=64, token_counter=lambda s: len(s) + bool(lock))
     with pytest.raises(ExecutorError, match="cannot be shipped"):  # before any cluster starts
         list(backend.iter_dask(iter([]), governor))
+
+
+def test_cli_scheduler_with_another_executor_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codeweaver.cli.app import EXIT_USAGE, main
+
+    (tmp_path / "a.py").write_text("x = 1\n", encoding="utf-8")
+    argv = ["index", str(tmp_path), "--executor", "process", "--scheduler", "tcp://127.0.0.1:1"]
+    assert main(argv) == EXIT_USAGE
+    assert "--scheduler needs --executor dask" in capsys.readouterr().err
+    assert not (tmp_path / ".codeweaver" / "index.db").exists()

@@ -103,6 +103,7 @@ def _chunker_overrides(
     max_chars: int | None,
     workers: int | None = None,
     executor: str | None = None,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     chunker: dict[str, Any] = {}
     # Setting one budget clears the other, so a flag beats a budget set in a config file.
@@ -113,6 +114,12 @@ def _chunker_overrides(
     concurrency: dict[str, Any] = {}
     if workers is not None:
         concurrency["max_parallel_files"] = workers
+    if scheduler is not None:
+        # A scheduler address means the dask executor unless another one is asked for.
+        if executor not in (None, "dask"):
+            raise UsageError(f"--scheduler needs --executor dask (not {executor})")
+        executor = "dask"
+        concurrency["scheduler_address"] = scheduler
     if executor is not None:
         concurrency["executor"] = executor
     if concurrency:
@@ -135,6 +142,10 @@ def index(
     *,
     workers: Annotated[int | None, Parameter(help="worker processes/threads")] = None,
     executor: Annotated[Executor | None, Parameter(help="how files are spread")] = None,
+    scheduler: Annotated[
+        str | None,
+        Parameter(help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask)"),
+    ] = None,
     max_tokens: MaxTokens = None,
     max_chars: MaxChars = None,
     db: DbPath = None,
@@ -163,7 +174,7 @@ def index(
         _setup_logging(verbose, quiet)
         root = _existing_dir(path)
         overrides: dict[str, Any] = {}
-        chunker = _chunker_overrides(max_tokens, max_chars, workers, executor)
+        chunker = _chunker_overrides(max_tokens, max_chars, workers, executor, scheduler)
         if chunker:
             overrides["chunker"] = chunker
         if db is not None:

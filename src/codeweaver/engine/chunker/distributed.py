@@ -25,8 +25,10 @@ Data flow (all in the caller's thread; Dask's client runs its own event-loop thr
         at most TASKS_PER_THREAD tasks per worker thread in flight, and at most twice that
         many batches submitted but not yet yielded when ``ordered``
     as_completed ──▶ finished: decode rows into FileResults (exactly the serial executor's)
-                 ├─▶ KilledWorker (the batch was on workers that died): resubmitted one file
-                 │   per task; a single file that kills workers again fails (stage "worker")
+                 ├─▶ KilledWorker (Dask gave up: the task was on workers that died): its files
+                 │   go to the quarantine, a queue of one-file tasks run ONE AT A TIME (so
+                 │   files held together cannot take each other down); a file whose own task
+                 │   meets KilledWorker QUARANTINE_KILLS times fails (stage "worker")
                  ├─▶ lost (worker or scheduler connection gone, cancelled): resubmitted as is,
                  │   at most MAX_RESUBMITS times, then its files fail (stage "worker")
                  └─▶ any other task error (after Dask's retries): its files fail with it
@@ -44,9 +46,12 @@ Where files are read (``concurrency.ship_file_bytes``):
     on the client are skipped or failed there, without a task.
 
 Limits (Dask's, not ours): a running task cannot be interrupted, so the per-file time limit is
-only the cooperative deadline ``chunk_bytes`` checks between steps; a worker killed mid-file
-costs a retry of its batch rather than one attributed failure, until Dask gives up on it
-(``distributed.scheduler.allowed-failures``, default 3) and the file is isolated.
+only the cooperative deadline ``chunk_bytes`` checks between steps. A worker killed mid-file
+costs a silent retry of its tasks (Dask reschedules them) until Dask gives up on a task
+(``distributed.scheduler.allowed-failures``, default 3); only then does the quarantine above
+pin the death on one file. A file that crashes every worker it touches therefore costs
+``(allowed_failures + 1) * (1 + QUARANTINE_KILLS)`` worker restarts; lower that setting on a
+cluster that meets many such files.
 """
 
 from __future__ import annotations
@@ -112,6 +117,8 @@ TASK_RETRIES = 2
 """Dask's ``retries=``: a task that raised is run again this many times."""
 MAX_RESUBMITS = 3
 """A batch lost this many times (connection, cancellation) fails its files."""
+QUARANTINE_KILLS = 2
+"""A file whose own one-file task Dask gave up on (KilledWorker) this many times fails."""
 _GOVERNORS_KEPT = 8
 _WINDOW_REFRESH_SECONDS = 5.0
 
@@ -353,7 +360,8 @@ class _Task:
     batch: Batch
     seqs: list[int]
     resubmits: int = 0
-    isolated: bool = False  # split out of a batch that killed workers
+    kills: int = 0  # KilledWorker answers for this one-file task
+    quarantined: bool = False  # run alone: split out of a task Dask gave up on
 
 
 class _DaskRun:
@@ -373,6 +381,8 @@ class _DaskRun:
         self._run_id = uuid.uuid4().hex[:8]
         self._counter = itertools.count()
         self._tasks: dict[Any, _Task] = {}  # distributed.Future -> its task
+        self._quarantine: deque[_Task] = deque()
+        self._quarantine_busy = False
         ac: Any = as_completed
         self._done: Any = ac(loop=client.loop)
         self._governor_future: Any = None
@@ -395,6 +405,8 @@ class _DaskRun:
                 outstanding.append(batch)
                 seqs = [batch.first_seq + i for i in range(len(batch.files))]
                 self._submit(_Task(batch, seqs))
+            while self._quarantine and not self._quarantine_busy:
+                self._submit(self._quarantine.popleft())
             if ordered:
                 while outstanding and outstanding[0].pending == 0:
                     yield from outstanding.popleft().done()
@@ -416,6 +428,7 @@ class _DaskRun:
         if self._governor_future is not None:
             futures.append(self._governor_future)
         self._tasks.clear()
+        self._quarantine.clear()
         self._done.clear()
         if futures and self._client.status == "running":
             with contextlib.suppress(Exception):
@@ -482,12 +495,16 @@ class _DaskRun:
             )
         self._tasks[fut] = task
         self._done.add(fut)
+        if task.quarantined:
+            self._quarantine_busy = True
 
     # -- results -----------------------------------------------------------------------------
     def _settle(self, fut: Any) -> None:
         task = self._tasks.pop(fut, None)
         if task is None:  # cancelled by us
             return
+        if task.quarantined:
+            self._quarantine_busy = False
         batch = task.batch
         error: BaseException | None = None
         if fut.status == "finished":
@@ -516,15 +533,22 @@ class _DaskRun:
         if isinstance(error, WorkerSetupError):
             raise ExecutorError(f"a Dask worker could not set up the governor:\n{error}")
         if isinstance(error, KilledWorker):
-            if len(task.seqs) > 1:
-                # Someone in this batch may be killing workers: give each file its own task.
+            if not task.quarantined:
+                # One of these files may be killing workers: each goes alone, one at a time.
                 log.info(
-                    "dask: a batch of %d files was on workers that died; retrying file by file",
+                    "dask: workers died holding a task of %d file(s); retrying them one by one",
                     len(task.seqs),
                 )
                 self._stats.retries += len(task.seqs)
-                for s in task.seqs:
-                    self._submit(_Task(batch, [s], task.resubmits, isolated=True))
+                self._quarantine.extend(
+                    _Task(batch, [s], task.resubmits, quarantined=True) for s in task.seqs
+                )
+                return
+            if task.kills + 1 < QUARANTINE_KILLS:
+                self._stats.retries += 1
+                self._quarantine.append(
+                    _Task(batch, task.seqs, task.resubmits, task.kills + 1, quarantined=True)
+                )
                 return
             for s in task.seqs:
                 batch.set(
@@ -533,7 +557,8 @@ class _DaskRun:
                         batch.file(s),
                         "worker",
                         "WorkerDied",
-                        f"Dask workers died while chunking this file ({error})",
+                        f"Dask workers died while chunking this file, {QUARANTINE_KILLS} times "
+                        f"when it was retried on its own ({error})",
                     ),
                 )
             return
@@ -541,7 +566,11 @@ class _DaskRun:
         if lost and task.resubmits < MAX_RESUBMITS:
             log.info("dask: task lost (%s); resubmitting %d file(s)", error, len(task.seqs))
             self._stats.retries += len(task.seqs)
-            self._submit(_Task(batch, task.seqs, task.resubmits + 1, task.isolated))
+            again = _Task(batch, task.seqs, task.resubmits + 1, task.kills, task.quarantined)
+            if again.quarantined:
+                self._quarantine.append(again)
+            else:
+                self._submit(again)
             return
         exc = error if error is not None else ExecutorError("task lost without an error")
         for s in task.seqs:

@@ -1,0 +1,245 @@
+"""The ``dask`` executor on a real LocalCluster (two worker processes on loopback).
+
+One cluster for the module (starting one takes seconds). Its scheduler gives up on a task after
+the first worker death (``allowed-failures=0``), so a killed worker goes through codeweaver's own
+resubmission (``KilledWorker``) rather than Dask's silent rescheduling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip(
+    "distributed",
+    reason="the dask executor needs the 'distributed' extra (pip install dask[distributed])",
+)
+
+import dask
+from distributed import Client, LocalCluster
+from test_parallel_stdlib import stdlib_slice  # this folder is on sys.path under pytest
+
+from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.core.discovery import DiscoveredFile
+from codeweaver.core.errors import ExecutorError
+from codeweaver.engine.chunker import distributed as backend
+from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.parallel import (
+    chunk_files_parallel,
+    iter_file_results,
+)
+from codeweaver.engine.chunker.results import FileResult, RunStats
+
+pytestmark = pytest.mark.distributed
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    dask_client = Client(cluster, set_as_default=False)
+    try:
+        yield dask_client
+    finally:
+        dask_client.close()
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[DiscoveredFile]:
+    files = stdlib_slice(300)
+    assert len(files) == 300
+    return files
+
+
+@pytest.fixture(scope="module")
+def governor() -> ChunkGovernor:
+    return ChunkGovernor(max_chunk_chars=1500)
+
+
+@pytest.fixture(scope="module")
+def serial(corpus: list[DiscoveredFile], governor: ChunkGovernor) -> dict[str, FileResult]:
+    results = {r.path: r for r in iter_file_results(corpus, governor, executor_type="serial")}
+    assert sum(r.status == "chunked" for r in results.values()) > 250
+    return results
+
+
+def _same(a: FileResult, b: FileResult) -> bool:
+    # ``seconds`` is a measurement, everything else must match exactly.
+    return (a.file, a.status, a.chunks, a.file_hash, a.skip) == (
+        b.file,
+        b.status,
+        b.chunks,
+        b.file_hash,
+        b.skip,
+    ) and (a.failure is None) == (b.failure is None)
+
+
+def _assert_matches(results: list[FileResult], serial: dict[str, FileResult]) -> None:
+    assert sorted(r.path for r in results) == sorted(serial)
+    for r in results:
+        assert _same(r, serial[r.path]), r.file.rel_path
+
+
+def _with(governor: ChunkGovernor, **concurrency: Any) -> ChunkGovernor:
+    settings = governor.settings.model_copy(
+        update={"concurrency": ConcurrencySettings(executor="dask", **concurrency)}
+    )
+    return ChunkGovernor(settings)
+
+
+@pytest.mark.parametrize("ship_file_bytes", [False, True], ids=["shared-fs", "shipped-bytes"])
+def test_dask_matches_serial(
+    client: Client,
+    corpus: list[DiscoveredFile],
+    governor: ChunkGovernor,
+    serial: dict[str, FileResult],
+    ship_file_bytes: bool,
+) -> None:
+    stats = RunStats()
+    gov = _with(governor, ship_file_bytes=ship_file_bytes)
+    results = list(iter_file_results(corpus, gov, client=client, stats=stats))
+    _assert_matches(results, serial)
+    assert stats.executor == "dask" and stats.workers == 2
+    assert stats.files == len(corpus) and stats.retries == 0
+
+
+def test_governor_is_set_up_once_per_worker(
+    client: Client, corpus: list[DiscoveredFile], serial: dict[str, FileResult]
+) -> None:
+    # A governor no other test uses, so its digest is new to every worker.
+    gov = ChunkGovernor(max_chunk_chars=1499)
+    before: dict[str, int] = client.run(backend.worker_setups)
+    n = sum(
+        1
+        for _ in iter_file_results(
+            corpus[:200], gov, executor_type="dask", client=client, batch_size=5
+        )
+    )
+    assert n == 200
+    after: dict[str, int] = client.run(backend.worker_setups)
+    grew = [after[w] - before.get(w, 0) for w in after]
+    # 40 batches ran; the governor was unpickled at most once in each worker process.
+    assert max(grew) == 1 and min(grew) >= 0
+
+
+def test_ordered_gives_input_order_and_a_scheduler_address_works(
+    client: Client, corpus: list[DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    files = corpus[:120]
+    address = client.scheduler.address
+    gov = _with(governor, scheduler_address=address)
+    got = [path for path, _ in chunk_files_parallel(files, gov, ordered=True, batch_size=3)]
+    assert got == [f.path for f in files if f.path in set(got)]
+    assert len(got) >= 100
+
+
+def test_a_killed_worker_loses_no_file(
+    client: Client,
+    corpus: list[DiscoveredFile],
+    governor: ChunkGovernor,
+    serial: dict[str, FileResult],
+) -> None:
+    client.wait_for_workers(2, timeout=60)
+    pids: dict[str, int] = client.run(os.getpid)
+    stats = RunStats()
+    it = iter_file_results(
+        corpus, governor, executor_type="dask", client=client, batch_size=20, stats=stats
+    )
+    results = [next(it)]
+    victim = None
+    while victim is None:  # kill a worker while it holds one of our tasks
+        busy = [
+            w
+            for w, keys in client.processing().items()
+            if any(str(k).startswith("codeweaver-chunk") for k in keys)
+        ]
+        if busy:
+            victim = busy[0]
+        else:
+            results.append(next(it))
+    os.kill(pids[victim], signal.SIGKILL)
+    results.extend(it)
+    _assert_matches(results, serial)
+    assert stats.retries > 0  # the killed worker's batch went through KilledWorker → file by file
+
+
+def test_a_file_that_kills_its_worker_fails_alone(
+    client: Client, corpus: list[DiscoveredFile], tmp_path: Path
+) -> None:
+    client.wait_for_workers(2, timeout=60)
+    poison = tmp_path / "poison.py"
+    poison.write_text("x = 'CODEWEAVER-POISON'\n", encoding="utf-8")
+    st = poison.stat()
+    bad = DiscoveredFile(str(poison), "poison.py", "python", st.st_size, 0)
+    files = [*corpus[:30], bad, *corpus[30:60]]
+    settings = ChunkerSettings(max_chunk_tokens=200)
+    # Exits the worker process when it meets the marker (a segfault would look the same).
+    gov = ChunkGovernor(
+        settings, token_counter=lambda s: os._exit(7) if "CODEWEAVER-POISON" in s else len(s) // 3
+    )
+    good = ChunkGovernor(settings, token_counter=lambda s: len(s) // 3)
+    expected = {
+        r.path: r for r in iter_file_results(files[:30] + files[31:], good, executor_type="serial")
+    }
+    stats = RunStats()
+    results = list(
+        iter_file_results(
+            files, gov, executor_type="dask", client=client, batch_size=10, stats=stats
+        )
+    )
+    assert len(results) == len(files)
+    by_path = {r.path: r for r in results}
+    failed = by_path.pop(bad.path)
+    assert failed.status == "failed" and failed.failure is not None
+    assert failed.failure.stage == "worker" and failed.failure.error_type == "WorkerDied"
+    for path, r in by_path.items():
+        assert (r.status, r.chunks) == (expected[path].status, expected[path].chunks)
+
+
+def test_unreachable_scheduler_is_a_clear_error(
+    corpus: list[DiscoveredFile], governor: ChunkGovernor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    monkeypatch.setattr(backend, "CONNECT_TIMEOUT", 1.0)
+    gov = _with(governor, scheduler_address=address)
+    started = time.monotonic()
+    with pytest.raises(ExecutorError, match=f"cannot reach the Dask scheduler at {address}"):
+        list(iter_file_results(corpus[:20], gov))
+    assert time.monotonic() - started < 30
+
+
+def test_cli_index_with_a_scheduler(
+    client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codeweaver.cli.app import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for i in range(12):
+        (repo / f"m{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n", encoding="utf-8")
+    address = client.scheduler.address
+    before = sum(client.run(backend.worker_setups).values())
+    argv = ["index", str(repo), "--executor", "dask", "--scheduler", address, "--json", "-q"]
+    assert main(argv) == 0
+    assert sum(client.run(backend.worker_setups).values()) > before  # it ran on this cluster
+    report = json.loads(capsys.readouterr().out)
+    assert report["executor"] == "dask"
+    assert (repo / ".codeweaver" / "index.db").exists()
