@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json as _json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # as if killed by SIGPIPE, like other Unix tools
 
 Executor = Literal["auto", "process", "thread", "serial", "dask"]
 
@@ -65,6 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except BrokenPipeError:
+        # The reader went away (``codeweaver search x | head``): no traceback, and no second
+        # error when Python flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return result if isinstance(result, int) else EXIT_OK
 
 
