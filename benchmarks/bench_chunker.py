@@ -13,6 +13,7 @@ the file back?). The overhead line is the number to watch: chunking time over pa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -97,19 +98,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     def chunk_all() -> None:
         for path, lang, data in files:
-            try:
+            with contextlib.suppress(FileSkippedError):
                 chunk_bytes(data, lang, governor, path=path)
-            except FileSkippedError:
-                pass
 
     def chunk_parsed() -> None:
         for lang, items in by_lang.items():
             t0 = time.process_time()
             for path, _, data in items:
-                try:
+                with contextlib.suppress(FileSkippedError):
                     chunk_bytes(data, lang, governor, path=path)
-                except FileSkippedError:
-                    pass
             t_lang_chunk[lang] = min(t_lang_chunk[lang], time.process_time() - t0)
 
     # Interleaved, best of N: on a shared machine the minimum is the least disturbed run.
@@ -218,9 +215,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"lost bytes        {r['lost_bytes']} in {r['lost_files']} files; skipped {r['skipped']}")
     if len(r["per_language"]) > 1:
-        print(f"  {'language':12s} {'files':>6s} {'MB':>7s} {'chunks':>7s} {'parse s':>8s} {'chunk s':>8s} {'overhead':>8s}")
+        print(
+            f"  {'language':12s} {'files':>6s} {'MB':>7s} {'chunks':>7s} {'parse s':>8s} {'chunk s':>8s} {'overhead':>8s}"
+        )
         for lang, s in r["per_language"].items():
-            line = f"  {lang:12s} {int(s['files']):6d} {s['bytes'] / 1e6:7.1f} {int(s['chunks']):7d}"
+            line = (
+                f"  {lang:12s} {int(s['files']):6d} {s['bytes'] / 1e6:7.1f} {int(s['chunks']):7d}"
+            )
             if s.get("parse_s"):
                 line += f" {s['parse_s']:8.2f} {s['chunk_s']:8.2f} {100 * (s['chunk_s'] / s['parse_s'] - 1):+7.1f}%"
             print(line)

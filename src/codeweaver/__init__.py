@@ -4,7 +4,8 @@ Example:
     >>> from codeweaver import ChunkGovernor, chunk_files_parallel, discover_files
     >>> from codeweaver.config.chunker import ChunkerSettings
     >>> governor = ChunkGovernor(ChunkerSettings(max_chunk_tokens=512))
-    >>> for path, chunks in chunk_files_parallel(discover_files("repo/"), governor):  # doctest: +SKIP
+    >>> files = discover_files("repo/")
+    >>> for path, chunks in chunk_files_parallel(files, governor):  # doctest: +SKIP
     ...     store(path, chunks)
 
 Importing this package is cheap: the names below are loaded on first use.
@@ -50,7 +51,33 @@ _EXPORTS: dict[str, str] = {
     "IndexReport": "codeweaver.index",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "ChunkGovernor",
+    "ChunkerSettings",
+    "ChunkingError",
+    "CodeChunk",
+    "CodeWeaverError",
+    "CodeWeaverSettings",
+    "ConcurrencySettings",
+    "ConfigError",
+    "DiscoveredFile",
+    "FailureRecord",
+    "FileResult",
+    "IndexReport",
+    "RunStats",
+    "SkipRecord",
+    "Span",
+    "__version__",
+    "chunk_bytes",
+    "chunk_file",
+    "chunk_files_parallel",
+    "chunk_files_parallel_dict",
+    "chunk_text",
+    "discover_files",
+    "index_project",
+    "iter_file_results",
+    "load_settings",
+]
 
 
 def __getattr__(name: str) -> Any:

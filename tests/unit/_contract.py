@@ -28,6 +28,8 @@ def assert_contract(
         assert c.end_line == c.start_line + body[:-1].count(b"\n")
         line += body.count(b"\n")
         if not c.oversized:
-            assert size(c.content) <= budget, f"chunk {i} is over budget: {size(c.content)} > {budget}"
+            assert size(c.content) <= budget, (
+                f"chunk {i} is over budget: {size(c.content)} > {budget}"
+            )
         pos = c.end_byte
     assert pos == len(data)

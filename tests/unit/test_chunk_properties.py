@@ -92,7 +92,9 @@ def test_contract_with_a_token_counter_and_both_packings(
 
 
 @settings(max_examples=200, deadline=None)
-@given(text=st.text(max_size=3000), budget=st.integers(16, 500), language=st.sampled_from(LANGUAGES))
+@given(
+    text=st.text(max_size=3000), budget=st.integers(16, 500), language=st.sampled_from(LANGUAGES)
+)
 def test_contract_on_arbitrary_text(text: str, budget: int, language: str) -> None:
     data = text.replace("\x00", "").encode("utf-8", "surrogatepass")
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):

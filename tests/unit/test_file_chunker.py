@@ -125,7 +125,9 @@ def test_too_many_chunks_is_a_skip() -> None:
 def test_deadline_in_the_past_times_out() -> None:
     src = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(3000))
     with pytest.raises(ChunkTimeoutError) as info:
-        chunk_text_deadline = chunk_bytes(src.encode(), "python", GOV, deadline=time.monotonic() - 1)
+        chunk_text_deadline = chunk_bytes(
+            src.encode(), "python", GOV, deadline=time.monotonic() - 1
+        )
         del chunk_text_deadline
     assert info.value.stage == "timeout"
 

@@ -52,7 +52,9 @@ def test_survives_cloudpickle_with_a_lambda_counter() -> None:
 def test_fingerprint_changes_with_what_changes_boundaries() -> None:
     base = ChunkGovernor(ChunkerSettings(max_chunk_chars=100)).fingerprint()
     assert ChunkGovernor(ChunkerSettings(max_chunk_chars=101)).fingerprint() != base
-    assert ChunkGovernor(ChunkerSettings(max_chunk_chars=100, packing="greedy")).fingerprint() != base
+    assert (
+        ChunkGovernor(ChunkerSettings(max_chunk_chars=100, packing="greedy")).fingerprint() != base
+    )
     # Concurrency does not change chunks, so it does not change the fingerprint.
     settings = ChunkerSettings(max_chunk_chars=100, concurrency={"executor": "thread"})  # type: ignore[arg-type]
     assert ChunkGovernor(settings).fingerprint() == base

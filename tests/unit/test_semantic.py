@@ -46,7 +46,11 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "func (*Inventory) Report": ("// Report renders", 'strings.Join(lines, "\\n")'),
     },
     "sample.rs": {
-        "struct Inventory": ("/// Keeps track", "#[derive(Debug, Default)]", "items: BTreeMap<String, u32>,"),
+        "struct Inventory": (
+            "/// Keeps track",
+            "#[derive(Debug, Default)]",
+            "items: BTreeMap<String, u32>,",
+        ),
         "impl Inventory > fn new": ("/// Create an empty inventory", "BTreeMap::new() }"),
         "impl Inventory > fn add": ("/// Add count units", "*total\n"),
         "impl Inventory > fn report": ("/// Render the inventory", "out\n"),
@@ -65,8 +69,14 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "function inventory_print": ("/* Print the inventory", 'fprintf(out, "%d: %d\\n"'),
     },
     "sample.cpp": {
-        "namespace inventory > class Inventory > function Add": ("// Add count units", "return total;"),
-        "namespace inventory > class Inventory > function Report": ("// Render", "return out.str();"),
+        "namespace inventory > class Inventory > function Add": (
+            "// Add count units",
+            "return total;",
+        ),
+        "namespace inventory > class Inventory > function Report": (
+            "// Render",
+            "return out.str();",
+        ),
         "namespace inventory > function ParseLine": ("// Parse a 'sku,count' line.", "std::stoi"),
     },
     "Sample.cs": {
@@ -74,9 +84,18 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
             "/// <summary>Create an empty",
             "this.name = name;",
         ),
-        "namespace Example.Inventory > class Inventory > method Add": ("Add count units", "return total;"),
-        "namespace Example.Inventory > class Inventory > method Report": ("Render the", "string.Join"),
-        "namespace Example.Inventory > class Inventory > method ParseLine": ("Parse a", "int.Parse"),
+        "namespace Example.Inventory > class Inventory > method Add": (
+            "Add count units",
+            "return total;",
+        ),
+        "namespace Example.Inventory > class Inventory > method Report": (
+            "Render the",
+            "string.Join",
+        ),
+        "namespace Example.Inventory > class Inventory > method ParseLine": (
+            "Parse a",
+            "int.Parse",
+        ),
     },
     "sample.rb": {
         "class Inventory > def initialize": ("# Create an empty inventory", "@items = Hash.new(0)"),
@@ -85,7 +104,10 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
         "class Inventory > def parse_line": ("# Parse a 'sku,count' line.", "to_i]"),
     },
     "sample.php": {
-        "class Inventory > method __construct": ("* Create an empty inventory", "private string $name"),
+        "class Inventory > method __construct": (
+            "* Create an empty inventory",
+            "private string $name",
+        ),
         "class Inventory > method add": ("* Add count units", "return $this->items[$sku];"),
         "class Inventory > method report": ("* Render the inventory", 'implode("\\n", $lines)'),
         "function parse_line": ("* Parse a 'sku,count' line.", "(int) $count]"),
@@ -143,7 +165,9 @@ def test_each_definition_that_fits_is_one_chunk_with_its_doc_comment(name: str) 
     assert all(c.chunker == "semantic" for c in chunks)
     for symbol, snippets in EXPECTED[name].items():
         holders = [c for c in chunks if c.symbol == symbol]
-        assert len(holders) == 1, f"{symbol!r}: {len(holders)} chunks, symbols {[c.symbol for c in chunks]}"
+        assert len(holders) == 1, (
+            f"{symbol!r}: {len(holders)} chunks, symbols {[c.symbol for c in chunks]}"
+        )
         for snippet in snippets:
             assert snippet in holders[0].content, f"{symbol!r} lacks {snippet!r}"
 
@@ -185,7 +209,9 @@ def test_a_file_that_fits_whole_still_gets_one_chunk_per_function() -> None:
 def test_greedy_packing_merges_definitions_up_to_the_budget() -> None:
     src = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(20))
     one = chunk_text(src, "python", ChunkGovernor(ChunkerSettings(max_chunk_chars=200)))
-    packed = chunk_text(src, "python", ChunkGovernor(ChunkerSettings(max_chunk_chars=200, packing="greedy")))
+    packed = chunk_text(
+        src, "python", ChunkGovernor(ChunkerSettings(max_chunk_chars=200, packing="greedy"))
+    )
     assert len(one) == 20
     assert len(packed) < len(one) // 3
     assert "".join(c.content for c in packed) == src
@@ -195,7 +221,11 @@ def test_greedy_packing_merges_definitions_up_to_the_budget() -> None:
 def test_big_function_is_split_at_statements_with_its_symbol_path() -> None:
     body = "".join(f"    value_{i} = compute({i}, 'padding padding padding')\n" for i in range(60))
     src = f"class Big:\n    def run(self):\n{body}        return 1\n"
-    src = f"class Big:\n    def run(self):\n" + body.replace("    ", "        ") + "        return 1\n"
+    src = (
+        "class Big:\n    def run(self):\n"
+        + body.replace("    ", "        ")
+        + "        return 1\n"
+    )
     gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=500))
     chunks = chunk_text(src, "python", gov)
     assert_contract(src.encode(), chunks, 500)
@@ -217,7 +247,9 @@ def test_huge_flat_literal_is_cut_near_the_budget_at_line_starts() -> None:
 
 
 def test_error_nodes_are_chunked_not_refused() -> None:
-    src = "def ok():\n    return 1\n\n\ndef broken(:\n    return )))\n\n\ndef fine():\n    return 2\n"
+    src = (
+        "def ok():\n    return 1\n\n\ndef broken(:\n    return )))\n\n\ndef fine():\n    return 2\n"
+    )
     gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=1500))
     chunks = chunk_text(src, "python", gov)
     assert_contract(src.encode(), chunks, 1500)

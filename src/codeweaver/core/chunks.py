@@ -103,7 +103,9 @@ class CodeChunk:
     @property
     def chunk_id(self) -> str:
         """Stable id: the same content at the same place in the same file gives the same id."""
-        return stable_chunk_id(self.path, self.span.start_byte, self.span.end_byte, self.content_hash)
+        return stable_chunk_id(
+            self.path, self.span.start_byte, self.span.end_byte, self.content_hash
+        )
 
     # Flat accessors, so callers never have to reach through ``span``.
     @property

@@ -8,10 +8,10 @@ do not know about codeweaver::
     ├── ConfigError (ValueError)            a bad setting: names the field, the value and the source
     ├── DiscoveryError (OSError)            the root to walk is missing or unreadable
     ├── UnsupportedLanguageError (LookupError)
-    ├── FileSkippedError                    a file is not chunkable (binary, too large): a skip, not a failure
+    ├── FileSkippedError                    deliberately not chunked (binary, too large)
     ├── ChunkingError (RuntimeError)        chunking one file failed
     │   └── ChunkTimeoutError (TimeoutError)  it ran past the per-file time limit
-    ├── ExecutorError (RuntimeError)        an executor cannot be started (missing extra, no scheduler)
+    ├── ExecutorError (RuntimeError)        an executor cannot start (missing extra, no scheduler)
     └── IndexStoreError (RuntimeError)      the SQLite index cannot be used
         └── IndexVersionError               the index was written by an incompatible version
 """
@@ -68,7 +68,7 @@ class FileSkippedError(CodeWeaverError):
 
 
 class ChunkingError(CodeWeaverError, RuntimeError):
-    """Chunking one file failed; ``stage`` says where (``read``, ``parse``, ``chunk``, ``timeout``)."""
+    """Chunking one file failed; ``stage`` says where (read, parse, chunk, timeout)."""
 
     def __init__(self, message: str, *, stage: str = "chunk") -> None:
         self.stage = stage

@@ -25,7 +25,21 @@ _EXPORTS: dict[str, str] = {
     "RunStats": "codeweaver.engine.chunker.results",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = [
+    "ChunkGovernor",
+    "FileResult",
+    "RunStats",
+    "TokenCounter",
+    "chunk_bytes",
+    "chunk_file",
+    "chunk_files_parallel",
+    "chunk_files_parallel_dict",
+    "chunk_text",
+    "default_worker_count",
+    "iter_file_results",
+    "read_source",
+    "resolve_executor",
+]
 
 
 def __getattr__(name: str) -> Any:

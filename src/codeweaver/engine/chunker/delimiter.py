@@ -105,7 +105,9 @@ def _sections(blocks: list[Item]) -> list[Item]:
         while j < len(blocks) and not blocks[j].is_def:
             j += 1
         body = tuple(blocks[i:j])
-        out.append(Item(head.start, blocks[j - 1].end, "section", True, head.path, body, head.label))
+        out.append(
+            Item(head.start, blocks[j - 1].end, "section", True, head.path, body, head.label)
+        )
         i = j
     return out
 

@@ -56,7 +56,9 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     return data
 
 
-def chunk_file(file: DiscoveredFile, governor: ChunkGovernor, *, deadline: float | None = None) -> list[CodeChunk]:
+def chunk_file(
+    file: DiscoveredFile, governor: ChunkGovernor, *, deadline: float | None = None
+) -> list[CodeChunk]:
     """Chunk one discovered file (chunks carry ``path=file.rel_path``)."""
     data = read_source(file.path, governor.max_file_bytes)
     return chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
@@ -114,7 +116,9 @@ def _spans(
                 raise ChunkTimeoutError("parsing ran past the per-file time limit")
             if tree is not None:
                 try:
-                    return semantic_spans(data, tree.root_node, language, governor, deadline=deadline), "semantic"
+                    return semantic_spans(
+                        data, tree.root_node, language, governor, deadline=deadline
+                    ), "semantic"
                 except RecursionError as exc:  # pragma: no cover - the walk is iterative
                     raise ChunkingError(f"recursion in the chunker: {exc}", stage="chunk") from exc
     return delimiter_spans(data, language, governor, deadline=deadline), "delimiter"

@@ -93,7 +93,7 @@ class ChunkGovernor:
 
     @property
     def char_budget(self) -> int | None:
-        """The budget in characters when sizes are character counts; ``None`` with a token counter."""
+        """The budget in characters when sizes are character counts (None with a token counter)."""
         return self._char_budget
 
     def size(self, text: str) -> int:

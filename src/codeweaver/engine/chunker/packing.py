@@ -198,8 +198,13 @@ def pack(
                     # A split definition's small header rides with its first member.
                     g_kinds.append(item.kind)
                     out.append(
-                        RawChunk(g_start, end, tuple(dict.fromkeys(g_kinds)),
-                                 (*item.path, item.label), False)
+                        RawChunk(
+                            g_start,
+                            end,
+                            tuple(dict.fromkeys(g_kinds)),
+                            (*item.path, item.label),
+                            False,
+                        )
                     )
                     g_start, g_header = -1, False
                     g_kinds.clear()

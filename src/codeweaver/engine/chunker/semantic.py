@@ -39,7 +39,9 @@ _ITEMIZE_MAX_CHILDREN = 24
 _MAX_CUT_DEPTH = 48
 _MAYBE_DEFINITION = DEFINITION_KINDS | WRAPPER_KINDS
 _ATTACHABLE: dict[str, bool] = {}  # kind -> is_attachable(kind), filled as kinds are seen
-_NAMED: dict[str, bool] = {}  # kind -> whether it is a named node (anonymous: keywords, punctuation)
+_NAMED: dict[
+    str, bool
+] = {}  # kind -> whether it is a named node (anonymous: keywords, punctuation)
 
 
 def semantic_spans(
@@ -58,6 +60,9 @@ def semantic_spans(
     def expand(item: Item) -> list[Item] | None:
         handle = item.handle
         if item.is_def:
+            leading: tuple[Node, ...]
+            node: Node
+            definition: Node
             leading, node, definition = handle  # type: ignore[misc]
             children = [*leading, *_flatten_to(node, definition)]
             # The members sit directly in the definition's scope: a body that happens to fit is
@@ -69,8 +74,14 @@ def semantic_spans(
                         children[k : k + 1] = body.children
                         break
             return _items(
-                children, item.start, item.end, (*item.path, item.label), data, language,
-                item.kind, scope=True,
+                children,
+                item.start,
+                item.end,
+                (*item.path, item.label),
+                data,
+                language,
+                item.kind,
+                scope=True,
             )
         if handle is None:
             return None
@@ -211,9 +222,9 @@ def _items(
             att = attachable[kind] = is_attachable(kind)
         start = child.start_byte
         if h_node is not None:
-            if (
-                att or (child.end_byte - start <= 2 and not child.is_named)
-            ) and find(b"\n", h_end, start) == -1:
+            if (att or (child.end_byte - start <= 2 and not child.is_named)) and find(
+                b"\n", h_end, start
+            ) == -1:
                 # A trailing comment or a lone ";" on the same line stays with what it ends.
                 h_end = child.end_byte
                 continue

@@ -288,7 +288,7 @@ def _unwrap(node: Node, depth: int) -> Node | None:
 
 
 def definition_label(node: Node, data: bytes, language: str) -> str:
-    """A short label for a definition node, e.g. ``def parse``, ``class Parser``, ``impl Tr for S``."""
+    """A short label for a definition, e.g. ``def parse``, ``class Parser``, ``impl Tr for S``."""
     kind = node.type
     key = (language, kind)
     word = _WORDS.get(key)
@@ -333,7 +333,12 @@ _WORDS: dict[tuple[str, str], str] = {}
 
 
 def _word(node: Node, kind: str, data: bytes, language: str) -> str:
-    if kind in ("variable_declarator", "assignment_expression", "public_field_definition", "field_definition"):
+    if kind in (
+        "variable_declarator",
+        "assignment_expression",
+        "public_field_definition",
+        "field_definition",
+    ):
         return _FUNCTION_WORD.get(language, "function")
     if kind in FUNCTION_KINDS:
         if kind == "init_declaration":
