@@ -192,6 +192,16 @@ def test_search_finds_a_function_by_words_from_its_body(repo: Path) -> None:
     assert "compute_checksum" in first_line
 
 
+def test_search_falls_back_to_any_word_when_no_chunk_has_all(repo: Path) -> None:
+    run_cli("index", str(repo))
+    proc = run_cli("search", "rolling window accumulator zzzunknownword", str(repo), "--json")
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    assert hits, "a query with one unknown word should still rank chunks with the other words"
+    assert hits[0]["path"] == "pkg/checksum.py"
+    assert "compute_checksum" in hits[0]["symbol"]
+
+
 def test_search_survives_punctuation(repo: Path) -> None:
     index_json(repo)
     for query in ['"unbalanced', "foo(bar", "a AND OR", "NEAR(", "x*", "col:1", "shout()"]:

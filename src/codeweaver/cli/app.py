@@ -243,6 +243,11 @@ def search(
         db_path = _db_for(path, db)
         with IndexStore.open(db_path, create=False) as store:
             hits = store.search(query, limit=limit, any_term=any_term)
+            if not hits and not any_term and len(query.split()) > 1:
+                # No chunk has every word: rank the chunks that have some (BM25 favours more).
+                hits = store.search(query, limit=limit, any_term=True)
+                if hits and not json:
+                    _stderr_note("no chunk has all the words; showing chunks with any of them")
         if json:
             print(_json.dumps([h.to_dict() for h in hits], indent=2))
         else:
@@ -250,6 +255,10 @@ def search(
         return EXIT_OK
 
     return _guard(body)
+
+
+def _stderr_note(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _db_for(path: Path, db: Path | None) -> Path:
