@@ -3,6 +3,7 @@
     python benchmarks/bench_parallel.py [--corpus DIR] [--budget-chars 1500] [--max-files N]
                                         [--repeat 3] [--workers 1,2] [--executors serial,process]
                                         [--start-method fork] [--scale 4] [--json OUT]
+                                        [--dask] [--dask-ship] [--scheduler tcp://HOST:8786]
 
 For each executor and worker count it runs ``iter_file_results`` over the corpus (default: the
 interpreter's standard library, ``*.py`` outside site-packages), consuming results lazily and
@@ -14,6 +15,14 @@ whose workers are not our children): on a shared machine, where wall-clock speed
 what else runs, it shows what parallelism costs in extra work. ``--scale K`` lists the corpus
 K times (the same files again) and runs each configuration at 1x and Kx: the parent's peak
 RSS should not grow with the number of files.
+
+``--dask`` adds the ``dask`` executor: for each worker count N a LocalCluster of N worker
+processes (one thread each, loopback) is started before the timed runs (its start-up time is
+printed, not counted: a cluster outlives one call) and passed as ``client=``, so the rows
+measure what Dask costs per call against the process executor, which starts its workers
+inside each timed run. ``--dask-ship`` also runs it with ``ship_file_bytes=True`` (the client
+reads the files). ``--scheduler ADDR`` runs it on an existing cluster instead. For dask rows
+"CPU s" adds the CPU time the cluster's workers spent during the run.
 """
 
 from __future__ import annotations
@@ -48,22 +57,30 @@ def run_once(
     executor: str,
     workers: int,
     scale: int,
+    *,
+    client: Any = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
     """One timed run; results are consumed and dropped."""
     stats = RunStats()
     stream = chain.from_iterable(repeat(files, scale))
     chunks = 0
-    cpu0 = _cpu_seconds()
+    cpu0 = _cpu_seconds() + _cluster_cpu_seconds(client)
     with PeakRss() as rss:
         started = time.perf_counter()
         for result in iter_file_results(
-            stream, governor, executor_type=executor, max_workers=workers, stats=stats
+            stream,
+            governor,
+            executor_type=executor,
+            max_workers=workers,
+            stats=stats,
+            client=client,
         ):
             chunks += len(result.chunks)
         wall = time.perf_counter() - started
-    cpu = _cpu_seconds() - cpu0
+    cpu = _cpu_seconds() + _cluster_cpu_seconds(client) - cpu0
     return {
-        "executor": executor,
+        "executor": label or executor,
         "workers": stats.workers,
         "scale": scale,
         "files": stats.files,
@@ -86,8 +103,83 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def best_of(n: int, *args: Any) -> dict[str, Any]:
-    runs = [run_once(*args) for _ in range(n)]
+def _worker_cpu_seconds() -> float:
+    """Run on a Dask worker: its process's CPU time."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
+
+
+def _cluster_cpu_seconds(client: Any) -> float:
+    if client is None:
+        return 0.0
+    return float(sum(client.run(_worker_cpu_seconds).values()))
+
+
+def _dask_rows(
+    args: argparse.Namespace,
+    files: list[DiscoveredFile],
+    governor: ChunkGovernor,
+    workers: list[int],
+    scale: int,
+) -> list[dict[str, Any]]:
+    """The dask executor on a LocalCluster per worker count (or on ``--scheduler``)."""
+    import distributed
+
+    dist: Any = distributed  # untyped
+
+    variants = [("dask", governor)]
+    if args.dask_ship:
+        ship = governor.settings.model_copy(
+            update={
+                "concurrency": governor.settings.concurrency.model_copy(
+                    update={"ship_file_bytes": True}
+                )
+            }
+        )
+        variants.append(("dask-ship", ChunkGovernor(ship)))
+    rows = []
+    for n in [0] if args.scheduler else workers:
+        started = time.perf_counter()
+        cluster: Any = None
+        if args.scheduler:
+            client = dist.Client(args.scheduler, set_as_default=False)
+        else:
+            cluster = dist.LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            client = dist.Client(cluster, set_as_default=False)
+        print(
+            f"  dask cluster of {len(client.nthreads())} worker(s) ready in "
+            f"{time.perf_counter() - started:.2f}s (not timed)",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            for label, gov in variants:
+                rows.append(
+                    best_of(
+                        args.repeat, files, gov, "dask", n or 1, scale, client=client, label=label
+                    )
+                )
+                print(
+                    f"  {label:>9} x{rows[-1]['workers']} scale {scale}: "
+                    f"{rows[-1]['wall_s']:.2f}s (runs {rows[-1]['runs_wall_s']})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return rows
+
+
+def best_of(n: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    runs = [run_once(*args, **kwargs) for _ in range(n)]
     best = min(runs, key=lambda r: r["wall_s"])
     best["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs)
     best["runs_wall_s"] = [round(r["wall_s"], 3) for r in runs]
@@ -106,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start-method", default=None, choices=["fork", "forkserver", "spawn"])
     ap.add_argument("--scale", type=int, default=1, help="also run with the corpus listed K times")
     ap.add_argument("--json", default=None, help="write the rows as JSON here")
+    ap.add_argument(
+        "--dask", action="store_true", help="also run the dask executor on a LocalCluster"
+    )
+    ap.add_argument("--dask-ship", action="store_true", help="also dask with ship_file_bytes")
+    ap.add_argument("--scheduler", default=None, help="run dask on this cluster instead")
     args = ap.parse_args(argv)
 
     if args.corpus is None:
@@ -156,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+        if args.dask or args.dask_ship or args.scheduler:
+            for row in _dask_rows(args, files, governor, workers, scale):
+                row["speedup"] = serial_wall / row["wall_s"] if serial_wall else float("nan")
+                row["efficiency"] = row["speedup"] / max(1, row["workers"])
+                rows.append(row)
 
     headers = [
         "executor",

@@ -41,9 +41,10 @@ Where files are read (``concurrency.ship_file_bytes``):
     Workers read ``DiscoveredFile.path`` themselves: the usual cluster shares the filesystem
     (NFS, a shared volume, a checkout at the same path on every node). Only paths travel.
 ``True``
-    The client reads each file (lazily, only batches about to be submitted) and the task carries
-    the bytes; for clusters without a shared filesystem. Results are the same; files unreadable
-    on the client are skipped or failed there, without a task.
+    The client reads each file (lazily, only batches about to be submitted) and scatters the
+    batch's bytes to a worker, where its task then runs; for clusters without a shared
+    filesystem. Results are the same; files unreadable on the client are skipped or failed
+    there, without a task.
 
 Limits (Dask's, not ours): a running task cannot be interrupted, so the per-file time limit is
 only the cooperative deadline ``chunk_bytes`` checks between steps. A worker killed mid-file
@@ -362,6 +363,7 @@ class _Task:
     resubmits: int = 0
     kills: int = 0  # KilledWorker answers for this one-file task
     quarantined: bool = False  # run alone: split out of a task Dask gave up on
+    payload: Any = None  # ship_file_bytes: the future of the scattered bytes
 
 
 class _DaskRun:
@@ -475,12 +477,17 @@ class _DaskRun:
             if not kept:
                 return
             task.seqs = kept
+            # Scattered, not put in the task: Dask keeps its last 1,000 small messages on every
+            # stream for debugging, so bytes inside tasks would stay in memory (client and
+            # scheduler) long after the run. Scattered data goes by RPC and is freed with the
+            # task (the _Task holds the future until then).
+            task.payload = self._client.scatter([data], hash=False)[0]
             fut = self._client.submit(
                 dask_chunk_shipped,
                 self._key,
                 self._governor_on_cluster(),
                 [batch.file(s) for s in kept],
-                data,
+                task.payload,
                 key=name,
                 retries=TASK_RETRIES,
             )
