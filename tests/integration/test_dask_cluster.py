@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 pytest.importorskip(
@@ -243,3 +244,41 @@ def test_cli_index_with_a_scheduler(
     report = json.loads(capsys.readouterr().out)
     assert report["executor"] == "dask"
     assert (repo / ".codeweaver" / "index.db").exists()
+
+
+def _our_scheduler_tasks(client: Client) -> list[str]:
+    def keys(dask_scheduler: Any) -> list[str]:
+        return [str(k) for k in dask_scheduler.tasks if str(k).startswith("codeweaver-chunk")]
+
+    found: list[str] = client.run_on_scheduler(keys)
+    return found
+
+
+def test_breaking_out_releases_our_tasks_and_leaves_the_client_running(
+    client: Client, corpus: list[DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    gen = iter_file_results(corpus, governor, executor_type="dask", client=client, batch_size=5)
+    next(gen)
+    gen.close()  # what leaving a ``for`` loop early does
+    left = _our_scheduler_tasks(client)
+    for _ in range(100):  # the scheduler forgets cancelled keys asynchronously
+        if not left:
+            break
+        time.sleep(0.05)
+        left = _our_scheduler_tasks(client)
+    assert left == []
+    assert client.status == "running"
+
+
+def test_without_client_or_address_a_local_cluster_runs_and_is_closed(
+    corpus: list[DiscoveredFile], governor: ChunkGovernor, serial: dict[str, FileResult]
+) -> None:
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    gen = iter_file_results(corpus[:40], governor, executor_type="dask", max_workers=1)
+    first = next(gen)
+    assert _same(first, serial[first.path])
+    ours = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert ours  # the LocalCluster's worker process (and its nanny)
+    gen.close()
+    _, alive = psutil.wait_procs(ours, timeout=15)
+    assert alive == []
