@@ -233,3 +233,35 @@ def test_many_crashing_files_never_take_an_innocent_one_down(tmp_path: Path) -> 
     assert failed == ["m01.py", "m03.py", "m05.py", "m07.py", "m09.py"]
     assert all(r.failure and r.failure.exit_code == 7 for r in results if r.status == "failed")
     assert stats.files_chunked == 7 and stats.worker_restarts == 5
+
+
+def test_a_worker_that_never_finishes_starting_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeweaver.core.errors import ExecutorError
+    from codeweaver.engine.chunker import _pool
+
+    parent = os.getpid()
+
+    def rebuild() -> Callable[[str], int]:
+        if os.getpid() != parent:
+            import time
+
+            time.sleep(3600)  # a tokenizer whose loading hangs in the worker
+        return len
+
+    class Counter:
+        def __call__(self, text: str) -> int:
+            return len(text)
+
+        def __reduce__(self) -> object:
+            return (rebuild, ())
+
+    monkeypatch.setattr(_pool, "STARTUP_TIMEOUT", 1.0)
+    settings = ChunkerSettings(
+        max_chunk_tokens=200, concurrency=ConcurrencySettings(start_method="fork")
+    )
+    gov = ChunkGovernor(settings, token_counter=Counter())
+    with pytest.raises(ExecutorError, match="did not start"):
+        list(iter_file_results(_corpus(tmp_path), gov, executor_type="process", max_workers=2))
+    assert _workers() == set()

@@ -3,7 +3,7 @@
 Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies, it marks the
 whole pool broken and fails every pending future, without saying which file killed it; and it
 cannot kill a worker stuck in a parse that never returns. Here each worker has its own pipe and a
-two-slot shared progress array, so a death or a hang is pinned on one file, only that worker is
+small shared progress array, so a death or a hang is pinned on one file, only that worker is
 replaced, and the other files it held are sent again.
 
 Data flow (all in the caller's thread; the parent runs no helper threads)::
@@ -18,13 +18,14 @@ Data flow (all in the caller's thread; the parent runs no helper threads)::
     │ batches each)│  recv ("done", bid, rows)  └──────────┘   send   │   chunk → compact rows  │
     └──────┬───────┘                                                  │ progress[0] = -1        │
            │ connection.wait(pipes + process sentinels, timeout)      └─────────────────────────┘
-           │   pipe ready     → decode rows → FileResults              ▲ shared RawArray('d', 2)
-           │   sentinel ready → drain pipe, read progress: the file it  │ [current seq, start time]
+           │   pipe ready     → decode rows → FileResults              ▲ shared RawArray('d', 3)
+           │   sentinel ready → drain pipe, read progress: the file it  │ [seq, its start, started?]
            │                    was on fails (stage "worker", exit     │ (read by the parent to
            │                    code), the rest of its batches are      │  attribute crashes and
            │                    re-queued, a new worker is started      │  enforce the time limit)
            │   timeout        → a file past file_timeout_seconds + grace:
-           │                    SIGKILL the worker, fail the file (stage "timeout")
+           │                    SIGKILL the worker, fail the file (stage "timeout");
+           │                    a worker not started after STARTUP_TIMEOUT: ExecutorError
            ▼
     results yielded per finished batch (in submission order when ``ordered``)
 
@@ -83,6 +84,9 @@ MAX_ATTEMPTS = 3
 A death during a file blames that file only (the progress array says which), so files queued
 behind a crashing one are re-sent however often that happens."""
 
+STARTUP_TIMEOUT = 120.0
+"""A worker that has not finished ``init_worker`` this long after it was started is an error."""
+
 _IDLE = -1.0
 
 
@@ -101,6 +105,7 @@ def _worker_main(
         from codeweaver.engine.chunker.worker import init_worker
 
         init_worker(governor_bytes)
+        progress[2] = 1.0  # started: the parent stops counting down its start-up limit
     except BaseException as exc:
         with contextlib.suppress(Exception):
             conn.send(("init_error", "".join(traceback.format_exception(exc))))
@@ -232,7 +237,9 @@ class Batch:
 class _Worker:
     process: Any  # multiprocessing.process.BaseProcess
     conn: Connection
-    progress: Any  # RawArray('d', 2): [seq of the file being chunked or -1, its start time]
+    # RawArray('d', 3): [seq of the file being chunked or -1, its start time, 1.0 once started]
+    progress: Any
+    spawned_at: float = 0.0
     inflight: deque[tuple[Batch, list[int]]] = field(default_factory=deque)
     killed_for_timeout: int | None = None
 
@@ -271,7 +278,7 @@ class ProcessPool:
 
     def _spawn(self) -> _Worker:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
-        progress = self._ctx.RawArray("d", 2)
+        progress = self._ctx.RawArray("d", 3)
         progress[0] = _IDLE
         inherited: list[int] = []
         if self._ctx.get_start_method() == "fork":
@@ -285,7 +292,9 @@ class ProcessPool:
         )
         proc.start()
         child_end.close()  # only the worker holds it now, so its death reads as EOF here
-        return _Worker(process=proc, conn=parent_end, progress=progress)
+        return _Worker(
+            process=proc, conn=parent_end, progress=progress, spawned_at=time.monotonic()
+        )
 
     def close(self, *, graceful: bool) -> None:
         """Stop every worker and wait for it; idempotent. ``graceful`` lets idle ones exit."""
@@ -401,6 +410,14 @@ class ProcessPool:
         poll = min(1.0, max(0.05, self._timeout / 4))
         for w in self._workers:
             if not w.inflight or w.killed_for_timeout is not None:
+                continue
+            if w.progress[2] == 0.0:
+                if now - w.spawned_at > STARTUP_TIMEOUT:
+                    raise ExecutorError(
+                        f"a chunking worker did not start within {STARTUP_TIMEOUT:g}s "
+                        "(unpickling the governor or importing the chunker hangs)"
+                    )
+                poll = min(poll, 1.0)
                 continue
             seq, started = self._current(w)
             if seq is None:
