@@ -325,3 +325,20 @@ def test_the_thread_executor_enforces_the_time_limit_cooperatively(tmp_path: Pat
     assert slow_result.status == "failed" and slow_result.failure is not None
     assert slow_result.failure.stage == "timeout"
     assert all(r.status == "chunked" for r in results.values())
+
+
+def test_cgroup_cpu_quota_is_read_and_rounded_up(tmp_path: Path) -> None:
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert parallel._cgroup_cpu_limit(str(v2)) == 2
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert parallel._cgroup_cpu_limit(str(v2)) is None
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert parallel._cgroup_cpu_limit(str(v1)) == 1
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert parallel._cgroup_cpu_limit(str(v1)) is None
+    assert parallel._cgroup_cpu_limit(str(tmp_path / "none")) is None

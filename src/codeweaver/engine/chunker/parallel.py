@@ -105,20 +105,20 @@ def default_worker_count() -> int:
     return max(1, min(cpus, MAX_DEFAULT_WORKERS))
 
 
-def _cgroup_cpu_limit() -> int | None:
+def _cgroup_cpu_limit(root: str = "/sys/fs/cgroup") -> int | None:
     """The CPU quota of this process's cgroup, rounded up, or None when there is none."""
     try:  # cgroup v2: "max 100000" or "200000 100000"
-        with open("/sys/fs/cgroup/cpu.max", encoding="ascii") as fh:
+        with open(os.path.join(root, "cpu.max"), encoding="ascii") as fh:
             quota_s, period_s = fh.read().split()[:2]
-        if quota_s != "max":
-            return max(1, math.ceil(int(quota_s) / int(period_s)))
-        return None
+        if quota_s == "max":
+            return None
+        return max(1, math.ceil(int(quota_s) / int(period_s)))
     except (OSError, ValueError):
         pass
     try:  # cgroup v1
-        with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", encoding="ascii") as fh:
+        with open(os.path.join(root, "cpu", "cpu.cfs_quota_us"), encoding="ascii") as fh:
             quota = int(fh.read())
-        with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us", encoding="ascii") as fh:
+        with open(os.path.join(root, "cpu", "cpu.cfs_period_us"), encoding="ascii") as fh:
             period = int(fh.read())
         if quota > 0 and period > 0:
             return max(1, math.ceil(quota / period))
@@ -325,7 +325,7 @@ class _closing:
 
 
 # -- the run -----------------------------------------------------------------------------------
-def _iter_results(  # noqa: PLR0917 - private, called from one place
+def _iter_results(
     files: Iterator[DiscoveredFile],
     governor: ChunkGovernor,
     executor_type: str | None,
