@@ -103,6 +103,7 @@ def init_worker(governor_bytes: bytes) -> None:
     _governor, _governor_digest = governor, digest
     # Import the chunker now, not inside the first file's time limit.
     import codeweaver.engine.chunker.file_chunker  # noqa: F401
+
     if not faulthandler.is_enabled():
         # A segfault in a grammar then leaves a Python traceback on the worker's stderr.
         faulthandler.enable(file=sys.stderr, all_threads=True)
