@@ -282,3 +282,18 @@ def test_without_client_or_address_a_local_cluster_runs_and_is_closed(
     gen.close()
     _, alive = psutil.wait_procs(ours, timeout=15)
     assert alive == []
+
+
+def test_a_cluster_without_workers_is_a_clear_error(
+    corpus: list[DiscoveredFile], governor: ChunkGovernor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backend, "WORKER_WAIT_TIMEOUT", 0.5)
+    with (
+        LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty,
+        Client(empty, set_as_default=False) as empty_client,
+    ):
+        with pytest.raises(ExecutorError, match="has no workers"):
+            list(
+                iter_file_results(corpus[:20], governor, executor_type="dask", client=empty_client)
+            )
+        assert empty_client.status == "running"

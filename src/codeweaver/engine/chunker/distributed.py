@@ -120,6 +120,8 @@ MAX_RESUBMITS = 3
 """A batch lost this many times (connection, cancellation) fails its files."""
 QUARANTINE_KILLS = 2
 """A file whose own one-file task Dask gave up on (KilledWorker) this many times fails."""
+WORKER_WAIT_TIMEOUT = 60.0
+"""Seconds to wait for a first worker on a cluster that has none (one that is scaling up)."""
 _GOVERNORS_KEPT = 8
 _WINDOW_REFRESH_SECONDS = 5.0
 
@@ -393,6 +395,7 @@ class _DaskRun:
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, batches: Iterator[Batch], *, ordered: bool) -> Iterator[FileResult]:
+        self._wait_for_a_worker()
         self._refresh_window(force=True)
         outstanding: deque[Batch] = deque()  # submitted, not yet yielded (submission order)
         exhausted = False
@@ -436,6 +439,17 @@ class _DaskRun:
             with contextlib.suppress(Exception):
                 self._client.cancel(futures)
         self._governor_future = None
+
+    def _wait_for_a_worker(self) -> None:
+        if self._client.nthreads():
+            return
+        try:
+            self._client.wait_for_workers(1, timeout=WORKER_WAIT_TIMEOUT)
+        except (TimeoutError, OSError) as exc:
+            raise ExecutorError(
+                f"the Dask cluster at {self._client.scheduler.address} has no workers "
+                f"(none joined within {WORKER_WAIT_TIMEOUT:g}s)"
+            ) from exc
 
     def _refresh_window(self, *, force: bool = False) -> None:
         """A few tasks per worker thread; the cluster may grow or shrink while we run."""
