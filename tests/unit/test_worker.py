@@ -181,3 +181,20 @@ def test_init_worker_rejects_something_else(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(worker, "_governor_digest", None)
     with pytest.raises(TypeError, match="ChunkGovernor"):
         init_worker(cloudpickle.dumps({"not": "a governor"}))
+
+
+def test_the_fast_decoder_builds_exactly_what_from_row_builds(
+    corpus: dict[str, DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    if not worker._fast_decode_applies():
+        pytest.skip("the chunk model changed: decoding uses CodeChunk.from_row")
+    assert worker._decode_chunk is worker._decode_chunk_fast
+    seen = 0
+    for file in corpus.values():
+        for c in encode_result(process_file(file, governor))[1]:
+            fast, slow = worker._decode_chunk_fast(c), worker._decode_chunk_from_row(c)
+            assert fast == slow and repr(fast) == repr(slow)
+            assert fast.span == slow.span and fast.content_hash == slow.content_hash
+            assert fast.chunk_id == slow.chunk_id
+            seen += 1
+    assert seen > 5
