@@ -11,6 +11,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,3 +300,61 @@ def test_a_cluster_without_workers_is_a_clear_error(
                 iter_file_results(corpus[:20], governor, executor_type="dask", client=empty_client)
             )
         assert empty_client.status == "running"
+
+
+CTRL_C_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from codeweaver.config.chunker import ChunkerSettings
+    from codeweaver.core.discovery import DiscoveredFile
+    from codeweaver.engine.chunker.governor import ChunkGovernor
+    from codeweaver.engine.chunker.parallel import iter_file_results
+
+    def slow(text):
+        time.sleep(0.01)  # keeps the workers busy
+        return len(text) // 4
+
+    if __name__ == "__main__":
+        p = Path(sys.argv[1])
+        files = [DiscoveredFile(str(p), f"{i}.py", "python", p.stat().st_size, 0)
+                 for i in range(5000)]
+        gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=100), token_counter=slow)
+        try:
+            for n, _ in enumerate(iter_file_results(files, gov, executor_type="dask",
+                                                    max_workers=2, batch_size=2)):
+                if n == 2:
+                    print("running", flush=True)
+        except KeyboardInterrupt:
+            sys.exit(130)
+    """
+)
+
+
+def test_ctrl_c_stops_a_local_cluster_run_cleanly(tmp_path: Path) -> None:
+    src = tmp_path / "m.py"
+    src.write_text("def f(x):\n    return x\n" * 30, encoding="utf-8")
+    script = tmp_path / "child.py"
+    script.write_text(CTRL_C_CHILD, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(src)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal would make
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "running"
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert len(family) >= 2  # the local cluster's worker processes
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err  # the workers ignored it; the parent stopped them
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert alive == []

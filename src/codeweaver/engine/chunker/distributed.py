@@ -61,6 +61,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -101,6 +102,7 @@ __all__ = [
     "connect",
     "dask_chunk_batch",
     "dask_chunk_shipped",
+    "dask_setup",
     "iter_dask",
     "process_bytes",
     "require_distributed",
@@ -192,6 +194,8 @@ def connect(
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        preload=[__name__],  # dask_setup below: the parent owns Ctrl-C
+        silence_logs=logging.ERROR,  # not a warning per task cancelled when the caller stops
     )
     try:
         local = distributed.Client(cluster, set_as_default=False)
@@ -203,6 +207,18 @@ def connect(
     finally:
         _quietly_close(local)
         _quietly_close(cluster)
+
+
+def dask_setup(worker: Any) -> None:
+    """Preload hook for the workers of the local cluster: ignore SIGINT, as pool workers do.
+
+    A Ctrl-C in a terminal reaches the whole process group; the parent stops the run and
+    closes the cluster, so workers must not die first (tracebacks on the console, and a race
+    between the parent's shutdown and the scheduler losing every worker).
+    """
+    del worker
+    with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _quietly_close(obj: Any) -> None:
@@ -469,9 +485,22 @@ class _DaskRun:
         """The scattered governor bytes; scattered again if every copy was lost."""
         fut = self._governor_future
         if fut is None or fut.status in {"lost", "cancelled", "error"}:
-            fut = self._client.scatter(self._governor_bytes, broadcast=True, hash=False)
+            fut = self._scatter(self._governor_bytes, broadcast=True)
             self._governor_future = fut
         return fut
+
+    def _scatter(self, data: Any, *, broadcast: bool = False) -> Any:
+        """``client.scatter``, waiting for a worker once if the cluster has none right now."""
+        for attempt in (1, 2):
+            try:
+                return self._client.scatter(data, broadcast=broadcast, hash=False)
+            except (TimeoutError, OSError) as exc:  # "No valid workers found"
+                if attempt == 2:
+                    raise ExecutorError(
+                        f"cannot send data to the Dask workers ({type(exc).__name__}: {exc})"
+                    ) from exc
+                self._wait_for_a_worker()
+        raise AssertionError("unreachable")
 
     def _submit(self, task: _Task) -> None:
         batch = task.batch
@@ -495,7 +524,7 @@ class _DaskRun:
             # stream for debugging, so bytes inside tasks would stay in memory (client and
             # scheduler) long after the run. Scattered data goes by RPC and is freed with the
             # task (the _Task holds the future until then).
-            task.payload = self._client.scatter([data], hash=False)[0]
+            task.payload = self._scatter([data])[0]
             fut = self._client.submit(
                 dask_chunk_shipped,
                 self._key,
