@@ -16,12 +16,14 @@ what else runs, it shows what parallelism costs in extra work. ``--scale K`` lis
 K times (the same files again) and runs each configuration at 1x and Kx: the parent's peak
 RSS should not grow with the number of files.
 
-``--dask`` adds the ``dask`` executor: for each worker count N a LocalCluster of N worker
-processes (one thread each, loopback) is started before the timed runs (its start-up time is
-printed, not counted: a cluster outlives one call) and passed as ``client=``, so the rows
-measure what Dask costs per call against the process executor, which starts its workers
-inside each timed run. ``--dask-ship`` also runs it with ``ship_file_bytes=True`` (the client
-reads the files). ``--scheduler ADDR`` runs it on an existing cluster instead. For dask rows
+``--dask`` adds the ``dask`` executor: for each worker count N the local cluster the executor
+itself would start (N worker processes, one thread each, loopback) is started before the timed
+runs (its start-up time is printed, not counted: a cluster outlives one call) and passed as
+``client=``, so the "dask" rows measure what Dask costs per call against the process executor,
+which starts its workers inside each timed run; the "dask-local" rows pass no client, so each
+run starts and closes its own cluster (what ``codeweaver index --executor dask`` without a
+scheduler pays). ``--dask-ship`` also runs "dask" with ``ship_file_bytes=True`` (the client
+reads the files). ``--scheduler ADDR`` runs it on an existing cluster instead. For "dask" rows
 "CPU s" adds the CPU time the cluster's workers spent during the run.
 """
 
@@ -125,6 +127,8 @@ def _dask_rows(
     """The dask executor on a LocalCluster per worker count (or on ``--scheduler``)."""
     import distributed
 
+    from codeweaver.engine.chunker.distributed import start_local_cluster
+
     dist: Any = distributed  # untyped
 
     variants = [("dask", governor)]
@@ -144,13 +148,7 @@ def _dask_rows(
         if args.scheduler:
             client = dist.Client(args.scheduler, set_as_default=False)
         else:
-            cluster = dist.LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
+            cluster = start_local_cluster(n)
             client = dist.Client(cluster, set_as_default=False)
         print(
             f"  dask cluster of {len(client.nthreads())} worker(s) ready in "
@@ -175,6 +173,14 @@ def _dask_rows(
             client.close()
             if cluster is not None:
                 cluster.close()
+        if not args.scheduler and args.dask:
+            rows.append(best_of(args.repeat, files, governor, "dask", n, scale, label="dask-local"))
+            print(
+                f"  dask-local x{n} scale {scale}: {rows[-1]['wall_s']:.2f}s "
+                f"(runs {rows[-1]['runs_wall_s']})",
+                file=sys.stderr,
+                flush=True,
+            )
     return rows
 
 

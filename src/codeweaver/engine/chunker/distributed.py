@@ -106,6 +106,7 @@ __all__ = [
     "iter_dask",
     "process_bytes",
     "require_distributed",
+    "start_local_cluster",
     "worker_setups",
 ]
 
@@ -188,15 +189,7 @@ def connect(
         finally:
             _quietly_close(opened)
         return
-    cluster = distributed.LocalCluster(
-        n_workers=max(1, workers),
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        preload=[__name__],  # dask_setup below: the parent owns Ctrl-C
-        silence_logs=logging.ERROR,  # not a warning per task cancelled when the caller stops
-    )
+    cluster = start_local_cluster(workers)
     try:
         local = distributed.Client(cluster, set_as_default=False)
     except BaseException:
@@ -209,16 +202,41 @@ def connect(
         _quietly_close(cluster)
 
 
+def start_local_cluster(workers: int) -> Any:
+    """The local cluster the ``dask`` executor starts when it is given no cluster.
+
+    ``workers`` processes of one thread each, on 127.0.0.1, no dashboard, workers that leave
+    Ctrl-C to the parent (:func:`dask_setup`) and without Dask's statistical profiler (it
+    samples the chunking thread's stack every 10 ms: about 10% of the chunking time, for a
+    dashboard nobody can open). The caller closes it.
+    """
+    distributed = require_distributed()
+    return distributed.LocalCluster(
+        n_workers=max(1, workers),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        preload=[__name__],  # dask_setup: also in workers a nanny restarts
+        silence_logs=logging.ERROR,  # not a warning per task cancelled when the caller stops
+    )
+
+
 def dask_setup(worker: Any) -> None:
-    """Preload hook for the workers of the local cluster: ignore SIGINT, as pool workers do.
+    """Preload hook for the workers of the local cluster: no SIGINT, no profiler.
 
     A Ctrl-C in a terminal reaches the whole process group; the parent stops the run and
     closes the cluster, so workers must not die first (tracebacks on the console, and a race
-    between the parent's shutdown and the scheduler losing every worker).
+    between the parent's shutdown and the scheduler losing every worker). The profiler feeds
+    a dashboard this cluster does not have.
     """
-    del worker
     with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    callbacks = getattr(worker, "periodic_callbacks", {})
+    for name in ("profile", "profile-cycle"):
+        callback = callbacks.pop(name, None)
+        if callback is not None:
+            callback.stop()
 
 
 def _quietly_close(obj: Any) -> None:
