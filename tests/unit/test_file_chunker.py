@@ -161,3 +161,18 @@ def test_chunk_file_uses_the_relative_path(tmp_path: Path) -> None:
     assert chunks[0].symbol == "def f"
     same = chunk_file(file, GOV)
     assert [c.chunk_id for c in chunks] == [c.chunk_id for c in same]
+
+
+def test_large_file_with_a_token_counter_and_non_ascii_text() -> None:
+    """Cuts probe windows near the budget, never the whole rest of a huge node per cut."""
+    line = "    ('entrée_%06d', %d, 'généré payload'),\n"
+    src = "DATA = [\n" + "".join(line % (i, i) for i in range(30_000)) + "]\n"
+    data = src.encode()
+
+    def words(text: str) -> int:
+        return len(text.split())
+
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=200), token_counter=words)
+    assert_contract(data, chunk_bytes(data, "python", gov), 200, size=words)
+    chars = ChunkGovernor(ChunkerSettings(max_chunk_chars=1500))
+    assert_contract(data, chunk_bytes(data, "python", chars), 1500)

@@ -53,6 +53,9 @@ class RawChunk(NamedTuple):
 
 
 Expander = Callable[[Item], "list[Item] | None"]
+# With a token counter, a range longer than this many bytes per token of budget is over budget
+# without asking the counter (no real tokenizer packs 128 bytes of source into one token).
+_MAX_BYTES_PER_TOKEN = 128
 # Marks, on the stack, the end of a split definition's children.
 _SCOPE_END = "\0scope-end"
 # A split definition's one-line closing tail up to this long joins the chunk before it.
@@ -69,39 +72,50 @@ class Measure:
     and in a pure-ASCII file bytes *are* characters, so most checks are one subtraction.
     """
 
-    __slots__ = ("_ascii", "_counter", "data", "limit")
+    __slots__ = ("_ascii", "_counter", "_probe", "data", "limit")
 
     def __init__(self, data: bytes, governor: ChunkGovernor) -> None:
         self.data = data
         self.limit = governor.limit()
         self._ascii = data.isascii()
         self._counter = None if governor.char_budget is not None else governor.token_counter
+        # First window to try with a token counter: the budget at the estimated density.
+        self._probe = max(16, int(self.limit * governor.settings.chars_per_token))
 
     def fits(self, start: int, end: int) -> bool:
         if self._counter is None:
             n = end - start
             if n <= self.limit:
                 return True
-            if self._ascii:
+            if self._ascii or n > 4 * self.limit:  # a character is 1 to 4 bytes
                 return False
             return len(self.data[start:end].decode("utf-8", "replace")) <= self.limit
+        if end - start > _MAX_BYTES_PER_TOKEN * self.limit:
+            return False  # do not tokenize megabytes to learn they are over budget
         return int(self._counter(self.data[start:end].decode("utf-8", "replace"))) <= self.limit
 
     def max_prefix(self, start: int, end: int) -> int:
         """The largest ``cut`` in ``(start, end]`` with ``data[start:cut]`` fitting, on a UTF-8
-        character boundary; at least one character even when that alone is over budget."""
+        character boundary; at least one character even when that alone is over budget.
+        Returns ``end`` only when the whole range fits (or is one character)."""
         data = self.data
         if self._counter is None and self._ascii:
             return min(end, start + max(1, self.limit))
         first = start + 1  # one whole character always goes in, so there is progress
         while first < end and (data[first] & 0xC0) == 0x80:
             first += 1
-        hi = end
-        if self._counter is None:
-            # ``limit`` characters never take more than 4 bytes each.
-            hi = min(end, start + 4 * self.limit + 4)
         best = first
-        lo = first + 1
+        if self._counter is None:
+            hi = min(end, start + 4 * self.limit + 4)  # ``limit`` characters take <= 4 bytes each
+        else:
+            # Grow a window until it no longer fits, so each probe costs about what it finds.
+            hi = min(end, start + self._probe)
+            while hi < end and self.fits(start, hi):
+                best = max(best, _char_boundary(data, hi, best))
+                hi = min(end, start + 2 * (hi - start))
+            if hi == end and self.fits(start, end):
+                return end
+        lo = best + 1
         while lo <= hi:
             mid = _char_boundary(data, (lo + hi) // 2, best)
             if mid > best and self.fits(start, mid):
@@ -247,10 +261,15 @@ def pack(
             g_start, g_path = start, item.path
         g_kinds.append(item.kind)
         pos = g_start
-        while not fits(pos, end):
+        while pos < end:
             if deadline is not None and time.monotonic() > deadline:
                 raise ChunkTimeoutError("chunking ran past the per-file time limit")
             target = measure.max_prefix(pos, end)
+            if target >= end:
+                if not fits(pos, end):  # a single character the budget cannot hold
+                    out.append(RawChunk(pos, end, tuple(dict.fromkeys(g_kinds)), g_path, True))
+                    pos = end
+                break
             aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
             line = line_cut(data, pos, target)
             if aligned > pos and (line < 0 or aligned - pos >= (target - pos) // 2):
