@@ -10,6 +10,11 @@ Which cluster (first that applies)::
     dask config "scheduler-address"         Dask's own setting (DASK_SCHEDULER_ADDRESS)
     none of these                           a LocalCluster on 127.0.0.1: ``workers`` processes of
                                             one thread each, closed when the run ends
+                                            (:func:`start_local_cluster`)
+
+A scheduler address or a client is never guessed from the network: without one, the run stays
+on this machine. (On one machine the ``process`` executor is faster; the local cluster is the
+way to try the dask path without a cluster.)
 
 A client this module opens connects within :data:`CONNECT_TIMEOUT` seconds or the run fails with
 :class:`~codeweaver.core.errors.ExecutorError` naming the address; without the extra installed
