@@ -152,6 +152,33 @@ def test_ordered_gives_input_order_and_a_scheduler_address_works(
     assert len(got) >= 100
 
 
+@pytest.mark.parametrize("source", ["argument", "dask-config", "default-client"])
+def test_the_cluster_is_found_from_each_source(
+    client: Client, corpus: list[DiscoveredFile], governor: ChunkGovernor, source: str
+) -> None:
+    files = corpus[:20]
+    address = client.scheduler.address
+    # Executor "dask", no scheduler_address setting, and a budget no other test uses: the
+    # governor is new to the module cluster's workers, so they count a setup iff it ran there
+    # (a local cluster of its own would leave these counters alone).
+    budget = 1400 + ["argument", "dask-config", "default-client"].index(source)
+    gov = ChunkGovernor(
+        ChunkerSettings(max_chunk_chars=budget, concurrency=ConcurrencySettings(executor="dask"))
+    )
+    before = sum(client.run(backend.worker_setups).values())
+    stats = RunStats()
+    if source == "argument":
+        results = list(iter_file_results(files, gov, client=address, stats=stats))
+    elif source == "dask-config":  # what DASK_SCHEDULER_ADDRESS sets
+        with dask.config.set({"scheduler-address": address}):
+            results = list(iter_file_results(files, gov, stats=stats))
+    else:
+        with Client(address):  # the default client of this process while it is open
+            results = list(iter_file_results(files, gov, stats=stats))
+    assert len(results) == len(files) and stats.workers == 2
+    assert sum(client.run(backend.worker_setups).values()) > before
+
+
 def test_a_killed_worker_loses_no_file(
     client: Client,
     corpus: list[DiscoveredFile],
