@@ -63,8 +63,8 @@ class ConcurrencySettings(BaseModel):
     ship_file_bytes: bool = Field(
         default=False,
         description=(
-            "dask: send file bytes with each task instead of reading on the worker"
-            " (no shared filesystem)"
+            "dask: the client reads each batch's files and sends their bytes to the worker"
+            " (for clusters without a shared filesystem)"
         ),
     )
 
