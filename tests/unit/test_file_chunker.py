@@ -176,3 +176,17 @@ def test_large_file_with_a_token_counter_and_non_ascii_text() -> None:
     assert_contract(data, chunk_bytes(data, "python", gov), 200, size=words)
     chars = ChunkGovernor(ChunkerSettings(max_chunk_chars=1500))
     assert_contract(data, chunk_bytes(data, "python", chars), 1500)
+
+
+def test_deadline_is_checked_every_step_with_a_slow_token_counter() -> None:
+    def slow_words(text: str) -> int:
+        time.sleep(0.01)
+        return len(text.split())
+
+    src = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(200))
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=50), token_counter=slow_words)
+    started = time.monotonic()
+    with pytest.raises(ChunkTimeoutError):
+        chunk_bytes(src.encode(), "python", gov, deadline=started + 0.2)
+    # 200 definitions at 10 ms per count would be 2 s or more; it stops a step after the limit.
+    assert time.monotonic() - started < 1.5

@@ -82,6 +82,11 @@ class Measure:
         # First window to try with a token counter: the budget at the estimated density.
         self._probe = max(16, int(self.limit * governor.settings.chars_per_token))
 
+    @property
+    def counts_tokens(self) -> bool:
+        """True when sizes come from a user's token counter (each check may be slow)."""
+        return self._counter is not None
+
     def fits(self, start: int, end: int) -> bool:
         if self._counter is None:
             n = end - start
@@ -178,10 +183,12 @@ def pack(
 
     stack = items[::-1]
     steps = 0
+    # How often to look at the clock: every step when a (possibly slow) token counter runs.
+    every = 0 if measure.counts_tokens else 15
     while stack:
         item = stack.pop()
         steps += 1
-        if deadline is not None and not steps & 63 and time.monotonic() > deadline:
+        if deadline is not None and not steps & every and time.monotonic() > deadline:
             raise ChunkTimeoutError("chunking ran past the per-file time limit")
         start, end = item.start, item.end
         if item.kind is _SCOPE_END:
