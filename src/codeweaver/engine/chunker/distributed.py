@@ -79,7 +79,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from codeweaver.core.chunks import SkipRecord, content_hash
+from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ExecutorError, FileSkippedError
 from codeweaver.engine.chunker._pool import Batch
@@ -308,36 +308,7 @@ def process_bytes(file: DiscoveredFile, data: bytes, governor: ChunkGovernor) ->
     For bytes ``read_source(file.path, governor.max_file_bytes)`` returned, the result equals
     ``process_file(file, governor)`` (``seconds`` aside).
     """
-    from codeweaver.engine.chunker.file_chunker import chunk_bytes
-
-    started = time.perf_counter()
-    deadline = time.monotonic() + governor.file_timeout_seconds
-    file_hash = content_hash(data)
-    try:
-        chunks = chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
-    except FileSkippedError as exc:
-        return FileResult(
-            file=file,
-            status="skipped",
-            file_hash=file_hash,
-            skip=SkipRecord(path=file.path, reason=exc.reason, detail=exc.detail),
-            seconds=time.perf_counter() - started,
-        )
-    except Exception as exc:
-        return FileResult(
-            file=file,
-            status="failed",
-            file_hash=file_hash,
-            failure=failure_from_exception(file.path, exc, default_stage="chunk"),
-            seconds=time.perf_counter() - started,
-        )
-    return FileResult(
-        file=file,
-        status="chunked",
-        chunks=chunks,
-        file_hash=file_hash,
-        seconds=time.perf_counter() - started,
-    )
+    return process_file(file, governor, data=data)
 
 
 def read_for_shipping(file: DiscoveredFile, governor: ChunkGovernor) -> bytes | FileResult:

@@ -124,12 +124,14 @@ def process_file(
     governor: ChunkGovernor,
     *,
     timeout: float | None = None,
+    data: bytes | None = None,
 ) -> FileResult:
     """Read and chunk one file; never raises for a per-file problem.
 
     ``timeout`` (default ``governor.file_timeout_seconds``) becomes the deadline passed to
     ``chunk_bytes``; it is checked between steps, so it cannot stop a parse that never returns
-    (the process pool kills such a worker instead).
+    (the process pool kills such a worker instead). ``data``: the file's bytes, already read
+    elsewhere (a Dask client shipping them); the file is then not opened here.
     """
     # Imported here so importing this module (and pickling references to it) stays cheap.
     from codeweaver.engine.chunker.file_chunker import chunk_bytes, read_source
@@ -140,7 +142,8 @@ def process_file(
     file_hash: str | None = None
     stage: FailureStage = "read"
     try:
-        data = read_source(file.path, governor.max_file_bytes)
+        if data is None:
+            data = read_source(file.path, governor.max_file_bytes)
         file_hash = content_hash(data)
         stage = "chunk"
         chunks = chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
