@@ -10,6 +10,7 @@ import cloudpickle
 import pytest
 
 from codeweaver.config.chunker import ChunkerSettings
+from codeweaver.core.chunks import CodeChunk, Span
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.engine.chunker import worker
 from codeweaver.engine.chunker.governor import ChunkGovernor
@@ -183,18 +184,27 @@ def test_init_worker_rejects_something_else(monkeypatch: pytest.MonkeyPatch) -> 
         init_worker(cloudpickle.dumps({"not": "a governor"}))
 
 
-def test_the_fast_decoder_builds_exactly_what_from_row_builds(
+def test_decoded_chunks_equal_the_chunks_the_worker_made(
     corpus: dict[str, DiscoveredFile], governor: ChunkGovernor
 ) -> None:
-    if not worker._fast_decode_applies():
-        pytest.skip("the chunk model changed: decoding uses CodeChunk.from_row")
-    assert worker._decode_chunk is worker._decode_chunk_fast
+    """The trusted row decoder builds exactly what a validated constructor builds."""
     seen = 0
     for file in corpus.values():
-        for c in encode_result(process_file(file, governor))[1]:
-            fast, slow = worker._decode_chunk_fast(c), worker._decode_chunk_from_row(c)
-            assert fast == slow and repr(fast) == repr(slow)
-            assert fast.span == slow.span and fast.content_hash == slow.content_hash
-            assert fast.chunk_id == slow.chunk_id
+        direct = process_file(file, governor).chunks
+        decoded = [worker._decode_chunk(c) for c in encode_result(process_file(file, governor))[1]]
+        for made, back in zip(direct, decoded, strict=True):
+            rebuilt = CodeChunk(
+                made.path,
+                made.language,
+                made.content,
+                Span(made.start_byte, made.end_byte, made.start_line, made.end_line),
+                made.kinds,
+                made.symbol_path,
+                made.ordinal,
+                made.oversized,
+                made.chunker,
+            )
+            assert back == made == rebuilt and repr(back) == repr(rebuilt)
+            assert back.content_hash == rebuilt.content_hash and back.chunk_id == rebuilt.chunk_id
             seen += 1
     assert seen > 5

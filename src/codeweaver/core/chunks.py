@@ -26,6 +26,7 @@ __all__ = [
     "Span",
     "content_hash",
     "stable_chunk_id",
+    "trusted_chunk",
 ]
 
 FailureStage = Literal["discover", "read", "parse", "chunk", "worker", "timeout", "store"]
@@ -163,17 +164,10 @@ class CodeChunk:
         ordinal: int,
         chunker: Literal["semantic", "delimiter"] = "semantic",
     ) -> CodeChunk:
+        """Rebuild a chunk from :meth:`to_row`'s tuple (trusted: the row came from a chunk)."""
         content, sb, eb, sl, el, kinds, symbols, oversized = row
-        return cls(
-            path=path,
-            language=language,
-            content=content,
-            span=Span(sb, eb, sl, el),
-            kinds=kinds,
-            symbol_path=symbols,
-            ordinal=ordinal,
-            oversized=oversized,
-            chunker=chunker,
+        return trusted_chunk(
+            path, language, content, sb, eb, sl, el, kinds, symbols, ordinal, oversized, chunker
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,6 +188,49 @@ class CodeChunk:
             "content_hash": self.content_hash,
             "content": self.content,
         }
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted_chunk(
+    path: str,
+    language: str,
+    content: str,
+    start_byte: int,
+    end_byte: int,
+    start_line: int,
+    end_line: int,
+    kinds: tuple[str, ...],
+    symbol_path: tuple[str, ...],
+    ordinal: int,
+    oversized: bool,
+    chunker: str,
+) -> CodeChunk:
+    """A :class:`CodeChunk` from values the chunker has already made consistent.
+
+    It skips the frozen dataclass ``__init__`` and ``Span``'s checks (chunk construction is on
+    the hot path of both the chunker and the parent of a process run). Keep it next to the
+    classes: it sets every field they declare.
+    """
+    span = _new(Span)
+    _set(span, "start_byte", start_byte)
+    _set(span, "end_byte", end_byte)
+    _set(span, "start_line", start_line)
+    _set(span, "end_line", end_line)
+    chunk = _new(CodeChunk)
+    _set(chunk, "path", path)
+    _set(chunk, "language", language)
+    _set(chunk, "content", content)
+    _set(chunk, "span", span)
+    _set(chunk, "kinds", kinds)
+    _set(chunk, "symbol_path", symbol_path)
+    _set(chunk, "ordinal", ordinal)
+    _set(chunk, "oversized", oversized)
+    _set(chunk, "chunker", chunker)
+    _set(chunk, "_hash", None)
+    return chunk
 
 
 @dataclass(frozen=True, slots=True)

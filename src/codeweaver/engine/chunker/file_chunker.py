@@ -18,7 +18,7 @@ import logging
 import os
 import time
 
-from codeweaver.core.chunks import CodeChunk, Span
+from codeweaver.core.chunks import CodeChunk, trusted_chunk
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, FileSkippedError
 from codeweaver.core.languages import get_parser, has_grammar
@@ -128,23 +128,28 @@ def _to_chunks(
     data: bytes, spans: list[RawChunk], path: str, language: str, chunker: str
 ) -> list[CodeChunk]:
     chunks: list[CodeChunk] = []
+    append = chunks.append
     line = 1
     pos = 0
     count = data.count
     for ordinal, (start, end, kinds, symbols, oversized) in enumerate(spans):
         line += count(b"\n", pos, start)
         end_line = line + count(b"\n", start, end - 1) if end > start else line
-        chunks.append(
-            CodeChunk(
-                path=path,
-                language=language,
-                content=data[start:end].decode("utf-8", "replace"),
-                span=Span(start, end, line, end_line),
-                kinds=kinds,
-                symbol_path=symbols,
-                ordinal=ordinal,
-                oversized=oversized,
-                chunker=chunker,  # type: ignore[arg-type]
+        content = data[start:end].decode("utf-8", "replace")
+        append(
+            trusted_chunk(
+                path,
+                language,
+                content,
+                start,
+                end,
+                line,
+                end_line,
+                kinds,
+                symbols,
+                ordinal,
+                oversized,
+                chunker,
             )
         )
         pos = start

@@ -24,7 +24,6 @@ the error type, the message and the traceback formatted as text in the worker.
 
 from __future__ import annotations
 
-import dataclasses
 import faulthandler
 import hashlib
 import sys
@@ -41,7 +40,6 @@ from codeweaver.core.chunks import (
     FailureRecord,
     FailureStage,
     SkipRecord,
-    Span,
     content_hash,
 )
 from codeweaver.core.discovery import DiscoveredFile
@@ -264,64 +262,11 @@ def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
     )
 
 
-def _decode_chunk_from_row(c: CompactChunk) -> CodeChunk:
+def _decode_chunk(c: CompactChunk) -> CodeChunk:
     row, path, language, ordinal, chunker = c
     return CodeChunk.from_row(
         row, path=path, language=language, ordinal=ordinal, chunker=cast(Any, chunker)
     )
-
-
-def _decode_chunk_fast(c: CompactChunk) -> CodeChunk:
-    """:func:`_decode_chunk_from_row` without the frozen-dataclass ``__init__`` (about 40% cheaper).
-
-    Decoding is the parent's main cost in a process run, the one part that does not
-    parallelize. The rows were built from valid chunks in the worker, so there is nothing to
-    validate again. Used only while the models have exactly the fields this knows (checked at
-    import), so a change to them falls back to ``CodeChunk.from_row``.
-    """
-    (content, sb, eb, sl, el, kinds, symbols, oversized), path, language, ordinal, chunker = c
-    span = _new(Span)
-    _set(span, "start_byte", sb)
-    _set(span, "end_byte", eb)
-    _set(span, "start_line", sl)
-    _set(span, "end_line", el)
-    chunk = _new(CodeChunk)
-    _set(chunk, "path", path)
-    _set(chunk, "language", language)
-    _set(chunk, "content", content)
-    _set(chunk, "span", span)
-    _set(chunk, "kinds", kinds)
-    _set(chunk, "symbol_path", symbols)
-    _set(chunk, "ordinal", ordinal)
-    _set(chunk, "oversized", oversized)
-    _set(chunk, "chunker", chunker)
-    _set(chunk, "_hash", None)
-    return chunk
-
-
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _fast_decode_applies() -> bool:
-    chunk_fields = {f.name: f for f in dataclasses.fields(CodeChunk)}
-    span_fields = {f.name for f in dataclasses.fields(Span)}
-    hash_field = chunk_fields.get("_hash")
-    return (
-        set(chunk_fields)
-        == {"path", "language", "content", "span", "kinds", "symbol_path", "ordinal"}
-        | {"oversized", "chunker", "_hash"}
-        and span_fields == {"start_byte", "end_byte", "start_line", "end_line"}
-        and hash_field is not None
-        and hash_field.default is None
-        and not hasattr(CodeChunk, "__post_init__")
-        and hasattr(CodeChunk, "__slots__")
-        and hasattr(Span, "__slots__")
-    )
-
-
-# Chosen once, at import.
-_decode_chunk = _decode_chunk_fast if _fast_decode_applies() else _decode_chunk_from_row
 
 
 def failed_result(
