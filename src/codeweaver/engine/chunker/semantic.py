@@ -183,6 +183,8 @@ def _items(
     find = data.find
     rfind = data.rfind
     attachable = _ATTACHABLE
+    named_kinds = _NAMED
+    maybe_def = _MAYBE_DEFINITION
     items: list[Item] = []
     # Attachable heads (node, kind, start) waiting to see whether a definition follows.
     pending: list[tuple[Node, str, int]] = []
@@ -232,8 +234,14 @@ def _items(
             boundary = nl + 1 if nl != -1 and not data[nl + 1 : start].strip() else start
             if h_att and data.count(b"\n", h_end, start) <= 1:
                 pending.append((h_node, h_kind, h_start))
-            else:
+            elif pending or h_kind in maybe_def:
                 place(h_node, h_kind, h_start, boundary)
+            else:  # the common case, inlined: an ordinary statement or token
+                named = named_kinds.get(h_kind)
+                if named is None:
+                    named = named_kinds[h_kind] = bool(h_node.is_named)
+                shown = h_kind if named else (parent_kind or h_kind)
+                items.append(_new(Item, (h_start, boundary, shown, False, path, h_node, "", scope)))
             h_start = boundary
         h_node, h_kind, h_end, h_att = child, kind, child.end_byte, att
     if h_node is not None:
