@@ -105,6 +105,9 @@ def run_corpus(
             total = compare.LanguageStats(budget)
             for st in stats.values():
                 total.merge(st)
+            batch_s = compare.batch_elapsed(run)
+            if batch_s is not None:  # one wall-clock time for the whole corpus
+                total.time_s = total.wall_s = batch_s
             entry["total"] = total.summary(produces_chunks=cls.produces_chunks)
             entry["by_language"] = {
                 lang: st.summary(produces_chunks=cls.produces_chunks)

@@ -41,6 +41,7 @@ __all__ = [
     "BenchFile",
     "LanguageStats",
     "PeerRun",
+    "batch_elapsed",
     "evaluate",
     "resolve_corpus",
     "run_peer",
@@ -299,59 +300,50 @@ def _run_serial(
 
 
 def _run_batch(peer: Peer, files: Sequence[BenchFile], write: Any, repeat: int) -> None:
-    """Per language: the best of ``repeat`` wall times of one call over all its files."""
-    by_language: dict[str, list[BenchFile]] = {}
-    for f in files:
-        if peer.supports(f.language):
-            by_language.setdefault(f.language, []).append(f)
-    peak = 0
-    for language, group in by_language.items():
-        batch = [BatchFile(f.path, f.rel_path, f.language) for f in group]
-        elapsed = float("inf")
-        with _TreeRssSampler() as sampler:
-            for _ in range(repeat):
-                start = time.perf_counter()
-                try:
-                    results = list(peer.chunk_batch(batch))
-                    error: BaseException | None = None
-                except Exception as exc:
-                    results, error = [], exc
-                elapsed = min(elapsed, time.perf_counter() - start)
-        peak = max(peak, sampler.peak)
-        write(
-            {
-                "kind": "batch",
-                "language": language,
-                "elapsed": elapsed,
-                "files": len(group),
-                "tree_peak_rss": sampler.peak,
-            }
-        )
-        sizes = {f.rel_path: f.size for f in group}
-        seen = set()
-        for rel_path, outcome in results:
-            seen.add(rel_path)
-            size = sizes.get(rel_path, 0)
-            if isinstance(outcome, BaseException):
-                write(_error_record(BenchFile("", rel_path, language, size), size, outcome))
-            else:
-                write(
-                    {
-                        "kind": "file",
-                        "rel_path": rel_path,
-                        "language": language,
-                        "size": size,
-                        "elapsed": None,
-                        "chunks": outcome,
-                        "error": None,
-                        "message": "",
-                    }
-                )
-        for f in group:
-            if f.rel_path not in seen:
-                missing = error or RuntimeError("the executor returned no result for this file")
-                write(_error_record(f, f.size, missing))
-    write({"kind": "tree_peak_rss", "peak_rss": peak})
+    """The best of ``repeat`` wall times of one call over all the files, as a user would call it
+    on a repository (so per-language times are not known for batch peers)."""
+    group = [f for f in files if peer.supports(f.language)]
+    batch = [BatchFile(f.path, f.rel_path, f.language) for f in group]
+    elapsed = float("inf")
+    error: BaseException | None = None
+    results: list[tuple[str, list[str] | BaseException]] = []
+    with _TreeRssSampler() as sampler:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            try:
+                results = list(peer.chunk_batch(batch))
+                error = None
+            except Exception as exc:
+                results, error = [], exc
+            elapsed = min(elapsed, time.perf_counter() - start)
+    write({"kind": "batch", "elapsed": elapsed, "files": len(group)})
+    by_rel = {f.rel_path: f for f in group}
+    seen = set()
+    for rel_path, outcome in results:
+        f = by_rel.get(rel_path)
+        if f is None:
+            continue
+        seen.add(rel_path)
+        if isinstance(outcome, BaseException):
+            write(_error_record(f, f.size, outcome))
+        else:
+            write(
+                {
+                    "kind": "file",
+                    "rel_path": rel_path,
+                    "language": f.language,
+                    "size": f.size,
+                    "elapsed": None,
+                    "chunks": outcome,
+                    "error": None,
+                    "message": "",
+                }
+            )
+    for f in group:
+        if f.rel_path not in seen:
+            missing = error or RuntimeError("the executor returned no result for this file")
+            write(_error_record(f, f.size, missing))
+    write({"kind": "tree_peak_rss", "peak_rss": sampler.peak})
 
 
 # -- the parent side ------------------------------------------------------------------------------
@@ -584,6 +576,12 @@ class LanguageStats:
         return out
 
 
+def batch_elapsed(run: PeerRun) -> float | None:
+    """The wall time of a batch peer's call over all files (``None`` for per-file peers)."""
+    times = [r["elapsed"] for r in run.records if r["kind"] == "batch"]
+    return sum(times) if times else None
+
+
 class DefinitionCache:
     """Definition spans per file, computed once and shared by every peer's evaluation."""
 
@@ -613,7 +611,6 @@ def evaluate(
     definitions = definitions or DefinitionCache()
     by_rel = {f.rel_path: f for f in files}
     stats: dict[str, LanguageStats] = {}
-    batch_time = {r["language"]: r["elapsed"] for r in run.records if r["kind"] == "batch"}
     for record in run.file_records():
         f = by_rel.get(record["rel_path"])
         language = record["language"]
@@ -658,7 +655,4 @@ def evaluate(
         fitting, split = metrics.count_split(definitions.get(f.path, data, language), spans, budget)
         st.defs_fitting += fitting
         st.defs_split += split
-    for language, elapsed in batch_time.items():
-        if language in stats:
-            stats[language].time_s = stats[language].wall_s = elapsed
     return stats

@@ -192,8 +192,8 @@ def verdict(corpus: dict[str, Any]) -> list[str]:
         verdict_word = "Process executor:" if ratio > 1 else "**Not yet: process executor.**"
         lines.append(
             f"{verdict_word} {_num(proc['total']['mb_per_s'], 2)} MB/s wall-clock on all usable "
-            f"cores, {ratio:.2f}× the serial wall-clock rate ({_num(serial_wall, 2)} MB/s; pool "
-            "start per language included, and other load on the machine counts here)."
+            f"cores, {ratio:.2f}× the serial wall-clock rate ({_num(serial_wall, 2)} MB/s; one call "
+            "over the corpus, pool start included, and other load on the machine counts here)."
         )
     if t["lost_chars"] or t["duplicated_chars"] or (t["exact_join_share"] or 0) < 1:
         lines.append(
@@ -311,9 +311,9 @@ def render_markdown(results: dict[str, Any], *, plot: Path | None = None) -> str
         "stripped or rebuilt; see README.md for how they are located).",
         "- *files/s*, *MB/s*: files and bytes over the summed per-file CPU time of the peer's "
         "process (decode + chunk, best of `--repeat`; the read and the metrics are not timed). "
-        "The process-executor row is the wall time of `chunk_files_parallel` per language "
-        "(pool start and reads included) on all usable cores; its peak RSS is the sum over the "
-        "process tree.",
+        "The process-executor row is the wall time of one `chunk_files_parallel` call over the "
+        "corpus (pool start and reads included) on all usable cores, so its per-language rows "
+        "have no speed; its peak RSS is the sum over the process tree.",
         "- *lost chars*: characters of the files that no located chunk covers (in brackets: those "
         "that are not whitespace); *duplicated*: characters covered more than once. Over the "
         "files that chunked.",

@@ -1,6 +1,6 @@
 """codeweaver on all cores: ``chunk_files_parallel(..., executor_type="process")``.
 
-Timed per language as the wall time of the whole call (pool start, reads and IPC included), so
+Timed as the wall time of one call over the whole corpus (pool start, reads and IPC included), so
 its MB/s is what a user of the library sees; the harness samples the RSS of the process tree.
 """
 
