@@ -314,8 +314,12 @@ def _write_outputs(
         json_out.write_text(json.dumps(results, indent=1))
         _log(f"wrote {json_out}")
     if plot:
-        report.write_plot(results, plot)
-        _log(f"wrote {plot}")
+        try:
+            report.write_plot(results, plot)
+            _log(f"wrote {plot}")
+        except ImportError:
+            _log("matplotlib is not installed (pip install 'codeweaver[bench]'): no plot")
+            plot = None
     page_md = report.render_markdown(results, plot=plot)
     if markdown:
         markdown.write_text(page_md)
