@@ -222,9 +222,7 @@ def test_big_function_is_split_at_statements_with_its_symbol_path() -> None:
     body = "".join(f"    value_{i} = compute({i}, 'padding padding padding')\n" for i in range(60))
     src = f"class Big:\n    def run(self):\n{body}        return 1\n"
     src = (
-        "class Big:\n    def run(self):\n"
-        + body.replace("    ", "        ")
-        + "        return 1\n"
+        "class Big:\n    def run(self):\n" + body.replace("    ", "        ") + "        return 1\n"
     )
     gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=500))
     chunks = chunk_text(src, "python", gov)
@@ -267,3 +265,54 @@ def test_token_budget_with_a_custom_counter() -> None:
     chunks = chunk_bytes(data, "python", gov)
     assert_contract(data, chunks, 30, size=words)
     assert any(c.symbol == "class Inventory > def add" for c in chunks)
+
+
+def test_a_function_pushed_over_only_by_its_doc_comment_stays_whole() -> None:
+    doc = "".join(f"# note {i}: a long explanation of the function below\n" for i in range(12))
+    body = "".join(f"    x{i} = {i}\n" for i in range(20))
+    src = f"{doc}def f():\n{body}    return x0\n"
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=600))
+    chunks = chunk_text(src, "python", gov)
+    assert_contract(src.encode(), chunks, 600)
+    whole = [c for c in chunks if c.content.startswith("def f():")]
+    assert len(whole) == 1 and whole[0].content.endswith("return x0\n")
+    assert whole[0].symbol == "def f"
+
+
+def test_trailing_blank_lines_do_not_split_a_function_that_fits() -> None:
+    body = "".join(f"    value = {i}\n" for i in range(28))
+    fn = f"def f():\n{body}"
+    assert len(fn) <= 500
+    src = fn + "\n" * (520 - len(fn)) + "def g():\n    return 1\n"
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=500))
+    chunks = chunk_text(src, "python", gov)
+    assert_contract(src.encode(), chunks, 500)
+    assert any(c.content.startswith(fn) and c.symbol == "def f" for c in chunks)
+
+
+def test_definitions_inside_a_parse_error_are_still_one_chunk_each() -> None:
+    funcs = "".join(f"def f{i}(a, b):\n    return a + b + {i}\n\n\n" for i in range(40))
+    src = "class Broken(:\n" + funcs.replace("\ndef", "\n    def").replace(
+        "\n    return", "\n        return"
+    )
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=300))
+    chunks = chunk_text(src, "python", gov)
+    assert_contract(src.encode(), chunks, 300)
+    for i in range(1, 40):
+        assert sum(f"def f{i}(a, b):" in c.content for c in chunks) == 1
+
+
+def test_methods_in_a_big_javascript_object_literal_are_one_chunk_each() -> None:
+    methods = "".join(
+        f"    on{i}(node) {{\n      if (node.a) {{ report(node, {i}); }}\n    }},\n"
+        for i in range(40)
+    )
+    src = (
+        f"module.exports = {{\n  create(context) {{\n    return {{\n{methods}    }};\n  }},\n}};\n"
+    )
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=400))
+    chunks = chunk_text(src, "javascript", gov)
+    assert_contract(src.encode(), chunks, 400)
+    for i in range(40):
+        holders = [c for c in chunks if f"on{i}(node) {{" in c.content]
+        assert len(holders) == 1 and f"report(node, {i}); }}\n    }}," in holders[0].content

@@ -42,6 +42,10 @@ class Item(NamedTuple):
     # When too big: True = split into its syntax children (a body whose definitions matter);
     # False = the chunker may cut it at the best syntax boundary near the budget instead.
     scope: bool = False
+    # For a function with comments/attributes folded in above it: where the function's own
+    # line starts. If only the comments push it over the budget, they become a chunk of their
+    # own and the function stays whole.
+    core: int = -1
 
 
 class RawChunk(NamedTuple):
@@ -139,6 +143,16 @@ def _char_boundary(data: bytes, pos: int, floor: int) -> int:
     return pos
 
 
+def _trim_trailing_space(data: bytes, start: int, end: int) -> int:
+    """``end`` moved back over trailing whitespace, keeping the newline that ends the last line."""
+    trimmed = start + len(data[start:end].rstrip())
+    if data[trimmed : trimmed + 2] == b"\r\n":
+        return trimmed + 2
+    if data[trimmed : trimmed + 1] == b"\n":
+        return trimmed + 1
+    return trimmed
+
+
 def line_cut(data: bytes, lo: int, target: int) -> int:
     """The start of the last line that begins in ``(lo, target]``, or -1."""
     nl = data.rfind(b"\n", lo, target)
@@ -214,6 +228,19 @@ def pack(
         if g_start >= 0 and item.path != g_path:
             flush()
         if item.is_def and not greedy:
+            core = item.core
+            if start < core < end and not fits(start, end) and fits(core, end):
+                flush()
+                stack.append(item._replace(start=core, core=-1))
+                stack.append(Item(start, core, "comment", False, item.path, None))
+                continue
+            if not fits(start, end):
+                # Only the blank lines after it push it over: they start what comes next.
+                trimmed = _trim_trailing_space(data, start, end)
+                if trimmed < end and fits(start, trimmed):
+                    stack.append(Item(trimmed, end, "whitespace", False, item.path, None))
+                    item = item._replace(end=trimmed)
+                    end = trimmed
             if fits(start, end):
                 if g_header and g_end == start and g_end - g_start <= small and fits(g_start, end):
                     # A split definition's small header rides with its first member.

@@ -20,6 +20,7 @@ from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.packing import Item, Measure, RawChunk, pack
 from codeweaver.engine.chunker.syntax import (
     DEFINITION_KINDS,
+    FUNCTION_KINDS,
     FUNCTION_VALUE_KINDS,
     WRAPPER_KINDS,
     definition_body,
@@ -38,6 +39,19 @@ _ITEMIZE_MAX_CHILDREN = 24
 # How far up from the node at the cut point to look for a better boundary.
 _MAX_CUT_DEPTH = 48
 _MAYBE_DEFINITION = DEFINITION_KINDS | WRAPPER_KINDS
+# Nodes that hold definitions the way a body does, however many children they have: a parse
+# error around code (C macros, new syntax), preprocessor conditionals, JS object literals.
+_SCOPE_KINDS = frozenset(
+    {
+        "ERROR",
+        "preproc_if",
+        "preproc_ifdef",
+        "preproc_else",
+        "preproc_elif",
+        "preproc_elifdef",
+        "object",
+    }
+)
 _ATTACHABLE: dict[str, bool] = {}  # kind -> is_attachable(kind), filled as kinds are seen
 _NAMED: dict[
     str, bool
@@ -87,7 +101,11 @@ def semantic_spans(
             return None
         # Bodies of definitions and nodes with few children are split at their children; a big
         # flat node (a 5,000-entry dict, a long string concatenation) is cut near the budget.
-        if not item.scope and handle.child_count > _ITEMIZE_MAX_CHILDREN:  # type: ignore[attr-defined]
+        if (
+            not item.scope
+            and handle.child_count > _ITEMIZE_MAX_CHILDREN  # type: ignore[attr-defined]
+            and item.kind not in _SCOPE_KINDS
+        ):
             return None
         children = handle.children  # type: ignore[attr-defined]
         if not children:
@@ -195,22 +213,26 @@ def _items(
             first = pending[0][2] if pending else start
             leading = tuple([p[0] for p in pending]) if pending else ()
             label = definition_label(definition, data, language)
-            items.append(
-                _new(Item, (first, end, kind, True, path, (leading, node, definition), label, True))
-            )
+            handle = (leading, node, definition)
+            # A function that fits without the comments above it stays whole; a container
+            # (class, impl, namespace) that does not fit with them is split at its members.
+            core = start if pending and definition.type in FUNCTION_KINDS else -1
+            items.append(_new(Item, (first, end, kind, True, path, handle, label, True, core)))
             pending.clear()
             return
         if pending:  # comments above something that is not a definition: ordinary items
             for j, (p_node, p_kind, p_start) in enumerate(pending):
                 p_end = pending[j + 1][2] if j + 1 < len(pending) else start
-                items.append(_new(Item, (p_start, p_end, p_kind, False, path, p_node, "", False)))
+                items.append(
+                    _new(Item, (p_start, p_end, p_kind, False, path, p_node, "", False, -1))
+                )
             pending.clear()
         named = _NAMED.get(kind)
         if named is None:
             named = _NAMED[kind] = bool(node.is_named)
         if not named:
             kind = parent_kind or kind
-        items.append(_new(Item, (start, end, kind, False, path, node, "", scope)))
+        items.append(_new(Item, (start, end, kind, False, path, node, "", scope, -1)))
 
     h_node: Node = None  # the current head, its kind, its item start, its end (with glued bits)
     h_kind = ""
@@ -241,7 +263,8 @@ def _items(
                 if named is None:
                     named = named_kinds[h_kind] = bool(h_node.is_named)
                 shown = h_kind if named else (parent_kind or h_kind)
-                items.append(_new(Item, (h_start, boundary, shown, False, path, h_node, "", scope)))
+                item = (h_start, boundary, shown, False, path, h_node, "", scope, -1)
+                items.append(_new(Item, item))
             h_start = boundary
         h_node, h_kind, h_end, h_att = child, kind, child.end_byte, att
     if h_node is not None:
