@@ -53,9 +53,9 @@ _SCOPE_KINDS = frozenset(
     }
 )
 _ATTACHABLE: dict[str, bool] = {}  # kind -> is_attachable(kind), filled as kinds are seen
-_NAMED: dict[
-    str, bool
-] = {}  # kind -> whether it is a named node (anonymous: keywords, punctuation)
+# language -> kind -> whether it is a named node (anonymous: keywords, punctuation); per language,
+# since one grammar's keyword ("object" in Kotlin) is another's node kind (a JS object literal).
+_NAMED: dict[str, dict[str, bool]] = {}
 
 
 def semantic_spans(
@@ -201,7 +201,9 @@ def _items(
     find = data.find
     rfind = data.rfind
     attachable = _ATTACHABLE
-    named_kinds = _NAMED
+    named_kinds = _NAMED.get(language)
+    if named_kinds is None:
+        named_kinds = _NAMED[language] = {}
     maybe_def = _MAYBE_DEFINITION
     items: list[Item] = []
     # Attachable heads (node, kind, start) waiting to see whether a definition follows.
@@ -227,9 +229,9 @@ def _items(
                     _new(Item, (p_start, p_end, p_kind, False, path, p_node, "", False, -1))
                 )
             pending.clear()
-        named = _NAMED.get(kind)
+        named = named_kinds.get(kind)
         if named is None:
-            named = _NAMED[kind] = bool(node.is_named)
+            named = named_kinds[kind] = bool(node.is_named)
         if not named:
             kind = parent_kind or kind
         items.append(_new(Item, (start, end, kind, False, path, node, "", scope, -1)))
