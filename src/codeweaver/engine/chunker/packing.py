@@ -42,9 +42,9 @@ class Item(NamedTuple):
     # When too big: True = split into its syntax children (a body whose definitions matter);
     # False = the chunker may cut it at the best syntax boundary near the budget instead.
     scope: bool = False
-    # For a function with comments/attributes folded in above it: where the function's own
-    # line starts. If only the comments push it over the budget, they become a chunk of their
-    # own and the function stays whole.
+    # For a definition: where its own node starts, after any comments/attributes folded in
+    # above it and its line's indentation. If only those push it over the budget, they go to
+    # the chunks beside it and the definition stays whole.
     core: int = -1
 
 
@@ -143,14 +143,33 @@ def _char_boundary(data: bytes, pos: int, floor: int) -> int:
     return pos
 
 
-def _trim_trailing_space(data: bytes, start: int, end: int) -> int:
-    """``end`` moved back over trailing whitespace, keeping the newline that ends the last line."""
-    trimmed = start + len(data[start:end].rstrip())
-    if data[trimmed : trimmed + 2] == b"\r\n":
-        return trimmed + 2
-    if data[trimmed : trimmed + 1] == b"\n":
-        return trimmed + 1
-    return trimmed
+def _tighten(
+    data: bytes, fits: Callable[[int, int], bool], start: int, end: int, core: int
+) -> tuple[int, int] | None:
+    """The widest range of a definition's item that fits, shedding in turn its trailing blank
+    lines, its last newline, the comments above it (up to ``core``'s line) and that line's
+    indentation (down to ``core``, the node's first byte); None when none fits.
+
+    ``core`` < 0: only the tail may be shed.
+    """
+    bare = start + len(data[start:end].rstrip())
+    ends = [end]
+    if data[bare : bare + 2] == b"\r\n":
+        ends.append(bare + 2)
+    elif data[bare : bare + 1] == b"\n":
+        ends.append(bare + 1)
+    ends.append(bare)
+    starts = [start]
+    if start < core < end:
+        line = data.rfind(b"\n", start, core) + 1
+        if start < line < core and not data[line:core].strip():
+            starts.append(line)
+        starts.append(core)
+    for s in starts:
+        for e in ends:
+            if e > s and (s, e) != (start, end) and fits(s, e):
+                return s, e
+    return None
 
 
 def line_cut(data: bytes, lo: int, target: int) -> int:
@@ -228,19 +247,21 @@ def pack(
         if g_start >= 0 and item.path != g_path:
             flush()
         if item.is_def and not greedy:
-            core = item.core
-            if start < core < end and not fits(start, end) and fits(core, end):
-                flush()
-                stack.append(item._replace(start=core, core=-1))
-                stack.append(Item(start, core, "comment", False, item.path, None))
-                continue
             if not fits(start, end):
-                # Only the blank lines after it push it over: they start what comes next.
-                trimmed = _trim_trailing_space(data, start, end)
-                if trimmed < end and fits(start, trimmed):
-                    stack.append(Item(trimmed, end, "whitespace", False, item.path, None))
-                    item = item._replace(end=trimmed)
-                    end = trimmed
+                # A definition that fits on its own but not with what its item carries around
+                # it (comments above, its line's indentation, blank lines after) stays whole;
+                # what is shed goes to the chunks beside it.
+                tight = _tighten(data, fits, start, end, item.core)
+                if tight is not None:
+                    t_start, t_end = tight
+                    if t_end < end:
+                        stack.append(Item(t_end, end, "whitespace", False, item.path, None))
+                    stack.append(item._replace(start=t_start, end=t_end, core=-1))
+                    if t_start > start:
+                        if data[start:t_start].strip():
+                            flush()  # its doc comment stands alone rather than join the code above
+                        stack.append(Item(start, t_start, "comment", False, item.path, None))
+                    continue
             if fits(start, end):
                 if g_header and g_end == start and g_end - g_start <= small and fits(g_start, end):
                     # A split definition's small header rides with its first member.

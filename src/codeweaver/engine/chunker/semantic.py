@@ -20,7 +20,6 @@ from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.packing import Item, Measure, RawChunk, pack
 from codeweaver.engine.chunker.syntax import (
     DEFINITION_KINDS,
-    FUNCTION_KINDS,
     FUNCTION_VALUE_KINDS,
     WRAPPER_KINDS,
     definition_body,
@@ -216,9 +215,9 @@ def _items(
             leading = tuple([p[0] for p in pending]) if pending else ()
             label = definition_label(definition, data, language)
             handle = (leading, node, definition)
-            # A function that fits without the comments above it stays whole; a container
-            # (class, impl, namespace) that does not fit with them is split at its members.
-            core = start if pending and definition.type in FUNCTION_KINDS else -1
+            # A definition that fits without the comments above it, or its line's indentation,
+            # stays whole (the comments go beside it): ``core`` is where its own node begins.
+            core = node.start_byte
             items.append(_new(Item, (first, end, kind, True, path, handle, label, True, core)))
             pending.clear()
             return
