@@ -39,7 +39,8 @@ _ITEMIZE_MAX_CHILDREN = 24
 _MAX_CUT_DEPTH = 48
 _MAYBE_DEFINITION = DEFINITION_KINDS | WRAPPER_KINDS
 # Nodes that hold definitions the way a body does, however many children they have: a parse
-# error around code (C macros, new syntax), preprocessor conditionals, JS object literals.
+# error around code (C macros, new syntax), preprocessor conditionals, JS object literals,
+# anonymous class bodies.
 _SCOPE_KINDS = frozenset(
     {
         "ERROR",
@@ -49,6 +50,7 @@ _SCOPE_KINDS = frozenset(
         "preproc_elif",
         "preproc_elifdef",
         "object",
+        "class_body",  # an anonymous class (Java ``new X() { ... }``, a JS class expression)
     }
 )
 _ATTACHABLE: dict[str, bool] = {}  # kind -> is_attachable(kind), filled as kinds are seen
