@@ -9,6 +9,8 @@ Rules, in order (``packing="definition"``, the default):
 
 * an item whose symbol path differs from the pending group's flushes the group;
 * a definition that fits the budget is one chunk of its own (the group before it is flushed);
+  one that fits only without the comments above it, its line's indentation or the blank lines
+  after it sheds those to its neighbours and stays whole;
 * a non-definition that fits joins the pending group while the group stays within the budget;
 * an item that does not fit is handed back to the chunker to be *expanded* into smaller items
   (its syntax children); an item that cannot be expanded is cut at line, then character,
