@@ -29,7 +29,6 @@ pytest.importorskip(
 
 import dask
 from distributed import Client, LocalCluster
-from test_parallel_stdlib import stdlib_slice  # this folder is on sys.path under pytest
 
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
 from codeweaver.core.discovery import DiscoveredFile
@@ -63,23 +62,6 @@ def client() -> Iterator[Client]:
         cluster.close()
 
 
-@pytest.fixture(scope="module")
-def corpus() -> list[DiscoveredFile]:
-    files = stdlib_slice(300)
-    assert len(files) == 300
-    return files
-
-
-@pytest.fixture(scope="module")
-def governor() -> ChunkGovernor:
-    return ChunkGovernor(max_chunk_chars=1500)
-
-
-@pytest.fixture(scope="module")
-def serial(corpus: list[DiscoveredFile], governor: ChunkGovernor) -> dict[str, FileResult]:
-    results = {r.path: r for r in iter_file_results(corpus, governor, executor_type="serial")}
-    assert sum(r.status == "chunked" for r in results.values()) > 250
-    return results
 
 
 def _same(a: FileResult, b: FileResult) -> bool:
