@@ -62,6 +62,7 @@ Expander = Callable[[Item], "list[Item] | None"]
 # With a token counter, a range longer than this many bytes per token of budget is over budget
 # without asking the counter (no real tokenizer packs 128 bytes of source into one token).
 _MAX_BYTES_PER_TOKEN = 128
+_new = tuple.__new__
 # Marks, on the stack, the end of a split definition's children.
 _SCOPE_END = "\0scope-end"
 # A split definition's one-line closing tail up to this long joins the chunk before it.
@@ -211,7 +212,9 @@ def pack(
     def flush() -> None:
         nonlocal g_start, g_header
         if g_start >= 0:
-            out.append(RawChunk(g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False))
+            out.append(
+                _new(RawChunk, (g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False))
+            )
             g_start = -1
             g_header = False
             g_kinds.clear()
@@ -225,8 +228,8 @@ def pack(
         steps += 1
         if deadline is not None and not steps & every and time.monotonic() > deadline:
             raise ChunkTimeoutError("chunking ran past the per-file time limit")
-        start, end = item.start, item.end
-        if item.kind is _SCOPE_END:
+        start, end, kind, is_def, path, _, label, _, _ = item
+        if kind is _SCOPE_END:
             # The split definition that began at ``item.handle`` is done. Its closing tail
             # ("}", "end", "};  // namespace x") stays with the chunk before it, not alone.
             if (
@@ -246,10 +249,11 @@ def pack(
         if start >= end:
             # An empty item (a zero-width MISSING node): nothing to place.
             continue
-        if g_start >= 0 and item.path != g_path:
+        if g_start >= 0 and path != g_path:
             flush()
-        if item.is_def and not greedy:
-            if not fits(start, end):
+        if is_def and not greedy:
+            ok = fits(start, end)
+            if not ok:
                 # A definition that fits on its own but not with what its item carries around
                 # it (comments above, its line's indentation, blank lines after) stays whole;
                 # what is shed goes to the chunks beside it.
@@ -264,36 +268,29 @@ def pack(
                             flush()  # its doc comment stands alone rather than join the code above
                         stack.append(Item(start, t_start, "comment", False, item.path, None))
                     continue
-            if fits(start, end):
+            if ok:
                 if g_header and g_end == start and g_end - g_start <= small and fits(g_start, end):
                     # A split definition's small header rides with its first member.
-                    g_kinds.append(item.kind)
-                    out.append(
-                        RawChunk(
-                            g_start,
-                            end,
-                            tuple(dict.fromkeys(g_kinds)),
-                            (*item.path, item.label),
-                            False,
-                        )
-                    )
+                    g_kinds.append(kind)
+                    chunk = (g_start, end, tuple(dict.fromkeys(g_kinds)), (*path, label), False)
+                    out.append(_new(RawChunk, chunk))
                     g_start, g_header = -1, False
                     g_kinds.clear()
                     opened = False
                     continue
                 flush()
-                out.append(RawChunk(start, end, (item.kind,), (*item.path, item.label), False))
+                out.append(_new(RawChunk, (start, end, (kind,), (*path, label), False)))
                 opened = False
                 continue
         elif g_start >= 0 and fits(g_start, end):
             g_end = end
-            g_kinds.append(item.kind)
+            g_kinds.append(kind)
             continue
         elif fits(start, end):
             flush()
-            g_start, g_end, g_path = start, end, item.path
+            g_start, g_end, g_path = start, end, path
             g_header, opened = opened, False
-            g_kinds.append(item.kind)
+            g_kinds.append(kind)
             continue
         # Too big: split it along the syntax if we can.
         children = expand(item)
