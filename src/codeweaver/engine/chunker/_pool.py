@@ -205,13 +205,16 @@ def describe_exit(code: int | None) -> str:
 # -- the parent side ---------------------------------------------------------------------------
 @dataclass(eq=False, slots=True)
 class Batch:
-    """Consecutive input files; ``seqs[i]`` is the run-wide sequence number of ``files[i]``."""
+    """Consecutive input files; ``files[i]`` has the run-wide sequence number ``first_seq + i``.
+
+    ``results`` and ``pending`` (how many files still have no result) are filled by ``set``.
+    """
 
     bid: int
     first_seq: int
     files: list[DiscoveredFile]
-    results: list[FileResult | None] = field(default_factory=list)
-    pending: int = 0
+    results: list[FileResult | None] = field(init=False)
+    pending: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.results = [None] * len(self.files)
@@ -231,6 +234,21 @@ class Batch:
 
     def done(self) -> list[FileResult]:
         return [r for r in self.results if r is not None]
+
+
+def pop_finished(outstanding: deque[Batch], *, ordered: bool) -> Iterator[FileResult]:
+    """Yield the results of every finished batch in ``outstanding`` and drop it from there.
+
+    ``ordered``: only from the front, so results keep submission order (a finished batch
+    behind an unfinished one waits). Shared by the process pool and the Dask executor.
+    """
+    if ordered:
+        while outstanding and outstanding[0].pending == 0:
+            yield from outstanding.popleft().done()
+        return
+    for b in [b for b in outstanding if b.pending == 0]:
+        outstanding.remove(b)
+        yield from b.done()
 
 
 @dataclass(eq=False, slots=True)
@@ -351,13 +369,7 @@ class ProcessPool:
                         break
                     self._send(w, batch, seqs)
             # 2. yield what is finished.
-            if ordered:
-                while outstanding and outstanding[0].pending == 0:
-                    yield from outstanding.popleft().done()
-            else:
-                for b in [b for b in outstanding if b.pending == 0]:
-                    outstanding.remove(b)
-                    yield from b.done()
+            yield from pop_finished(outstanding, ordered=ordered)
             if exhausted and not outstanding and not retry:
                 return
             # 3. wait for a result, a death or a deadline.
@@ -417,7 +429,6 @@ class ProcessPool:
                         f"a chunking worker did not start within {STARTUP_TIMEOUT:g}s "
                         "(unpickling the governor or importing the chunker hangs)"
                     )
-                poll = min(poll, 1.0)
                 continue
             seq, started = self._current(w)
             if seq is None:

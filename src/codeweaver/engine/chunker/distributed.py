@@ -82,7 +82,7 @@ import cloudpickle
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ExecutorError, FileSkippedError
-from codeweaver.engine.chunker._pool import Batch
+from codeweaver.engine.chunker._pool import Batch, pop_finished
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
 from codeweaver.engine.chunker.worker import (
@@ -422,13 +422,7 @@ class _DaskRun:
                 self._submit(_Task(batch, seqs))
             while self._quarantine and not self._quarantine_busy:
                 self._submit(self._quarantine.popleft())
-            if ordered:
-                while outstanding and outstanding[0].pending == 0:
-                    yield from outstanding.popleft().done()
-            else:
-                for b in [b for b in outstanding if b.pending == 0]:
-                    outstanding.remove(b)
-                    yield from b.done()
+            yield from pop_finished(outstanding, ordered=ordered)
             if exhausted and not outstanding:
                 return
             if not self._tasks:

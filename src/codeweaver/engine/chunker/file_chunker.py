@@ -20,7 +20,7 @@ import time
 
 from codeweaver.core.chunks import CodeChunk, trusted_chunk
 from codeweaver.core.discovery import DiscoveredFile
-from codeweaver.core.errors import ChunkingError, FileSkippedError
+from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
 from codeweaver.core.languages import get_parser, has_grammar
 from codeweaver.engine.chunker.delimiter import delimiter_spans
 from codeweaver.engine.chunker.governor import ChunkGovernor
@@ -111,16 +111,10 @@ def _spans(
             log.debug("parse failed for %s (%s); using the delimiter chunker", language, exc)
         else:
             if deadline is not None and time.monotonic() > deadline:
-                from codeweaver.core.errors import ChunkTimeoutError
-
                 raise ChunkTimeoutError("parsing ran past the per-file time limit")
             if tree is not None:
-                try:
-                    return semantic_spans(
-                        data, tree.root_node, language, governor, deadline=deadline
-                    ), "semantic"
-                except RecursionError as exc:  # pragma: no cover - the walk is iterative
-                    raise ChunkingError(f"recursion in the chunker: {exc}", stage="chunk") from exc
+                spans = semantic_spans(data, tree.root_node, language, governor, deadline=deadline)
+                return spans, "semantic"
     return delimiter_spans(data, language, governor, deadline=deadline), "delimiter"
 
 
@@ -130,11 +124,12 @@ def _to_chunks(
     chunks: list[CodeChunk] = []
     append = chunks.append
     line = 1
-    pos = 0
     count = data.count
+    # The spans are contiguous, so each newline is counted once: the ones inside a chunk move
+    # the next chunk's first line.
     for ordinal, (start, end, kinds, symbols, oversized) in enumerate(spans):
-        line += count(b"\n", pos, start)
-        end_line = line + count(b"\n", start, end - 1) if end > start else line
+        newlines = count(b"\n", start, end)
+        end_line = line + newlines - (data[end - 1] == 0x0A)
         content = data[start:end].decode("utf-8", "replace")
         append(
             trusted_chunk(
@@ -152,5 +147,5 @@ def _to_chunks(
                 chunker,
             )
         )
-        pos = start
+        line += newlines
     return chunks

@@ -63,6 +63,7 @@ Expander = Callable[[Item], "list[Item] | None"]
 # without asking the counter (no real tokenizer packs 128 bytes of source into one token).
 _MAX_BYTES_PER_TOKEN = 128
 _new = tuple.__new__
+_SPACE = b" \t\n\r\f\v"
 # Marks, on the stack, the end of a split definition's children.
 _SCOPE_END = "\0scope-end"
 # A split definition's one-line closing tail up to this long joins the chunk before it.
@@ -155,7 +156,9 @@ def _tighten(
 
     ``core`` < 0: only the tail may be shed.
     """
-    bare = start + len(data[start:end].rstrip())
+    bare = end  # the end without trailing whitespace (scanned back: no copy of a big item)
+    while bare > start and data[bare - 1] in _SPACE:
+        bare -= 1
     ends = [end]
     if data[bare : bare + 2] == b"\r\n":
         ends.append(bare + 2)
@@ -295,8 +298,8 @@ def pack(
         # Too big: split it along the syntax if we can.
         children = expand(item)
         if children:
-            if item.is_def:
-                inner = (*item.path, item.label)
+            if is_def:
+                inner = (*path, label)
                 if g_header and g_end == start and g_end - g_start <= small:
                     g_path = inner  # a small enclosing header (namespace {) rides on inward
                 else:
@@ -308,12 +311,13 @@ def pack(
         # Otherwise cut it, continuing the pending group: each piece ends at the best boundary
         # before the furthest point that fits (a syntax boundary at a line start, then a line
         # start, then any syntax boundary, then a character boundary).
-        if item.is_def:
+        if is_def:
             flush()
+            path = (*path, label)  # the pieces of a definition sit inside it
         opened = False
         if g_start < 0:
-            g_start, g_path = start, item.path
-        g_kinds.append(item.kind)
+            g_start, g_path = start, path
+        g_kinds.append(kind)
         pos = g_start
         while pos < end:
             if deadline is not None and time.monotonic() > deadline:
@@ -335,7 +339,7 @@ def pack(
             else:
                 b = char_cut(data, pos, target)
             out.append(RawChunk(pos, b, tuple(dict.fromkeys(g_kinds)), g_path, not fits(pos, b)))
-            g_kinds[:] = [item.kind]
+            g_kinds[:] = [kind]
             pos = b
         if pos < end:
             g_start, g_end = pos, end

@@ -253,6 +253,10 @@ def definition_body(definition: Node) -> Node | None:
 
 def _unwrap(node: Node, depth: int) -> Node | None:
     kind = node.type
+    if kind == "expression_statement":
+        # Every Python statement is one: look at what it holds, not at a list of its children
+        # (TS ``namespace N {}``, JS ``a.b = function () {}``).
+        return resolve_definition(node.named_child(0)) if node.named_child_count else None
     if kind in ("declaration", "type_definition", "field_declaration"):
         # C/C++: `struct s {...};`, `typedef struct {...} T;` are definitions when they have a body.
         for child in node.named_children:
