@@ -183,7 +183,8 @@ def test_symlink_loop_terminates(make_tree: MakeTree) -> None:
     (root / "a" / "to_b").symlink_to("../b")
     items = list(iter_discovery(root))
     files = [i.rel_path for i in items if isinstance(i, DiscoveredFile)]
-    # each folder is walked once; b/to_a is followed only if a was not walked through a/to_b first
+    # no link is followed into a folder already walked; a folder a link led into first (b, via
+    # a/to_b) is walked again by its own path, so each path comes out once
     assert sorted(files) == sorted(set(files))
     assert {"a/x.py", "b/y.py"} <= set(files) or {"a/x.py", "a/to_b/y.py"} <= set(files)
     loops = [i for i in items if isinstance(i, SkipRecord)]
@@ -214,6 +215,33 @@ def test_symlink_inside_the_root_is_followed_unless_disabled(make_tree: MakeTree
     assert skips(root)["broken.py"].reason == "symlink"
     assert rels(root, follow_symlinks=False) == ["real/a.py"]
     assert skips(root, follow_symlinks=False)["alias.py"].reason == "symlink"
+
+
+def test_folder_reached_through_a_link_first_is_walked_by_its_own_path_too(
+    make_tree: MakeTree,
+) -> None:
+    """``a_link`` sorts before ``z``: the real folder must not vanish because the link came first."""
+    root = make_tree({"z/f.py": "x\n"})
+    (root / "a_link").symlink_to("z")
+    items = list(iter_discovery(root))
+    assert [i.rel_path for i in items if isinstance(i, DiscoveredFile)] == ["a_link/f.py", "z/f.py"]
+    assert [i for i in items if isinstance(i, SkipRecord)] == []
+
+
+def test_folder_link_not_followed_is_recorded_whatever_the_include_globs(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "lib.py").write_text("x = 1\n")
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    (root / "real" / "a.py").write_text("x = 1\n")
+    (root / "vendor").symlink_to(outside)
+    (root / "alias").symlink_to("real")
+    s = skips(root, include=["**/*.py"])
+    assert s["vendor"].reason == "symlink" and "outside" in s["vendor"].detail
+    s = skips(root, include=["**/*.py"], follow_symlinks=False)
+    assert {k: v.reason for k, v in s.items()} == {"alias": "symlink", "vendor": "symlink"}
+    assert skips(root, include=["**/*.py"], exclude=["vendor", "alias"]) == {}
 
 
 # --- content checks ------------------------------------------------------------------------------

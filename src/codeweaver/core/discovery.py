@@ -463,8 +463,8 @@ class _Block:
 
 
 # A folder to enter: (absolute path, relative path, ignore rules in effect, the block that lists
-# it or None, its path within that block).
-_Enter = tuple[str, str, bool, "_Block | None", str]
+# it or None, its path within that block, its (st_dev, st_ino)).
+_Enter = tuple[str, str, bool, "_Block | None", str, tuple[int, int]]
 _Step = DiscoveredFile | SkipRecord | _Enter
 
 _RULE_FILES: Final = frozenset({".gitignore", ".ignore", IGNORE_FILENAME})
@@ -486,29 +486,41 @@ class _Walker:
     ``rignore`` call is skipped: the hidden and VCS rules are applied here in any case.
     """
 
-    __slots__ = ("_opts", "_real_root", "_root", "_visited")
+    __slots__ = ("_active", "_opts", "_real_root", "_root", "_visited")
 
     def __init__(self, abs_root: str, opts: _Options) -> None:
         self._root = abs_root
         self._real_root = os.path.realpath(abs_root)
         self._opts = opts
-        # (st_dev, st_ino) of every folder walked -> its relative path; ends symlink cycles
+        # (st_dev, st_ino) of every folder walked -> its first relative path: a link to one of
+        # them is not followed, which ends symlink cycles
         self._visited: dict[tuple[int, int], str] = {}
+        # the folders being walked (the current one and its ancestors): a folder reached by its
+        # own path is walked even if a link led into it before, unless it is one of these (a
+        # bind mount of an ancestor, a cycle)
+        self._active: set[tuple[int, int]] = set()
 
     def walk(self) -> Iterator[DiscoveredFile | SkipRecord]:
         st = os.stat(self._root)
-        self._visited[(st.st_dev, st.st_ino)] = ""
+        root_key = (st.st_dev, st.st_ino)
+        self._visited[root_key] = ""
+        self._active.add(root_key)
         ruled = self._opts.respect_ignore_files and (
             _global_excludes_exist() or _ancestors_have_rules(self._root)
         )
         # a stack of iterators over sorted folder entries: no recursion, any depth
         stack: list[Iterator[_Step]] = [self._entries(self._root, "", ruled, None, "")]
+        keys = [root_key]
         while stack:
             item = next(stack[-1], None)
             if item is None:
                 stack.pop()
+                self._active.discard(keys.pop())
             elif isinstance(item, tuple):
-                stack.append(self._entries(*item))
+                key = item[5]
+                self._active.add(key)
+                keys.append(key)
+                stack.append(self._entries(*item[:5]))
             else:
                 yield item
 
@@ -555,9 +567,10 @@ class _Walker:
                         True,
                         block,
                         f"{in_block}/{name}" if in_block else name,
+                        step[5],
                     )
                 else:
-                    yield (step[0], step[1], ruled, None, "")
+                    yield (step[0], step[1], ruled, None, "", step[5])
 
     def _entry(self, entry: os.DirEntry[str], abs_path: str, rel: str) -> Iterator[_Step]:
         opts = self._opts
@@ -579,10 +592,10 @@ class _Walker:
                 yield SkipRecord(abs_path, "unreadable", _describe(exc))
                 return
             key = (st.st_dev, st.st_ino)
-            if key in self._visited:  # a bind-mounted folder seen before
+            if key in self._active:  # a bind mount of a folder being walked: a cycle
                 return
-            self._visited[key] = rel
-            yield (abs_path, rel, False, None, "")
+            self._visited.setdefault(key, rel)
+            yield (abs_path, rel, False, None, "", key)
             return
         if not self._selected(rel):
             return
@@ -594,36 +607,40 @@ class _Walker:
         yield _examine(abs_path, rel, st, opts)
 
     def _symlink(self, abs_path: str, rel: str) -> Iterator[_Step]:
+        """A link: followed, or one ``symlink`` record. A link to a folder is selected like a
+        folder (only ``exclude`` leaves it out), so ``include`` globs naming files cannot hide
+        a folder link that is not followed."""
         opts = self._opts
-        if not opts.follow_symlinks:
-            if self._selected(rel):
-                yield SkipRecord(abs_path, "symlink", "not followed (follow_symlinks is off)")
-            return
-        target = os.path.realpath(abs_path)
         try:
             st = os.stat(abs_path)
         except OSError as exc:
             if self._selected(rel):
                 yield SkipRecord(abs_path, "symlink", f"broken link: {_describe(exc)}")
             return
-        if not _is_within(target, self._real_root):
-            if self._selected(rel):
-                yield SkipRecord(abs_path, "symlink", f"points outside the root, to {target}")
-            return
-        if stat.S_ISDIR(st.st_mode):
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if is_dir:
             if opts.exclude is not None and opts.exclude(rel + "/"):
                 return
-            key = (st.st_dev, st.st_ino)
-            seen = self._visited.get(key)
-            if seen is not None:
-                where = repr(seen) if seen else "the root"
-                yield SkipRecord(abs_path, "symlink", f"leads to a folder already walked: {where}")
-                return
-            self._visited[key] = rel
-            yield (abs_path, rel, False, None, "")
+        elif not self._selected(rel):
             return
-        if self._selected(rel):
+        if not opts.follow_symlinks:
+            yield SkipRecord(abs_path, "symlink", "not followed (follow_symlinks is off)")
+            return
+        target = os.path.realpath(abs_path)
+        if not _is_within(target, self._real_root):
+            yield SkipRecord(abs_path, "symlink", f"points outside the root, to {target}")
+            return
+        if not is_dir:
             yield _examine(abs_path, rel, st, opts)
+            return
+        key = (st.st_dev, st.st_ino)
+        seen = self._visited.get(key)
+        if seen is not None:
+            where = repr(seen) if seen else "the root"
+            yield SkipRecord(abs_path, "symlink", f"leads to a folder already walked: {where}")
+            return
+        self._visited[key] = rel
+        yield (abs_path, rel, False, None, "", key)
 
     def _selected(self, rel: str) -> bool:
         """The include/exclude globs, for a file."""
