@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from _procs import descendants
 
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
 from codeweaver.core.discovery import DiscoveredFile
@@ -138,23 +139,6 @@ def test_a_crash_retries_the_files_queued_behind_it(tmp_path: Path) -> None:
     assert stats.retries >= 3  # m5..m7 (and the finished m0..m3, whose results died with it)
 
 
-def _workers() -> set[psutil.Process]:
-    """Our descendant processes (zombies included), less multiprocessing's long-lived helpers."""
-    out = set()
-    for p in psutil.Process().children(recursive=True):
-        try:
-            cmd = " ".join(p.cmdline())
-        except psutil.ZombieProcess:
-            cmd = ""
-        except psutil.NoSuchProcess:
-            continue
-        if "forkserver import main" in cmd and p.ppid() == os.getpid():
-            continue  # the fork server itself (its children are workers)
-        if "resource_tracker" not in cmd:
-            out.add(p)
-    return out
-
-
 @pytest.mark.parametrize("method", METHODS)
 def test_no_worker_outlives_a_crashing_run(tmp_path: Path, method: str) -> None:
     files = _corpus(tmp_path)
@@ -171,12 +155,12 @@ def test_no_worker_outlives_a_crashing_run(tmp_path: Path, method: str) -> None:
             executor_type="process",
             max_workers=2,
             batch_size=2,
-            on_result=lambda _: seen.update(_workers()),
+            on_result=lambda _: seen.update(descendants()),
         )
     )
     assert len(results) == len(files)
     assert seen  # the probe does see workers while they run
-    assert _workers() == set()  # and none is left, not even a zombie
+    assert descendants() == set()  # and none is left, not even a zombie
 
 
 def make_unloadable_counter() -> object:
@@ -209,7 +193,7 @@ def test_a_worker_that_cannot_start_is_a_clear_error(tmp_path: Path, method: str
     gov = ChunkGovernor(settings, token_counter=make_unloadable_counter())  # type: ignore[arg-type]
     with pytest.raises(ExecutorError, match="cannot be loaded here"):
         list(iter_file_results(_corpus(tmp_path), gov, executor_type="process", max_workers=2))
-    assert _workers() == set()
+    assert descendants() == set()
 
 
 def test_many_crashing_files_never_take_an_innocent_one_down(tmp_path: Path) -> None:
@@ -264,4 +248,4 @@ def test_a_worker_that_never_finishes_starting_is_an_error(
     gov = ChunkGovernor(settings, token_counter=Counter())
     with pytest.raises(ExecutorError, match="did not start"):
         list(iter_file_results(_corpus(tmp_path), gov, executor_type="process", max_workers=2))
-    assert _workers() == set()
+    assert descendants() == set()

@@ -11,8 +11,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
+from _procs import script_in_own_group
 
 pytest.importorskip(
     "distributed",
@@ -60,8 +59,6 @@ def client() -> Iterator[Client]:
     finally:
         dask_client.close()
         cluster.close()
-
-
 
 
 def _same(a: FileResult, b: FileResult) -> bool:
@@ -345,24 +342,13 @@ def test_ctrl_c_stops_a_local_cluster_run_cleanly(tmp_path: Path) -> None:
     src.write_text("def f(x):\n    return x\n" * 30, encoding="utf-8")
     script = tmp_path / "child.py"
     script.write_text(CTRL_C_CHILD, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(src)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal would make
-    )
-    try:
+    with script_in_own_group(script, str(src)) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "running"
         family = psutil.Process(proc.pid).children(recursive=True)
         assert len(family) >= 2  # the local cluster's worker processes
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err  # the workers ignored it; the parent stopped them
     _, alive = psutil.wait_procs(family, timeout=10)

@@ -8,14 +8,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+from _procs import descendants, script_in_own_group
 
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
 from codeweaver.core.discovery import DiscoveredFile
@@ -94,23 +93,6 @@ def test_a_lambda_token_counter_works_under_spawn(corpus: list[DiscoveredFile]) 
     assert any(len(chunks) > 1 for chunks in got.values())
 
 
-def _descendants() -> set[psutil.Process]:
-    """Descendant processes (zombies too), less multiprocessing's long-lived helpers."""
-    out = set()
-    for p in psutil.Process().children(recursive=True):
-        try:
-            cmd = " ".join(p.cmdline())
-        except psutil.ZombieProcess:
-            cmd = ""
-        except psutil.NoSuchProcess:
-            continue
-        if "forkserver import main" in cmd and p.ppid() == os.getpid():
-            continue
-        if "resource_tracker" not in cmd:
-            out.add(p)
-    return out
-
-
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_breaking_out_early_reaps_every_worker(
     corpus: list[DiscoveredFile], governor: ChunkGovernor, method: str
@@ -123,14 +105,14 @@ def test_breaking_out_early_reaps_every_worker(
     )
     seen: set[psutil.Process] = set()
     for n, _ in enumerate(gen):
-        seen |= _descendants()
+        seen |= descendants()
         if n == 3:
             break
     assert len(seen) == 2
     started = time.monotonic()
     gen.close()  # what the end of a ``for`` loop does when nothing else holds the generator
     assert time.monotonic() - started < 5
-    assert _descendants() == set()
+    assert descendants() == set()
     _, alive = psutil.wait_procs(list(seen), timeout=1)
     assert alive == []
 
@@ -166,14 +148,7 @@ def test_ctrl_c_in_a_cli_like_process_leaves_no_worker(tmp_path: Path) -> None:
     src.write_text("def f(x):\n    return x\n" * 30, encoding="utf-8")
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(src)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, like a shell job
-    )
-    try:
+    with script_in_own_group(script, str(src)) as proc:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         pids = [int(x) for x in line.split()]
@@ -182,10 +157,6 @@ def test_ctrl_c_in_a_cli_like_process_leaves_no_worker(tmp_path: Path) -> None:
         # Ctrl-C in a terminal: SIGINT to the whole foreground process group.
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     _, alive = psutil.wait_procs(workers, timeout=5)
     assert alive == []

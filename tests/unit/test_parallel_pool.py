@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import signal
+from collections import deque
 
 from codeweaver.core.discovery import DiscoveredFile
-from codeweaver.engine.chunker._pool import Batch, describe_exit
+from codeweaver.engine.chunker._pool import Batch, describe_exit, pop_finished
 from codeweaver.engine.chunker.worker import failed_result
 
 
@@ -30,3 +31,23 @@ def test_a_batch_completes_once_every_file_has_a_result() -> None:
     batch.set(12, failed_result(files[2], "worker", "WorkerDied", "boom"))
     assert batch.pending == 0
     assert [r.file for r in batch.done()] == files
+
+
+def test_pop_finished_yields_finished_batches_in_order_or_as_they_finish() -> None:
+    files = [DiscoveredFile(f"/x/{i}.py", f"{i}.py", "python", 1, 0) for i in range(3)]
+
+    def batches() -> deque[Batch]:
+        out = deque(Batch(bid=i, first_seq=i, files=[f]) for i, f in enumerate(files))
+        for b in (out[1], out[2]):  # the first batch is still running
+            b.set(b.first_seq, failed_result(b.files[0], "worker", "WorkerDied", "boom"))
+        return out
+
+    waiting = batches()
+    assert list(pop_finished(waiting, ordered=True)) == []  # held behind batch 0
+    assert [b.bid for b in waiting] == [0, 1, 2]
+    waiting = batches()
+    assert [r.file for r in pop_finished(waiting, ordered=False)] == files[1:]
+    assert [b.bid for b in waiting] == [0]
+    waiting[0].set(0, failed_result(files[0], "worker", "WorkerDied", "boom"))
+    assert [r.file for r in pop_finished(waiting, ordered=True)] == files[:1]
+    assert not waiting
