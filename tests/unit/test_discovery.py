@@ -464,6 +464,14 @@ def test_missing_root_raises_at_call_time(tmp_path: Path) -> None:
         iter_discovery(tmp_path / "nope")
 
 
+def test_bad_root_raises_discovery_error_from_every_entry_point(tmp_path: Path) -> None:
+    for entry in (discover_files, iter_discovery, summarize_discovery):
+        with pytest.raises(DiscoveryError, match="must be a path"):
+            entry(123)  # type: ignore[arg-type]
+        with pytest.raises(DiscoveryError, match="does not exist"):
+            entry(tmp_path / "nope")
+
+
 def test_single_file_root_yields_that_file(tmp_path: Path) -> None:
     path = tmp_path / "lone.rs"
     path.write_text("fn main() {}\n")

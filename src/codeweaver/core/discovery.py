@@ -218,9 +218,9 @@ def iter_discovery(
         follow_symlinks=follow_symlinks,
         max_file_bytes=max_file_bytes,
     )
-    abs_root = _check_root(root)
-    if os.path.isdir(abs_root):
-        return _Walker(abs_root, opts).walk()
+    abs_root, st = _check_root(root)
+    if stat.S_ISDIR(st.st_mode):
+        return _Walker(abs_root, (st.st_dev, st.st_ino), opts).walk()
     return _single_file(abs_root, opts)
 
 
@@ -236,8 +236,7 @@ def summarize_discovery(
     settings: DiscoverySettings | CodeWeaverSettings | None = None,
 ) -> DiscoverySummary:
     """Walk ``root`` (same arguments as :func:`discover_files`) and count what discovery found."""
-    summary = DiscoverySummary(root=os.path.abspath(os.fspath(root)))
-    for item in iter_discovery(
+    items = iter_discovery(  # first: it checks ``root`` and raises DiscoveryError
         root,
         include=include,
         exclude=exclude,
@@ -246,7 +245,9 @@ def summarize_discovery(
         follow_symlinks=follow_symlinks,
         max_file_bytes=max_file_bytes,
         settings=settings,
-    ):
+    )
+    summary = DiscoverySummary(root=os.path.abspath(os.fspath(root)))
+    for item in items:
         summary.add(item)
     return summary
 
@@ -400,7 +401,9 @@ def _translate(pat: str) -> str:
 # the walk
 
 
-def _check_root(root: str | os.PathLike[str]) -> str:
+def _check_root(root: str | os.PathLike[str]) -> tuple[str, os.stat_result]:
+    """The absolute root and its one ``stat`` (the walk reuses it: no second look that could
+    fail after the call returned)."""
     try:
         raw = os.fspath(root)
     except TypeError as exc:
@@ -408,17 +411,19 @@ def _check_root(root: str | os.PathLike[str]) -> str:
     abs_root = os.path.abspath(raw)
     if _bad_name(abs_root):
         raise DiscoveryError(f"discovery root is not valid UTF-8: {_printable(abs_root)}")
-    if not os.path.exists(abs_root):
-        raise DiscoveryError(f"discovery root does not exist: {abs_root}")
-    if os.path.isdir(abs_root):
+    try:
+        st = os.stat(abs_root)
+    except OSError as exc:
+        raise DiscoveryError(f"discovery root does not exist: {abs_root}") from exc
+    if stat.S_ISDIR(st.st_mode):
         try:
             with os.scandir(abs_root):
                 pass
         except OSError as exc:
             raise DiscoveryError(f"cannot list discovery root {abs_root}: {exc.strerror}") from exc
-    elif not os.path.isfile(abs_root):
+    elif not stat.S_ISREG(st.st_mode):
         raise DiscoveryError(f"discovery root is not a folder or a regular file: {abs_root}")
-    return abs_root
+    return abs_root, st
 
 
 def _single_file(abs_path: str, opts: _Options) -> Iterator[DiscoveredFile | SkipRecord]:
@@ -486,10 +491,11 @@ class _Walker:
     ``rignore`` call is skipped: the hidden and VCS rules are applied here in any case.
     """
 
-    __slots__ = ("_active", "_opts", "_real_root", "_root", "_visited")
+    __slots__ = ("_active", "_opts", "_real_root", "_root", "_root_key", "_visited")
 
-    def __init__(self, abs_root: str, opts: _Options) -> None:
+    def __init__(self, abs_root: str, root_key: tuple[int, int], opts: _Options) -> None:
         self._root = abs_root
+        self._root_key = root_key
         self._real_root = os.path.realpath(abs_root)
         self._opts = opts
         # (st_dev, st_ino) of every folder walked -> its first relative path: a link to one of
@@ -501,8 +507,7 @@ class _Walker:
         self._active: set[tuple[int, int]] = set()
 
     def walk(self) -> Iterator[DiscoveredFile | SkipRecord]:
-        st = os.stat(self._root)
-        root_key = (st.st_dev, st.st_ino)
+        root_key = self._root_key
         self._visited[root_key] = ""
         self._active.add(root_key)
         ruled = self._opts.respect_ignore_files and (
