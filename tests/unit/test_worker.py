@@ -16,7 +16,6 @@ from codeweaver.engine.chunker import worker
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.worker import (
     chunk_batch,
-    chunk_batch_with,
     decode_result,
     encode_result,
     failure_from_exception,
@@ -174,7 +173,6 @@ def test_init_worker_installs_a_governor_with_a_lambda(
     assert [r[0] for r in results] == ["chunked", "skipped", "failed"]
     expected = [encode_result(process_file(f, gov)) for f in batch]
     assert [r[:5] for r in results] == [e[:5] for e in expected]
-    assert [r[:5] for r in chunk_batch_with(blob, batch)] == [e[:5] for e in expected]
 
 
 def test_init_worker_rejects_something_else(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,9 +14,9 @@ and in the parent ``decode_result(compact, file) -> FileResult``. The contract, 
 
     decode_result(encode_result(process_file(f, g)), f) == process_file(f, g)
 
-so every executor returns exactly what the serial one does. ``chunk_batch_with(governor_bytes,
-files)`` does both steps in one call for engines without a per-worker initializer; it
-unpickles the governor only when the bytes change.
+so every executor returns exactly what the serial one does. The Dask backend
+(:mod:`codeweaver.engine.chunker.distributed`) installs the governor through ``init_worker`` once
+per worker and reuses ``process_file``/``encode_result``.
 
 A worker never lets a file's exception escape: it becomes a ``failed`` result carrying the stage,
 the error type, the message and the traceback formatted as text in the worker.
@@ -51,7 +51,6 @@ __all__ = [
     "CompactChunk",
     "CompactResult",
     "chunk_batch",
-    "chunk_batch_with",
     "current_governor",
     "decode_result",
     "encode_result",
@@ -216,12 +215,6 @@ def chunk_batch(
             on_start(i)
         out.append(encode_result(process_file(file, governor)))
     return out
-
-
-def chunk_batch_with(governor_bytes: bytes, files: Sequence[DiscoveredFile]) -> list[CompactResult]:
-    """:func:`init_worker` (cached) then :func:`chunk_batch`: one call for engines like Dask."""
-    init_worker(governor_bytes)
-    return chunk_batch(files)
 
 
 # -- the wire form -----------------------------------------------------------------------------
