@@ -332,30 +332,25 @@ def _indexed_files(db: Path) -> int:
         return 0
 
 
+def _spawn_one_worker_index(repo: Path, *extra: str, **popen: Any) -> subprocess.Popen[Any]:
+    """`codeweaver index repo` with one worker process, in the background (stderr piped)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
+    args = ["index", str(repo), "--workers", "1", "--executor", "process", *extra]
+    return subprocess.Popen(
+        [sys.executable, "-m", "codeweaver", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        **popen,
+    )
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_to_a_complete_consistent_index(tmp_path: Path) -> None:
     repo = tmp_path / "big"
     picked = _stdlib_repo(repo, 600)
     db = default_db_path(repo)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "codeweaver",
-            "index",
-            str(repo),
-            "--workers",
-            "1",
-            "--executor",
-            "process",
-            "-q",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,  # so the kill takes the workers too
-    )
+    proc = _spawn_one_worker_index(repo, "-q", start_new_session=True)  # the kill takes workers
     stored = 0
     deadline = time.monotonic() + TIMEOUT
     try:
@@ -400,24 +395,7 @@ def test_ctrl_c_stops_promptly_with_exit_130_and_a_consistent_index(tmp_path: Pa
     repo = tmp_path / "big"
     picked = _stdlib_repo(repo, 600)
     db = default_db_path(repo)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "codeweaver",
-            "index",
-            str(repo),
-            "--workers",
-            "1",
-            "--executor",
-            "process",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = _spawn_one_worker_index(repo, text=True)
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None and _indexed_files(db) == 0:
         time.sleep(0.01)

@@ -89,6 +89,20 @@ def test_binary_file_is_skipped_with_a_reason(repo: Path) -> None:
     assert (text.skipped, text.changed) == (0, 1)
 
 
+def test_a_file_a_worker_skipped_is_listed_with_its_reason_on_every_run(repo: Path) -> None:
+    # One chunk per file at most: every module here (several definitions) is skipped by a worker.
+    tight = load_settings(repo, chunker={**SERIAL, "max_chunks_per_file": 1})
+    first = index_project(repo, tight)
+    assert first.skipped == len(first.skips) > 0
+    again = index_project(repo, tight)
+    assert again.skipped == first.skipped and again.rechunked == 0
+    assert len(again.skips) == again.skipped  # the count and the list agree
+    assert {(s.reason, s.detail) for s in again.skips} == {
+        (s.reason, s.detail) for s in first.skips
+    }
+    assert sorted(s.path for s in again.skips) == sorted(s.path for s in first.skips)
+
+
 def test_the_index_never_indexes_itself(repo: Path) -> None:
     index_project(repo, _settings(repo))
     hidden = _settings(repo, discovery={"hidden": True})

@@ -363,35 +363,28 @@ class _Run:
         rel = f.rel_path
         with self._lock:
             tag = self.pending.pop(rel, "changed")
-        if result.status == "chunked":
+        if result.status != "failed":
+            chunked = result.status == "chunked"
+            skip = None if chunked else (result.skip or SkipRecord(rel, "skipped"))
             self.store.put_file(
                 rel,
-                status="chunked",
+                status=result.status,
                 language=f.language,
                 size=f.size,
                 mtime_ns=f.mtime_ns,
                 content_hash=result.file_hash,
+                reason=None if skip is None else _skip_reason(skip),
                 fingerprint=self.fingerprint,
                 chunks=result.chunks,
             )
-            self._count(tag)
-            self.report.chunks += len(result.chunks)
-            self.progress.chunks += len(result.chunks)
-        elif result.status == "skipped":
-            skip = result.skip or SkipRecord(rel, "skipped")
-            self.store.put_file(
-                rel,
-                status="skipped",
-                language=f.language,
-                size=f.size,
-                mtime_ns=f.mtime_ns,
-                content_hash=result.file_hash,
-                reason=_skip_reason(skip),
-                fingerprint=self.fingerprint,
-            )
-            with self._lock:
-                self.report.skipped += 1
-                self.report.skips.append(skip)
+            if skip is None:
+                self._count(tag)
+                self.report.chunks += len(result.chunks)
+                self.progress.chunks += len(result.chunks)
+            else:
+                with self._lock:
+                    self.report.skipped += 1
+                    self.report.skips.append(skip)
         else:
             failure = result.failure or FailureRecord(rel, "worker", "Error", "unknown failure")
             # No size/mtime/hash: a failed file is retried on the next run.
@@ -451,8 +444,10 @@ class _Run:
                 with self._lock:
                     if verdict == "unchanged":
                         self.report.unchanged += 1
-                    else:
+                    else:  # skipped by a worker on an earlier run: list it with its stored reason
+                        reason, _, detail = (self.states[rel].reason or "skipped").partition(": ")
                         self.report.skipped += 1
+                        self.report.skips.append(SkipRecord(item.path, reason, detail))
                 self._discovered(done=True)
             else:
                 with self._lock:
