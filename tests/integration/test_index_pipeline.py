@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,6 +102,30 @@ def test_a_file_a_worker_skipped_is_listed_with_its_reason_on_every_run(repo: Pa
         (s.reason, s.detail) for s in first.skips
     }
     assert sorted(s.path for s in again.skips) == sorted(s.path for s in first.skips)
+
+
+def test_a_file_the_engine_returns_no_result_for_is_recorded_as_failed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeweaver.engine.chunker import parallel
+
+    real = parallel.iter_file_results
+
+    def drops_readme(files: Any, *args: Any, **kwargs: Any) -> Any:
+        for result in real(files, *args, **kwargs):
+            if result.file.rel_path != "README.md":
+                yield result
+
+    monkeypatch.setattr(parallel, "iter_file_results", drops_readme)
+    report = index_project(repo, _settings(repo))
+    assert (report.new, report.failed, report.files) == (12, 1, 13)
+    assert [f.error_type for f in report.failures] == ["MissingResult"]
+    with IndexStore.open(report.db_path, create=False) as store:
+        assert store.file_states()["README.md"].status == "failed"
+
+    monkeypatch.undo()
+    again = index_project(repo, _settings(repo))
+    assert (again.failed, again.changed, again.unchanged) == (0, 1, 12)
 
 
 def test_the_index_never_indexes_itself(repo: Path) -> None:

@@ -312,6 +312,7 @@ class _Run:
             self.report.executor = stats.executor
             self.report.workers = stats.workers
         writer.raise_error()
+        self._fail_missing_results()
         gone = [p for p in self.states if p not in self.seen]
         if gone:
             self.report.deleted = store.delete_files(gone)
@@ -403,6 +404,32 @@ class _Run:
             self.progress.done += 1
             self.progress.current = rel
         self._emit()
+
+    def _fail_missing_results(self) -> None:
+        """Record as failed any file sent to the chunker that came back without a result.
+
+        The engine promises one result per file; this keeps a broken promise from dropping a
+        file from the report (it is retried next run, as every failed file is).
+        """
+        if not self.pending:
+            return
+        with self.store.transaction():
+            for rel in list(self.pending):
+                del self.pending[rel]
+                failure = FailureRecord(
+                    str(self.root / rel),
+                    "worker",
+                    "MissingResult",
+                    "the chunker returned no result",
+                )
+                self.store.put_file(
+                    rel, status="failed", reason=failure.describe(), fingerprint=self.fingerprint
+                )
+                self.report.failed += 1
+                self.report.failures.append(failure)
+                self.progress.failed += 1
+                self.progress.done += 1
+                log.warning("failed: %s", failure.describe())
 
     def _drain_side_queues(self) -> None:
         while self.touches:
