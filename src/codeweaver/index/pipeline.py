@@ -675,8 +675,6 @@ def check_staleness(
     if governor is None:
         governor = ChunkGovernor(settings.chunker)
     out = Staleness()
-    stored = store.fingerprint
-    out.settings_changed = stored is not None and stored != governor.fingerprint()
     states = store.file_states()
     probe = _Run(
         root_path,
@@ -687,6 +685,8 @@ def check_staleness(
         full=False,
         progress=None,
     )
+    stored = store.fingerprint
+    out.settings_changed = stored is not None and stored != probe.fingerprint
     seen: set[str] = set()
 
     def note(rel: str) -> None:
