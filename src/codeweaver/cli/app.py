@@ -209,56 +209,54 @@ def index(
 
 
 # -- search ----------------------------------------------------------------------------------------
+SearchModeFlag = Literal["auto", "keyword", "semantic", "hybrid"]
+
+
 @app.command
 def search(
     query: str,
     path: Path = Path("."),
     *,
     limit: Annotated[int, Parameter(name=["--limit", "-n"], help="results to show")] = 10,
+    mode: Annotated[
+        SearchModeFlag,
+        Parameter(help="keyword (BM25), semantic (vectors), hybrid (both) or auto"),
+    ] = "auto",
     db: DbPath = None,
-    any_term: Annotated[
-        bool, Parameter(name="--any", negative="", help="match any word, not all")
-    ] = False,
     json: JsonFlag = False,
 ) -> int:
-    """Search the index of PATH (BM25 over chunk text, symbols and file paths).
+    """Search the index of PATH for chunks that answer QUERY, best first.
 
-    Words are matched whole (identifiers split at punctuation, so `parse_config` matches
-    "parse config"); all words must match unless --any is given.
+    Keyword search ranks chunks by BM25 over their text, symbol names and file path; chunks
+    holding every word come first, then chunks holding some. Semantic search (an index built
+    with embeddings) ranks by meaning; hybrid fuses both; auto picks hybrid when the index holds
+    vectors, keyword otherwise.
 
     Parameters
     ----------
     query
-        words to look for
+        what to look for: words, identifiers or a question
     path
         the indexed directory
     """
 
     def body() -> int:
-        from codeweaver.cli.render import print_search_hits
+        from codeweaver.cli.render import print_search_results
         from codeweaver.index.store import IndexStore
+        from codeweaver.search import search as run_search
 
         if limit < 1:
             raise UsageError("--limit must be at least 1")
         db_path = _db_for(path, db)
         with IndexStore.open(db_path, create=False) as store:
-            hits = store.search(query, limit=limit, any_term=any_term)
-            if not hits and not any_term and len(query.split()) > 1:
-                # No chunk has every word: rank the chunks that have some (BM25 favours more).
-                hits = store.search(query, limit=limit, any_term=True)
-                if hits and not json:
-                    _stderr_note("no chunk has all the words; showing chunks with any of them")
+            results = run_search(store, query, mode=mode, limit=limit)
         if json:
-            print(_json.dumps([h.to_dict() for h in hits], indent=2))
+            print(_json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         else:
-            print_search_hits(hits, query)
+            print_search_results(results, query)
         return EXIT_OK
 
     return _guard(body)
-
-
-def _stderr_note(message: str) -> None:
-    print(message, file=sys.stderr)
 
 
 def _db_for(path: Path, db: Path | None) -> Path:

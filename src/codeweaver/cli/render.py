@@ -32,14 +32,15 @@ if TYPE_CHECKING:
     from codeweaver.core.languages import LanguageInfo
     from codeweaver.engine.chunker.governor import ChunkGovernor
     from codeweaver.index.pipeline import IndexProgress, IndexReport, Staleness
-    from codeweaver.index.store import IndexStats, SearchHit
+    from codeweaver.index.store import IndexStats
+    from codeweaver.search.results import SearchResult
 
 __all__ = [
     "IndexProgressBar",
     "print_chunks",
     "print_index_report",
     "print_languages",
-    "print_search_hits",
+    "print_search_results",
     "print_status",
 ]
 
@@ -152,7 +153,7 @@ def _relative(text: str, root: Path) -> str:
     return text[len(prefix) :] if text.startswith(prefix) else text
 
 
-def print_search_hits(hits: Sequence[SearchHit], query: str) -> None:
+def print_search_results(hits: Sequence[SearchResult], query: str) -> None:
     """``path:start-end  symbol  score`` and an indented snippet per hit."""
     out = _stdout()
     if not hits:

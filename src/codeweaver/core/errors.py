@@ -12,8 +12,9 @@ do not know about codeweaver::
     ├── ChunkingError (RuntimeError)        chunking one file failed
     │   └── ChunkTimeoutError (TimeoutError)  it ran past the per-file time limit
     ├── ExecutorError (RuntimeError)        an executor cannot start (missing extra, no scheduler)
-    └── IndexStoreError (RuntimeError)      the SQLite index cannot be used
-        └── IndexVersionError               the index was written by an incompatible version
+    ├── IndexStoreError (RuntimeError)      the SQLite index cannot be used
+    │   └── IndexVersionError               the index was written by an incompatible version
+    └── SearchError (ValueError)            a search that cannot run as asked (no vectors, ...)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "FileSkippedError",
     "IndexStoreError",
     "IndexVersionError",
+    "SearchError",
     "UnsupportedLanguageError",
 ]
 
@@ -92,3 +94,7 @@ class IndexStoreError(CodeWeaverError, RuntimeError):
 
 class IndexVersionError(IndexStoreError):
     """The index database was written by an incompatible version of codeweaver."""
+
+
+class SearchError(CodeWeaverError, ValueError):
+    """A search cannot run as asked (say, semantic search on an index without vectors)."""

@@ -41,6 +41,7 @@ __all__ = [
     "SearchHit",
     "default_db_path",
     "fts_query",
+    "split_joined",
 ]
 
 SCHEMA_VERSION = 2
@@ -490,6 +491,25 @@ class IndexStore:
         ).fetchall()
         return [SearchHit(*r) for r in rows]
 
+    def match_rows(self, match: str, *, limit: int) -> list[tuple[object, ...]]:
+        """The best ``limit`` chunks for an FTS5 ``match`` expression, by BM25.
+
+        Each row: ``path, start_line, end_line, start_byte, end_byte, language, symbol_path,
+        kinds, chunk_id, content_hash, content, score, marked_snippet`` (symbol path and kinds
+        joined with U+001F; see :func:`split_joined`).
+        """
+        if not match or limit <= 0:
+            return []
+        return self._conn.execute(
+            "SELECT c.path, c.start_line, c.end_line, c.start_byte, c.end_byte, c.language, "
+            "c.symbol_path, c.kinds, c.chunk_id, c.content_hash, c.content, "
+            "-bm25(chunks_fts, 1.0, 4.0, 2.0) AS score, "
+            "snippet(chunks_fts, 0, char(2), char(3), ' … ', 24) "
+            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+            "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 4.0, 2.0) LIMIT ?",
+            (match, limit),
+        ).fetchall()
+
     def stats(self) -> IndexStats:
         c = self._conn
         by_status = dict(c.execute("SELECT status, count(*) FROM files GROUP BY status").fetchall())
@@ -572,8 +592,12 @@ def _row_to_chunk(r: tuple[object, ...]) -> CodeChunk:
     )
 
 
-def _split(joined: str) -> tuple[str, ...]:
+def split_joined(joined: str) -> tuple[str, ...]:
+    """Undo the U+001F join the ``kinds`` and ``symbol_path`` columns are stored with."""
     return tuple(joined.split(_SEP)) if joined else ()
+
+
+_split = split_joined
 
 
 def _split_script(script: str) -> list[str]:
