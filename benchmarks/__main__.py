@@ -4,6 +4,7 @@ python -m benchmarks run [--corpus DIR|stdlib ...] [--budget-chars N] [--peers .
                          [--languages ...] [--max-files N] [--json OUT] [--markdown OUT]
                          [--plot OUT]
 python -m benchmarks page        # regenerates benchmarks/RESULTS.md and throughput.png
+python -m benchmarks search --data DIR --repos-dir DIR   # search quality (benchmarks/search_bench.py)
 """
 
 from __future__ import annotations
@@ -255,6 +256,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["search"]:  # the search-quality benchmark has its own options
+        from benchmarks import search_bench
+
+        return search_bench.main(given[1:])
     args = _build_parser().parse_args(argv)
     if args.command == "_worker":
         return compare.worker_main(

@@ -183,13 +183,29 @@ def test_symlink_loop_terminates(make_tree: MakeTree) -> None:
     (root / "a" / "to_b").symlink_to("../b")
     items = list(iter_discovery(root))
     files = [i.rel_path for i in items if isinstance(i, DiscoveredFile)]
-    # no link is followed into a folder already walked; a folder a link led into first (b, via
-    # a/to_b) is walked again by its own path, so each path comes out once
-    assert sorted(files) == sorted(set(files))
-    assert {"a/x.py", "b/y.py"} <= set(files) or {"a/x.py", "a/to_b/y.py"} <= set(files)
-    loops = [i for i in items if isinstance(i, SkipRecord)]
-    assert loops and all(s.reason == "symlink" for s in loops)
-    assert any("already walked" in s.detail for s in loops)
+    # every link leads inside the root to a folder walked under its own path: none is followed
+    assert files == ["a/x.py", "b/y.py"]
+    loops = {
+        i.path.rsplit("/", 2)[-2] + "/" + i.path.rsplit("/", 1)[-1]: i
+        for i in items
+        if isinstance(i, SkipRecord)
+    }
+    assert set(loops) == {"a/self", "a/to_b", "a/up", "b/to_a"}
+    assert all(s.reason == "symlink" and "same as" in s.detail for s in loops.values())
+
+
+def test_a_link_into_a_hidden_folder_is_followed_and_cycles_through_it_end(
+    make_tree: MakeTree,
+) -> None:
+    """The walk never enters ``.shared`` by its own path, so the link is the only way in."""
+    root = make_tree({".shared/util.py": "x\n", "app.py": "y\n"})
+    (root / "lib").symlink_to(".shared")
+    (root / ".shared" / "again").symlink_to("../lib")
+    items = list(iter_discovery(root))
+    assert [i.rel_path for i in items if isinstance(i, DiscoveredFile)] == ["app.py", "lib/util.py"]
+    skipped = [i for i in items if isinstance(i, SkipRecord)]
+    assert [s.reason for s in skipped] == ["symlink"]
+    assert "already walked" in skipped[0].detail
 
 
 def test_symlink_outside_the_root_is_not_followed(tmp_path: Path) -> None:
@@ -207,25 +223,34 @@ def test_symlink_outside_the_root_is_not_followed(tmp_path: Path) -> None:
     assert s["linked_file.py"].reason == "symlink"
 
 
-def test_symlink_inside_the_root_is_followed_unless_disabled(make_tree: MakeTree) -> None:
+def test_a_link_to_a_file_inside_the_root_is_a_duplicate_not_followed(make_tree: MakeTree) -> None:
     root = make_tree({"real/a.py": "x\n"})
     (root / "alias.py").symlink_to("real/a.py")
     (root / "broken.py").symlink_to("nowhere.py")
-    assert rels(root) == ["alias.py", "real/a.py"]
-    assert skips(root)["broken.py"].reason == "symlink"
+    assert rels(root) == ["real/a.py"]
+    s = skips(root)
+    assert s["broken.py"].reason == "symlink"
+    assert s["alias.py"].reason == "symlink" and "'real/a.py'" in s["alias.py"].detail
     assert rels(root, follow_symlinks=False) == ["real/a.py"]
     assert skips(root, follow_symlinks=False)["alias.py"].reason == "symlink"
 
 
-def test_folder_reached_through_a_link_first_is_walked_by_its_own_path_too(
+def test_a_folder_linked_from_elsewhere_in_the_tree_is_indexed_once_by_its_own_path(
     make_tree: MakeTree,
 ) -> None:
-    """``a_link`` sorts before ``z``: the real folder must not vanish because the link came first."""
-    root = make_tree({"z/f.py": "x\n"})
-    (root / "a_link").symlink_to("z")
+    """serde's layout: ``serde/src/core`` links to ``serde_core/src``, which sorts after it.
+
+    The link comes first in the walk; the files still come out once, under the real path.
+    """
+    root = make_tree({"serde_core/src/de/mod.rs": "x\n", "serde/src/lib.rs": "y\n"})
+    (root / "serde" / "src" / "core").symlink_to("../../serde_core/src")
     items = list(iter_discovery(root))
-    assert [i.rel_path for i in items if isinstance(i, DiscoveredFile)] == ["a_link/f.py", "z/f.py"]
-    assert [i for i in items if isinstance(i, SkipRecord)] == []
+    assert [i.rel_path for i in items if isinstance(i, DiscoveredFile)] == [
+        "serde/src/lib.rs",
+        "serde_core/src/de/mod.rs",
+    ]
+    [skip] = [i for i in items if isinstance(i, SkipRecord)]
+    assert skip.reason == "symlink" and "'serde_core/src'" in skip.detail
 
 
 def test_folder_link_not_followed_is_recorded_whatever_the_include_globs(tmp_path: Path) -> None:
@@ -239,6 +264,7 @@ def test_folder_link_not_followed_is_recorded_whatever_the_include_globs(tmp_pat
     (root / "alias").symlink_to("real")
     s = skips(root, include=["**/*.py"])
     assert s["vendor"].reason == "symlink" and "outside" in s["vendor"].detail
+    assert s["alias"].reason == "symlink" and "'real'" in s["alias"].detail
     s = skips(root, include=["**/*.py"], follow_symlinks=False)
     assert {k: v.reason for k, v in s.items()} == {"alias": "symlink", "vendor": "symlink"}
     assert skips(root, include=["**/*.py"], exclude=["vendor", "alias"]) == {}

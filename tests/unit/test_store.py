@@ -13,8 +13,10 @@ from codeweaver.index.store import (
     SCHEMA_VERSION,
     IndexStore,
     default_db_path,
-    fts_query,
+    match_expression,
 )
+from codeweaver.search.keyword import keyword_search
+from codeweaver.search.results import SearchResult
 
 
 def _chunks(path: str, texts: list[str], symbol: tuple[str, ...] = ()) -> list[CodeChunk]:
@@ -44,6 +46,10 @@ def store(tmp_path: Path) -> IndexStore:
     s = IndexStore.open(default_db_path(tmp_path))
     yield s  # type: ignore[misc]
     s.close()
+
+
+def _search(store: IndexStore, query: str, limit: int = 10) -> list[SearchResult]:
+    return keyword_search(store, query, limit=limit)
 
 
 def _put(store: IndexStore, path: str, chunks: list[CodeChunk], **kw: object) -> None:
@@ -96,8 +102,8 @@ def test_put_file_replaces_old_chunks(store: IndexStore) -> None:
     _put(store, "a.py", _chunks("a.py", ["def old_name():\n    pass\n"] * 3))
     _put(store, "a.py", _chunks("a.py", ["def new_name():\n    pass\n"]))
     assert store.chunk_count() == 1
-    assert store.search("old_name") == []
-    assert [h.path for h in store.search("new_name")] == ["a.py"]
+    assert [h.content for h in _search(store, "old_name")] == ["def new_name():\n    pass\n"]
+    assert [h.path for h in _search(store, "new_name")] == ["a.py"]
     assert store.check_integrity() == []
 
 
@@ -116,8 +122,8 @@ def test_delete_files_removes_chunks_and_fts_rows(store: IndexStore) -> None:
     _put(store, "a.py", _chunks("a.py", ["def alpha():\n    pass\n"]))
     _put(store, "b.py", _chunks("b.py", ["def beta():\n    pass\n"]))
     assert store.delete_files(["a.py", "missing.py"]) == 1
-    assert store.search("alpha") == []
-    assert [h.path for h in store.search("beta")] == ["b.py"]
+    assert _search(store, "alpha") == []
+    assert [h.path for h in _search(store, "beta")] == ["b.py"]
     assert store.check_integrity() == []
 
 
@@ -127,7 +133,7 @@ def test_transaction_rolls_back_as_a_whole(store: IndexStore) -> None:
         _put(store, "b.py", _chunks("b.py", ["def g():\n    pass\n"]))
         raise KeyboardInterrupt
     assert store.file_count() == 0 and store.chunk_count() == 0
-    assert store.search("f") == []
+    assert _search(store, "f") == []
     assert store.check_integrity() == []
 
 
@@ -150,8 +156,8 @@ def test_search_ranks_symbol_and_content_matches(store: IndexStore) -> None:
         ),
     )
     _put(store, "other.py", _chunks("other.py", ["def unrelated():\n    return 42\n"]))
-    hits = store.search("memoized sum")
-    assert len(hits) == 1
+    hits = _search(store, "memoized sum")
+    assert [h.path for h in hits] == ["math.py"]  # every chunk holding a word, none without
     hit = hits[0]
     assert (hit.path, hit.symbol, hit.start_line, hit.end_line) == (
         "math.py",
@@ -160,8 +166,8 @@ def test_search_ranks_symbol_and_content_matches(store: IndexStore) -> None:
         2,
     )
     assert hit.score > 0 and "memoized_sum(n - 1" in hit.snippet
-    assert "\x02memoized\x03" in hit.marked_snippet
-    assert store.search("fibonacci", limit=0) == []
+    assert "\x02memoized_sum\x03" in hit.marked_snippet
+    assert _search(store, "fibonacci", limit=0) == []
 
 
 @pytest.mark.parametrize(
@@ -182,19 +188,18 @@ def test_search_ranks_symbol_and_content_matches(store: IndexStore) -> None:
 )
 def test_search_never_raises_on_punctuation(store: IndexStore, query: str) -> None:
     _put(store, "a.py", _chunks("a.py", ["def foo(x):\n    return x\n"]))
-    store.search(query)  # must not raise
+    _search(store, query)  # must not raise
     assert store.chunk_count() == 1
 
 
-def test_fts_query_quotes_every_term() -> None:
-    assert fts_query('parse("config") AND x*') == '"parse" "config" "AND" "x"'
-    assert fts_query("a b", any_term=True) == '"a" OR "b"'
-    assert fts_query("!!!") == ""
+def test_match_expression_quotes_every_term() -> None:
+    assert match_expression(["parse", 'x"y', "and"]) == '"parse" OR "x""y" OR "and"'
+    assert match_expression([]) == ""
 
 
 def test_search_finds_path_words(store: IndexStore) -> None:
     _put(store, "src/tokenizer/lexer.py", _chunks("src/tokenizer/lexer.py", ["x = 1\n"]))
-    assert [h.path for h in store.search("tokenizer")] == ["src/tokenizer/lexer.py"]
+    assert [h.path for h in _search(store, "tokenizer")] == ["src/tokenizer/lexer.py"]
 
 
 def test_version_mismatch_is_a_clear_error(tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ What is walked (the ripgrep rules, through ``rignore``, the ``ignore`` crate):
   path segment, ``**`` spans segments, ``{a,b}`` alternates, a pattern without ``/`` matches the
   name at any depth (``*.py``), and a pattern that names a folder covers what is inside it
   (``tests``, ``tests/**`` and ``tests/`` alike); an excluded folder is not descended into;
-- a symbolic link is followed only when it stays inside the root (its real path is under the
-  root's real path) and does not lead back to a folder already walked, so cycles end (a folder
-  reached through a link first and by its own path later is walked twice, under both paths).
+- every file is found once, under its own path: a symbolic link to a file or folder inside the
+  root is not followed (its target is walked where it lies), except into a hidden folder the walk
+  does not enter; a link out of the root is never followed; so cycles end, and a folder linked
+  from elsewhere in the tree (``serde/src/core -> ../../serde_core/src``) is indexed once.
 
 Each directory's entries are visited in sorted (code point) order, depth first (``a/b/c.py``
 before ``a/b.py``), so two runs over the same tree give the same sequence. The walk is not a
@@ -35,8 +36,8 @@ Skip reasons (``SkipRecord.reason``), the complete set:
 ``unreadable``    a permission error, or the file or folder vanished between listing and reading
 ``bad_filename``  the name is not valid UTF-8 (a folder's contents are skipped with it); the
                   record's path shows the undecodable bytes as ``\\xNN``
-``symlink``       a link not followed: outside the root, broken, back into a walked folder, or
-                  ``follow_symlinks=False``
+``symlink``       a link not followed: outside the root, broken, to a file or folder walked
+                  under its own path, back into a walked folder, or ``follow_symlinks=False``
 ``not_regular``   a FIFO, socket or device file (reading one could block)
 """
 
@@ -635,6 +636,11 @@ class _Walker:
         if not _is_within(target, self._real_root):
             yield SkipRecord(abs_path, "symlink", f"points outside the root, to {target}")
             return
+        walked_as = self._walked_path(target)
+        if walked_as is not None:
+            # The target is walked under its own path: following the link would index it twice.
+            yield SkipRecord(abs_path, "symlink", f"same as {walked_as!r}, indexed under that path")
+            return
         if not is_dir:
             yield _examine(abs_path, rel, st, opts)
             return
@@ -646,6 +652,20 @@ class _Walker:
             return
         self._visited[key] = rel
         yield (abs_path, rel, False, None, "", key)
+
+    def _walked_path(self, real_target: str) -> str | None:
+        """The target's path relative to the root when the walk reaches it by that path itself.
+
+        Hidden and VCS folders are not walked (unless ``hidden``), so a link into one is the
+        only way in; anywhere else inside the root the target has a path of its own.
+        """
+        rel = os.path.relpath(real_target, self._real_root).replace(os.sep, "/")
+        if rel == ".":
+            return ""
+        parts = rel.split("/")
+        if any(p in VCS_DIRS or (not self._opts.hidden and p.startswith(".")) for p in parts):
+            return None
+        return rel
 
     def _selected(self, rel: str) -> bool:
         """The include/exclude globs, for a file."""

@@ -14,18 +14,17 @@ from codeweaver.index.pipeline import (
     index_project,
     resolve_db_path,
 )
-from codeweaver.index.store import IndexStats, IndexStore, SearchHit, default_db_path, fts_query
+from codeweaver.index.store import IndexStats, IndexStore, MatchRow, default_db_path
 
 __all__ = [
     "IndexProgress",
     "IndexReport",
     "IndexStats",
     "IndexStore",
-    "SearchHit",
+    "MatchRow",
     "Staleness",
     "check_staleness",
     "default_db_path",
-    "fts_query",
     "index_project",
     "resolve_db_path",
 ]

@@ -7,7 +7,11 @@ Layout (one database file, WAL mode)::
                               status ('chunked' | 'skipped' | 'failed'), reason, fingerprint
     chunks(id PK, path, ...)  one row per chunk; (path, ordinal) unique; spans, kinds and symbol
                               path (each joined with U+001F), symbol (joined with " > ")
-    chunks_fts                FTS5 over chunks(content, symbol, path), kept in step by triggers
+    chunks_fts                FTS5 over each chunk's search terms (rowid = chunks.id): ``body``
+                              (its text), ``symbol`` (the names in its symbol path) and ``path``
+                              (its file's stem and folders), cut by :mod:`codeweaver.index.terms`
+                              into identifier-aware words (``parseConfig`` -> parseconfig pars
+                              config) and written with the chunk
 
 Every write happens inside :meth:`IndexStore.transaction`, and a file's row and its chunks are
 always written in the same transaction, so a crash or Ctrl-C leaves each file either fully at its
@@ -16,17 +20,17 @@ old state or fully at its new one: the next run sees which and carries on from t
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from codeweaver.core.chunks import CodeChunk, Span
 from codeweaver.core.errors import IndexStoreError, IndexVersionError
+from codeweaver.index.terms import path_terms, symbol_terms, text_terms
 
 __all__ = [
     "DEFAULT_DB_DIR",
@@ -38,18 +42,18 @@ __all__ = [
     "FileStatus",
     "IndexStats",
     "IndexStore",
-    "SearchHit",
+    "MatchRow",
     "default_db_path",
-    "fts_query",
+    "match_expression",
     "split_joined",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_DB_DIR = ".codeweaver"
 DEFAULT_DB_NAME = "index.db"
 MARK_START = "\x02"
 MARK_END = "\x03"
-"""Around matched terms in :attr:`SearchHit.marked_snippet` (characters code does not contain)."""
+"""Around matched terms in a result's ``marked_snippet`` (characters code does not contain)."""
 
 FileStatus = Literal["chunked", "skipped", "failed"]
 
@@ -94,16 +98,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_chunk_id ON chunks(chunk_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    content, symbol, path, content='chunks', content_rowid='id'
+    body, symbol, path, tokenize="unicode61 remove_diacritics 0 tokenchars '_'"
 );
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, content, symbol, path)
-    VALUES (new.id, new.content, new.symbol, new.path);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, content, symbol, path)
-    VALUES ('delete', old.id, old.content, old.symbol, old.path);
-END;
 """
 
 
@@ -125,40 +121,23 @@ class FileState:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    """One search result: a chunk, where it sits, and its BM25 score (higher is better)."""
+class MatchRow(NamedTuple):
+    """One chunk found by :meth:`IndexStore.match_rows` (``score``: BM25, higher is better)."""
 
+    id: int
     path: str
     start_line: int
     end_line: int
     start_byte: int
     end_byte: int
-    symbol: str
     language: str
+    symbol_path: str
+    """The names of the symbol path joined with U+001F (:func:`split_joined` undoes it)."""
+    kinds: str
     chunk_id: str
-    score: float
-    marked_snippet: str
+    content_hash: str
     content: str
-
-    @property
-    def snippet(self) -> str:
-        """A few lines around the best match (plain text; see ``marked_snippet`` for the marks)."""
-        return self.marked_snippet.replace(MARK_START, "").replace(MARK_END, "")
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "start_line": self.start_line,
-            "end_line": self.end_line,
-            "start_byte": self.start_byte,
-            "end_byte": self.end_byte,
-            "symbol": self.symbol,
-            "language": self.language,
-            "id": self.chunk_id,
-            "score": self.score,
-            "snippet": self.snippet,
-        }
+    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,19 +158,9 @@ class IndexStats:
     db_bytes: int
 
 
-_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-
-
-def fts_query(text: str, *, any_term: bool = False) -> str:
-    """Turn what a person typed into a safe FTS5 query.
-
-    Every run of word characters becomes a quoted term, so punctuation and FTS5 syntax
-    (``"``, ``*``, ``:``, ``AND``, ``NEAR(...)``) in the input can never make the query invalid;
-    terms are ANDed (``any_term=False``) or ORed. Returns ``""`` when nothing searchable remains.
-    """
-    terms = _TOKEN_RE.findall(text)
-    joiner = " OR " if any_term else " "
-    return joiner.join(f'"{t}"' for t in terms)
+def match_expression(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any of ``terms`` (each quoted, so none can be FTS5 syntax)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 class IndexStore:
@@ -382,7 +351,7 @@ class IndexStore:
         """Write one file's row and replace its chunks with ``chunks`` (in one transaction)."""
         c = self._conn
         with self.transaction():
-            c.execute("DELETE FROM chunks WHERE path=?", (path,))
+            self._delete_chunks(path)
             c.execute(
                 "INSERT INTO files(path, language, size, mtime_ns, content_hash, status, reason, "
                 "chunk_count, fingerprint, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -430,6 +399,27 @@ class IndexStore:
                         for i, ch in enumerate(chunks)
                     ],
                 )
+                path_words = " ".join(path_terms(path))
+                c.executemany(
+                    "INSERT INTO chunks_fts(rowid, body, symbol, path) "
+                    "SELECT id, ?, ?, ? FROM chunks WHERE path=? AND ordinal=?",
+                    [
+                        (
+                            " ".join(text_terms(ch.content)),
+                            " ".join(symbol_terms(ch.symbol_path)),
+                            path_words,
+                            path,
+                            i,
+                        )
+                        for i, ch in enumerate(chunks)
+                    ],
+                )
+
+    def _delete_chunks(self, path: str) -> None:
+        self._conn.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE path=?)", (path,)
+        )
+        self._conn.execute("DELETE FROM chunks WHERE path=?", (path,))
 
     def touch_file(self, path: str, *, size: int, mtime_ns: int) -> None:
         """Record a new size/mtime for a file whose content (hash) did not change."""
@@ -444,7 +434,7 @@ class IndexStore:
         c = self._conn
         with self.transaction():
             for p in paths:
-                c.execute("DELETE FROM chunks WHERE path=?", (p,))
+                self._delete_chunks(p)
                 n += c.execute("DELETE FROM files WHERE path=?", (p,)).rowcount
         return n
 
@@ -453,7 +443,7 @@ class IndexStore:
         with self.transaction():
             self._conn.execute("DELETE FROM chunks")
             self._conn.execute("DELETE FROM files")
-            self._conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
+            self._conn.execute("DELETE FROM chunks_fts")
 
     # -- reading chunks --------------------------------------------------------------------------
     def chunks_for(self, path: str) -> list[CodeChunk]:
@@ -472,43 +462,30 @@ class IndexStore:
             "SELECT path, status, reason, chunk_count FROM files ORDER BY path"
         )
 
-    def search(self, query: str, *, limit: int = 10, any_term: bool = False) -> list[SearchHit]:
-        """BM25 search over chunk content, symbol path and file path.
+    def match_rows(
+        self,
+        terms: Sequence[str],
+        *,
+        limit: int,
+        weights: tuple[float, float, float],
+    ) -> list[MatchRow]:
+        """The best ``limit`` chunks holding any of ``terms``, by BM25 over the three fields.
 
-        ``query`` is free text: it goes through :func:`fts_query` first, so it cannot be an FTS5
-        syntax error. Symbol and path matches weigh more than content matches.
+        ``weights`` weigh matches in (body, symbol, path); a zero weight leaves a field out of the
+        score (a chunk matching only there still comes back, with score 0).
         """
-        match = fts_query(query, any_term=any_term)
-        if not match or limit <= 0:
+        if not terms or limit <= 0:
             return []
+        w = ", ".join(repr(float(x)) for x in weights)
         rows = self._conn.execute(
-            "SELECT c.path, c.start_line, c.end_line, c.start_byte, c.end_byte, c.symbol, "
-            "c.language, c.chunk_id, -bm25(chunks_fts, 1.0, 4.0, 2.0) AS score, "
-            "snippet(chunks_fts, 0, char(2), char(3), ' … ', 24), c.content "
-            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-            "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 4.0, 2.0) LIMIT ?",
-            (match, limit),
+            "SELECT c.id, c.path, c.start_line, c.end_line, c.start_byte, c.end_byte, "
+            "c.language, c.symbol_path, c.kinds, c.chunk_id, c.content_hash, c.content, -m.score "
+            f"FROM (SELECT rowid, bm25(chunks_fts, {w}) AS score "
+            "FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?) AS m "
+            "JOIN chunks c ON c.id = m.rowid ORDER BY m.score",
+            (match_expression(terms), limit),
         ).fetchall()
-        return [SearchHit(*r) for r in rows]
-
-    def match_rows(self, match: str, *, limit: int) -> list[tuple[object, ...]]:
-        """The best ``limit`` chunks for an FTS5 ``match`` expression, by BM25.
-
-        Each row: ``path, start_line, end_line, start_byte, end_byte, language, symbol_path,
-        kinds, chunk_id, content_hash, content, score, marked_snippet`` (symbol path and kinds
-        joined with U+001F; see :func:`split_joined`).
-        """
-        if not match or limit <= 0:
-            return []
-        return self._conn.execute(
-            "SELECT c.path, c.start_line, c.end_line, c.start_byte, c.end_byte, c.language, "
-            "c.symbol_path, c.kinds, c.chunk_id, c.content_hash, c.content, "
-            "-bm25(chunks_fts, 1.0, 4.0, 2.0) AS score, "
-            "snippet(chunks_fts, 0, char(2), char(3), ' … ', 24) "
-            "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-            "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 1.0, 4.0, 2.0) LIMIT ?",
-            (match, limit),
-        ).fetchall()
+        return [MatchRow(*r) for r in rows]
 
     def stats(self) -> IndexStats:
         c = self._conn
@@ -558,9 +535,13 @@ class IndexStore:
         if orphans:
             problems.append(f"{orphans} chunks without a file row")
         try:
-            c.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+            c.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
         except sqlite3.DatabaseError as exc:
-            problems.append(f"full-text index out of step: {exc}")
+            problems.append(f"full-text index damaged: {exc}")
+        (n_fts,) = c.execute("SELECT count(*) FROM chunks_fts").fetchone()
+        (n_chunks,) = c.execute("SELECT count(*) FROM chunks").fetchone()
+        if n_fts != n_chunks:
+            problems.append(f"full-text index out of step: {n_fts} rows for {n_chunks} chunks")
         return problems
 
 

@@ -1,0 +1,487 @@
+"""``python -m benchmarks search``: codeweaver search on semble's public code-search benchmark.
+
+For every repository of the benchmark it indexes ``<repos-dir>/<name>/<benchmark_root>`` with
+``index_project`` (what ``codeweaver index`` runs; the database goes under ``--work``, never into
+the repository), runs every annotated query through :func:`codeweaver.search.search` (what
+``codeweaver search`` runs) and scores the top 10 results the way the benchmark's README says:
+
+- a result hits a target when its path matches the target's (suffix match either way, relative to
+  the benchmark root) and, when the target has lines, the line ranges overlap;
+- each target is credited at the rank of the first result hitting it; NDCG@10 with binary gain,
+  the ideal being ``min(10, targets)`` hits on top; R@10 is the share of targets hit;
+- chunk level: the 10 results as ranked; file level: the same results deduplicated by file;
+- the mean over a repository's queries, then the mean over repositories (per language: over its
+  repositories; per category: over the repositories' per-category means).
+
+The benchmark's data comes by path (``--data``: the folder holding ``repos.json``,
+``annotations/`` and ``published_ndcg10.json``; ``--repos-dir``: the repositories laid out by its
+``prepare.py``); nothing of it is copied into this project.
+
+    python -m benchmarks search --data ../shared/semble-bench --repos-dir .cache/semble-bench/repos
+    python -m benchmarks search ... --repos cobra,gson --modes keyword --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS_MD = HERE / "RESULTS.md"
+START_MARK = "<!-- search-benchmark:start -->"
+END_MARK = "<!-- search-benchmark:end -->"
+TOP_K = 10
+PUBLISHED_TOOLS = ("semble", "coderankembed_hybrid", "coderankembed", "bm25", "colgrep", "ripgrep")
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Target:
+    path: str
+    start_line: int | None = None
+    end_line: int | None = None
+
+    @classmethod
+    def parse(cls, raw: str | dict[str, Any]) -> Target:
+        if isinstance(raw, str):
+            return cls(raw.strip("/"))
+        return cls(str(raw["path"]).strip("/"), raw.get("start_line"), raw.get("end_line"))
+
+
+def path_matches(result_path: str, target_path: str) -> bool:
+    """Suffix match either way, at a path-segment boundary."""
+    a, b = result_path.strip("/"), target_path.strip("/")
+    if a == b:
+        return True
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer.endswith("/" + shorter)
+
+
+def hits(result: tuple[str, int, int], target: Target) -> bool:
+    path, start, end = result
+    if not path_matches(path, target.path):
+        return False
+    if target.start_line is None or target.end_line is None:
+        return True
+    return start <= target.end_line and end >= target.start_line
+
+
+def score_ranking(
+    ranked: Sequence[tuple[str, int, int]], targets: Sequence[Target]
+) -> tuple[float, float]:
+    """(NDCG@10, R@10) of one ranked list against its targets (binary gain)."""
+    if not targets:
+        return 0.0, 0.0
+    ranked = list(ranked[:TOP_K])
+    dcg = 0.0
+    found = 0
+    for t in targets:
+        for rank, r in enumerate(ranked, 1):
+            if hits(r, t):
+                dcg += 1.0 / math.log2(rank + 1)
+                found += 1
+                break
+    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(TOP_K, len(targets)) + 1))
+    return dcg / ideal, found / len(targets)
+
+
+def by_file(ranked: Sequence[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """The results deduplicated by file, in order, each standing for its whole file."""
+    seen: set[str] = set()
+    out: list[tuple[str, int, int]] = []
+    for path, _s, _e in ranked:
+        if path not in seen:
+            seen.add(path)
+            out.append((path, 1, 1 << 30))
+    return out
+
+
+# -- one configuration over the repositories --------------------------------------------------------
+@dataclass(slots=True)
+class RepoResult:
+    name: str
+    language: str
+    queries: int = 0
+    chunk_ndcg: float = 0.0
+    chunk_recall: float = 0.0
+    file_ndcg: float = 0.0
+    file_recall: float = 0.0
+    by_category: dict[str, list[float]] = field(default_factory=dict)
+    index_seconds: float = 0.0
+    chunks: int = 0
+    files: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    per_query: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_config(
+    config: dict[str, Any],
+    specs: Sequence[dict[str, Any]],
+    *,
+    data: Path,
+    repos_dir: Path,
+    work: Path,
+    reindex: bool,
+    keep_queries: bool,
+) -> list[RepoResult]:
+    """Index and query every repository under one configuration (mode + chunker settings)."""
+    from codeweaver.config import load_settings
+    from codeweaver.core.errors import IndexVersionError
+    from codeweaver.index import IndexStore, index_project
+    from codeweaver.search import search
+
+    out: list[RepoResult] = []
+    for spec in specs:
+        name = spec["name"]
+        root = repos_dir / name / (spec.get("benchmark_root") or "").strip("/")
+        if not root.is_dir():
+            _log(f"  {name}: {root} not found (run prepare.py); skipped")
+            continue
+        db = work / config["index_label"] / name / "index.db"
+        overrides: dict[str, Any] = {"index": {"db_path": db}}
+        if config.get("chunker"):
+            overrides["chunker"] = config["chunker"]
+        if config.get("embedding"):
+            overrides["embedding"] = config["embedding"]
+        settings = load_settings(root, **overrides)
+        started = time.perf_counter()
+        try:
+            report = index_project(root, settings, full=reindex)
+        except IndexVersionError:  # an index from an older codeweaver: rebuild it
+            report = index_project(root, settings, full=True)
+        index_seconds = time.perf_counter() - started
+        annotations = json.loads((data / "annotations" / f"{name}.json").read_text())
+        res = RepoResult(name, spec["language"], index_seconds=index_seconds)
+        res.chunks, res.files = report.total_chunks, report.total_files
+        sums = defaultdict(float)
+        with IndexStore.open(db, create=False) as store:
+            for ann in annotations:
+                targets = [Target.parse(t) for t in ann["relevant"] + ann["secondary"]]
+                t0 = time.perf_counter()
+                results = search(store, ann["query"], mode=config["mode"], limit=TOP_K)
+                res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                ranked = [(r.path, r.start_line, r.end_line) for r in results]
+                cn, cr = score_ranking(ranked, targets)
+                fn, fr = score_ranking(by_file(ranked), targets)
+                sums["cn"] += cn
+                sums["cr"] += cr
+                sums["fn"] += fn
+                sums["fr"] += fr
+                res.by_category.setdefault(ann["category"], []).append(cn)
+                if keep_queries:
+                    res.per_query.append(
+                        {
+                            "query": ann["query"],
+                            "category": ann["category"],
+                            "ndcg": cn,
+                            "targets": [t.path for t in targets],
+                            "ranked": ranked,
+                        }
+                    )
+        n = len(annotations)
+        res.queries = n
+        res.chunk_ndcg, res.chunk_recall = sums["cn"] / n, sums["cr"] / n
+        res.file_ndcg, res.file_recall = sums["fn"] / n, sums["fr"] / n
+        _log(
+            f"  {name:<20} ndcg@10 chunk {res.chunk_ndcg:.3f} file {res.file_ndcg:.3f}  "
+            f"({n} queries, {res.chunks} chunks, index {index_seconds:.1f}s, "
+            f"p50 {statistics.median(res.latencies_ms):.1f} ms)"
+        )
+        out.append(res)
+    return out
+
+
+def summarize(results: Sequence[RepoResult]) -> dict[str, Any]:
+    """Means over repositories, per language and per category, plus latency and index time."""
+    if not results:
+        return {}
+    mean = statistics.fmean
+    per_lang: dict[str, list[RepoResult]] = defaultdict(list)
+    for r in results:
+        per_lang[r.language].append(r)
+    cats: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        for cat, vals in r.by_category.items():
+            cats[cat].append(mean(vals))
+    lat = sorted(x for r in results for x in r.latencies_ms)
+    return {
+        "repos": len(results),
+        "queries": sum(r.queries for r in results),
+        "chunk_ndcg": mean(r.chunk_ndcg for r in results),
+        "chunk_recall": mean(r.chunk_recall for r in results),
+        "file_ndcg": mean(r.file_ndcg for r in results),
+        "file_recall": mean(r.file_recall for r in results),
+        "languages": {
+            lang: mean(r.chunk_ndcg for r in rs) for lang, rs in sorted(per_lang.items())
+        },
+        "categories": {cat: mean(v) for cat, v in sorted(cats.items())},
+        "latency_p50_ms": lat[len(lat) // 2],
+        "latency_p95_ms": lat[min(len(lat) - 1, int(len(lat) * 0.95))],
+        "index_seconds_total": sum(r.index_seconds for r in results),
+        "index_seconds_median": statistics.median(r.index_seconds for r in results),
+        "chunks_total": sum(r.chunks for r in results),
+    }
+
+
+# -- the page -----------------------------------------------------------------------------------
+def published_means(data: Path, names: Iterable[str]) -> dict[str, float]:
+    pub = json.loads((data / "published_ndcg10.json").read_text())
+    out: dict[str, float] = {}
+    for tool in PUBLISHED_TOOLS:
+        vals = [pub[n][tool] for n in names if n in pub and pub[n].get(tool) is not None]
+        if vals:
+            out[tool] = statistics.fmean(vals)
+    return out
+
+
+def render(run: dict[str, Any], data: Path) -> str:
+    configs = run["configs"]
+    names = sorted({r["name"] for c in configs for r in c["repos"]})
+    pub = json.loads((data / "published_ndcg10.json").read_text())
+    pub_mean = published_means(data, names)
+    lines = [
+        START_MARK,
+        "## Search quality: semble's code-search benchmark",
+        "",
+        f"`{run['command']}` (from the repository root; DATA is `shared/semble-bench`, REPOS the "
+        f"folder its `prepare.py` filled) — {run['started_utc']}; {_machine(run['machine'])}.",
+        f"{len(names)} repositories, {configs[0]['summary'].get('queries', 0)} queries "
+        "(the benchmark's development subset; the queries and repositories are not in this "
+        "project). NDCG@10 and R@10 as the benchmark scores them: chunk level = the top 10 "
+        "chunks as ranked; file level = those results deduplicated by file. Latency: one query "
+        "in-process on an open index (what `codeweaver search` does after opening it).",
+        "",
+        "| configuration | NDCG@10 chunk | R@10 chunk | NDCG@10 file | R@10 file | p50 ms | p95 ms "
+        "| index s (all repos) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in configs:
+        s = c["summary"]
+        lines.append(
+            f"| {c['label']} | {s['chunk_ndcg']:.3f} | {s['chunk_recall']:.3f} | "
+            f"{s['file_ndcg']:.3f} | {s['file_recall']:.3f} | {s['latency_p50_ms']:.1f} | "
+            f"{s['latency_p95_ms']:.1f} | {s['index_seconds_total']:.0f} |"
+        )
+    for tool, value in pub_mean.items():
+        lines.append(f"| published: {tool} | {value:.3f} | | | | | | |")
+    # per language
+    langs = sorted({lang for c in configs for lang in c["summary"]["languages"]})
+    lines += [
+        "",
+        "Per language (NDCG@10, chunk level; published numbers for the same repositories):",
+        "",
+    ]
+    head = (
+        "| language | "
+        + " | ".join(c["label"] for c in configs)
+        + " | semble | CodeRankEmbed hybrid |"
+    )
+    lines += [head, "| --- |" + " ---: |" * (len(configs) + 2)]
+    lang_of = {r["name"]: r["language"] for c in configs for r in c["repos"]}
+    for lang in langs:
+        repo_names = [n for n in names if lang_of[n] == lang]
+        pubs = [
+            statistics.fmean([pub[n][t] for n in repo_names if n in pub])
+            if any(n in pub for n in repo_names)
+            else float("nan")
+            for t in ("semble", "coderankembed_hybrid")
+        ]
+        cells = [f"{c['summary']['languages'].get(lang, float('nan')):.3f}" for c in configs]
+        lines.append(f"| {lang} | " + " | ".join(cells) + f" | {pubs[0]:.3f} | {pubs[1]:.3f} |")
+    cats = sorted({k for c in configs for k in c["summary"]["categories"]})
+    lines += ["", "Per category (NDCG@10, chunk level):", ""]
+    lines += [
+        "| category | " + " | ".join(c["label"] for c in configs) + " |",
+        "| --- |" + " ---: |" * len(configs),
+    ]
+    for cat in cats:
+        cells = [f"{c['summary']['categories'].get(cat, float('nan')):.3f}" for c in configs]
+        lines.append(f"| {cat} | " + " | ".join(cells) + " |")
+    lines += ["", "<details><summary>Per repository (NDCG@10, chunk level)</summary>", ""]
+    lines += [
+        "| repository | language | "
+        + " | ".join(c["label"] for c in configs)
+        + " | semble | CodeRankEmbed hybrid | BM25 |",
+        "| --- | --- |" + " ---: |" * (len(configs) + 3),
+    ]
+    for n in names:
+        cells = []
+        for c in configs:
+            r = next((r for r in c["repos"] if r["name"] == n), None)
+            cells.append(f"{r['chunk_ndcg']:.3f}" if r else "")
+        p = pub.get(n, {})
+        extra = [
+            f"{p[t]:.3f}" if p.get(t) is not None else ""
+            for t in ("semble", "coderankembed_hybrid", "bm25")
+        ]
+        lines.append(
+            f"| {n} | {lang_of[n]} | " + " | ".join(cells) + " | " + " | ".join(extra) + " |"
+        )
+    lines += ["", "</details>", END_MARK]
+    return "\n".join(lines) + "\n"
+
+
+def _machine(m: dict[str, Any]) -> str:
+    load = ", ".join(map(str, m.get("load_average") or []))
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, {m['python']}; "
+        f"load average {load} at the start"
+    )
+
+
+def write_section(section: str, page: Path = RESULTS_MD) -> None:
+    """Replace the search section of ``page`` (or append it), leaving the rest as it was."""
+    text = page.read_text() if page.exists() else ""
+    if START_MARK in text and END_MARK in text:
+        head, rest = text.split(START_MARK, 1)
+        _, tail = rest.split(END_MARK, 1)
+        text = head + section.rstrip("\n") + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    page.write_text(text)
+
+
+# -- command line --------------------------------------------------------------------------------
+CONFIGS: dict[str, dict[str, Any]] = {
+    "keyword": {"mode": "keyword", "index_label": "default"},
+    "semantic": {"mode": "semantic", "index_label": "default"},
+    "hybrid": {"mode": "hybrid", "index_label": "default"},
+    "keyword-greedy": {
+        "mode": "keyword",
+        "index_label": "greedy",
+        "chunker": {"packing": "greedy"},
+    },
+    "keyword-1500c": {
+        "mode": "keyword",
+        "index_label": "chars1500",
+        "chunker": {"max_chunk_chars": 1500},
+    },
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks search", description=__doc__.split("\n\n")[0]
+    )
+    ap.add_argument(
+        "--data", type=Path, required=True, help="the benchmark folder (repos.json, annotations/)"
+    )
+    ap.add_argument(
+        "--repos-dir", type=Path, required=True, help="the repositories laid out by prepare.py"
+    )
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=HERE.parent / ".cache" / "search-bench",
+        help="where the indexes go (default .cache/search-bench)",
+    )
+    ap.add_argument("--repos", default="", help="comma-separated subset of repository names")
+    ap.add_argument("--languages", default="", help="comma-separated subset of languages")
+    ap.add_argument(
+        "--configs",
+        default="keyword",
+        help=f"comma-separated rows to run: {', '.join(CONFIGS)} (default keyword)",
+    )
+    ap.add_argument("--reindex", action="store_true", help="rebuild every index (--full)")
+    ap.add_argument("--json", type=Path, default=None, help="write the raw results here")
+    ap.add_argument("--queries", action="store_true", help="keep every query's ranking in the JSON")
+    ap.add_argument(
+        "--no-write", action="store_true", help="print the table; leave RESULTS.md alone"
+    )
+    a = ap.parse_args(argv)
+
+    specs = json.loads((a.data / "repos.json").read_text())
+    want = set(filter(None, a.repos.split(",")))
+    langs = set(filter(None, a.languages.split(",")))
+    specs = [
+        s
+        for s in specs
+        if (not want or s["name"] in want) and (not langs or s["language"] in langs)
+    ]
+    unknown = [c for c in a.configs.split(",") if c not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
+    from benchmarks.report import machine_info
+
+    started = time.time()
+    run: dict[str, Any] = {
+        "command": "python -m benchmarks search "
+        + " ".join(
+            ["--data", "DATA", "--repos-dir", "REPOS"]
+            + [
+                x
+                for x in (
+                    f"--repos {a.repos}" if a.repos else "",
+                    f"--languages {a.languages}" if a.languages else "",
+                    f"--configs {a.configs}",
+                )
+                if x
+            ]
+        ),
+        "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "machine": machine_info(),
+        "configs": [],
+    }
+    for label in a.configs.split(","):
+        _log(f"{label}:")
+        results = run_config(
+            CONFIGS[label],
+            specs,
+            data=a.data,
+            repos_dir=a.repos_dir,
+            work=a.work,
+            reindex=a.reindex,
+            keep_queries=a.queries,
+        )
+        summary = summarize(results)
+        run["configs"].append(
+            {
+                "label": label,
+                "summary": summary,
+                "repos": [
+                    {
+                        k: v
+                        for k, v in vars_of(r).items()
+                        if k != "latencies_ms" and (a.queries or k != "per_query")
+                    }
+                    for r in results
+                ],
+            }
+        )
+        if summary:
+            _log(
+                f"{label}: NDCG@10 chunk {summary['chunk_ndcg']:.4f} file {summary['file_ndcg']:.4f} "
+                f"R@10 {summary['chunk_recall']:.4f}; p50 {summary['latency_p50_ms']:.2f} ms"
+            )
+    run["elapsed_s"] = round(time.time() - started, 1)
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(run, indent=1))
+    section = render(run, a.data)
+    if a.no_write:
+        print(section)
+    else:
+        write_section(section)
+        _log(f"wrote the search section of {RESULTS_MD}")
+    return 0
+
+
+def vars_of(r: RepoResult) -> dict[str, Any]:
+    return {f: getattr(r, f) for f in r.__dataclass_fields__}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
