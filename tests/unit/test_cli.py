@@ -138,3 +138,67 @@ def test_index_json_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["search", "alpha", str(tmp_path), "--json"]) == EXIT_OK
     hits = json.loads(capsys.readouterr().out)
     assert hits[0]["path"] == "a.py" and "alpha" in hits[0]["symbol"]
+
+
+def test_search_text_keeps_indentation_and_backslashes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "win.py").write_text(
+        "class Paths:\n"
+        "    def temp_dir(self):\n"
+        '        """Under C:\\\\temp on Windows."""\n'
+        "        if self.windows:\n"
+        "            return 'C:\\\\temp'\n"
+    )
+    (tmp_path / "nul.txt").write_text("a" * 9000 + "\nwindows\x00temp line\n")
+    assert main(["index", str(tmp_path), "-q", "--executor", "serial"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["search", "windows temp", str(tmp_path)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "C:\\\\temp" in out  # the backslash before a highlighted word is kept
+    lines = out.splitlines()
+    body = lines[lines.index(next(ln for ln in lines if ln.startswith("win.py"))) + 1 :]
+    # relative indentation survives dedenting: the `return` sits 4 deeper than its `if`
+    if_line = next(ln for ln in body if "if self.windows" in ln)
+    ret_line = next(ln for ln in body if "return" in ln)
+    assert len(ret_line) - len(ret_line.lstrip()) == len(if_line) - len(if_line.lstrip()) + 4
+    assert "windows\u2400temp line" in out  # a NUL shows as a symbol, on a line of the file
+
+
+def test_search_json_carries_the_whole_chunk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "m.py").write_text(SOURCE)
+    assert main(["index", str(tmp_path), "-q", "--executor", "serial"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["search", "gamma", str(tmp_path), "--json"]) == EXIT_OK
+    hits = json.loads(capsys.readouterr().out)
+    top = hits[0]
+    assert top["content"] == SOURCE[SOURCE.index("class Beta") :]
+    assert top["symbol_path"] == ["class Beta"] and top["kinds"]
+    assert set(top["scores"]) == {"keyword"} and top["score"] > 0
+
+
+def test_semantic_search_without_vectors_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "m.py").write_text(SOURCE)
+    assert main(["index", str(tmp_path), "-q", "--executor", "serial"]) == EXIT_OK
+    capsys.readouterr()
+    assert main(["search", "gamma", str(tmp_path), "--mode", "semantic"]) == EXIT_USAGE
+    assert "embeddings" in capsys.readouterr().err
+
+
+def test_index_include_and_exclude_globs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for rel in ("src/a.py", "src/b.py", "docs/guide.md", "vendor/lib.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("def f():\n    return 1\n")
+    argv = ["index", str(tmp_path), "--json", "--executor", "serial"]
+    assert main([*argv, "--exclude", "vendor", "--exclude", "**/*.md"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["total_files"] == 2
+    # a narrower run drops what it no longer covers from the index
+    assert main([*argv, "--include", "src/a.py"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert (report["total_files"], report["deleted"]) == (1, 1)

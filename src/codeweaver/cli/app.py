@@ -157,6 +157,16 @@ def index(
     max_tokens: MaxTokens = None,
     max_chars: MaxChars = None,
     db: DbPath = None,
+    include: Annotated[
+        list[str] | None,
+        Parameter(help="only files matching this glob (repeatable), e.g. 'src/**'", negative=""),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        Parameter(
+            help="leave out files matching this glob (repeatable), e.g. '**/*.md'", negative=""
+        ),
+    ] = None,
     full: Annotated[bool, Parameter(negative="", help="re-chunk every file")] = False,
     json: JsonFlag = False,
     verbose: Verbose = False,
@@ -187,6 +197,11 @@ def index(
             overrides["chunker"] = chunker
         if db is not None:
             overrides["index"] = {"db_path": db.expanduser().resolve()}
+        discovery = {
+            k: tuple(v) for k, v in (("include", include), ("exclude", exclude)) if v is not None
+        }
+        if discovery:
+            overrides["discovery"] = discovery
         settings = load_settings(root, **overrides)
         try:
             with IndexProgressBar(enabled=not (quiet or json)) as bar:

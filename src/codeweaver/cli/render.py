@@ -24,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from codeweaver.index.store import MARK_END, MARK_START
 
@@ -154,48 +155,56 @@ def _relative(text: str, root: Path) -> str:
 
 
 def print_search_results(hits: Sequence[SearchResult], query: str) -> None:
-    """``path:start-end  symbol  score`` and an indented snippet per hit."""
+    """``path:start-end  symbol  score`` and the matching lines, indentation kept, per hit."""
     out = _stdout()
     if not hits:
-        out.print(f"no results for {escape(query)!r}")
+        out.print(Text(f"no results for {query!r}"))
         return
     for hit in hits:
-        snippet = hit.marked_snippet
-        symbol = f"  [cyan]{escape(hit.symbol)}[/]" if hit.symbol else ""
-        out.print(
-            f"[bold]{escape(hit.path)}:{hit.start_line}-{hit.end_line}[/]{symbol}"
-            f"  [dim]{hit.score:.2f}[/]"
-        )
-        for line in _snippet_lines(snippet):
-            out.print(f"    {line}")
+        head = Text(f"{hit.path}:{hit.start_line}-{hit.end_line}", style="bold")
+        if hit.symbol:
+            head.append(f"  {_visible(hit.symbol)}", style="cyan")
+        head.append(f"  {hit.score:.2f}", style="dim")
+        out.print(head)
+        for line in snippet_lines(hit.marked_snippet):
+            out.print(Text("    ").append_text(line))
 
 
-def _snippet_lines(snippet: str, max_lines: int = 4) -> list[str]:
-    lines = [ln for ln in snippet.splitlines() if ln.strip()]
-    # Dedent by the body's indentation; a first line cut mid-way ("… x") has none to go by.
-    body = lines[1:] if lines and lines[0].lstrip().startswith("…") else lines
-    indent = min((len(ln) - len(ln.lstrip()) for ln in body), default=0)
-    lines = [ln[indent:] if ln[:indent].isspace() else ln.lstrip() for ln in lines]
-    shown = [_highlight(ln.rstrip()) for ln in lines[:max_lines]]
+def snippet_lines(snippet: str, max_lines: int = 4) -> list[Text]:
+    """The snippet's lines as rich text: dedented together (relative indentation kept), tabs
+    expanded, control characters shown as symbols, matches highlighted."""
+    lines = [_visible(ln.expandtabs(4)).rstrip() for ln in snippet.splitlines()]
+    while lines and not _plain(lines[-1]).strip():
+        lines.pop()
+    indent = min(
+        (len(_plain(ln)) - len(_plain(ln).lstrip()) for ln in lines if _plain(ln).strip()),
+        default=0,
+    )
+    shown: list[Text] = []
+    for line in lines[:max_lines]:
+        # the common indentation is whitespace, so it holds no match mark: cut it first
+        cut = line[indent:] if line[:indent].isspace() else line.lstrip()
+        text = Text()
+        for i, part in enumerate(cut.split(MARK_START)):
+            marked, _, rest = part.partition(MARK_END) if i else ("", "", part)
+            text.append(marked, style="bold yellow")
+            text.append(rest)
+        shown.append(text)
     if len(lines) > max_lines:
-        shown.append("[dim]...[/]")
+        shown.append(Text("...", style="dim"))
     return shown
 
 
-def _highlight(line: str) -> str:
-    """Escape a snippet line for rich, turning the FTS5 match markers into highlights."""
-    out: list[str] = []
-    i = 0
-    while i < len(line):
-        start = line.find(MARK_START, i)
-        end = line.find(MARK_END, start + 1) if start != -1 else -1
-        if start == -1 or end == -1:
-            out.append(escape(line[i:]))
-            break
-        out.append(escape(line[i:start]))
-        out.append(f"[bold yellow]{escape(line[start + 1 : end])}[/]")
-        i = end + 1
-    return "".join(out)
+def _plain(line: str) -> str:
+    return line.replace(MARK_START, "").replace(MARK_END, "")
+
+
+def _visible(text: str) -> str:
+    """Control characters (a NUL in a file, say) as their Unicode symbols, so a terminal shows
+    exactly one character for each and nothing is interpreted."""
+    return "".join(
+        chr(0x2400 + ord(c)) if ord(c) < 0x20 and c not in "\t\n\x02\x03" else c for c in text
+    )
 
 
 def print_status(

@@ -1,0 +1,243 @@
+"""Keyword search, one ranking rule per test, on small repositories indexed for real."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+from codeweaver.config import load_settings
+from codeweaver.index import IndexStore, index_project
+from codeweaver.index.terms import identifier_terms, query_terms, stem
+from codeweaver.search import SearchResult, search
+from codeweaver.search.keyword import DEFAULT_RANKING, KeywordRanking, keyword_search
+
+Files = Mapping[str, str]
+
+
+@pytest.fixture
+def indexed(
+    make_tree: Callable[[Files], Path], clean_env: pytest.MonkeyPatch
+) -> Callable[[Files], IndexStore]:
+    """Index a tree (serially, as a user's small repo would be) and open its store."""
+    opened: list[IndexStore] = []
+
+    def make(files: Files) -> IndexStore:
+        root = make_tree({k: textwrap.dedent(v) for k, v in files.items()})
+        settings = load_settings(root, chunker={"concurrency": {"executor": "serial"}})
+        report = index_project(root, settings)
+        assert report.failed == 0
+        store = IndexStore.open(report.db_path, create=False)
+        opened.append(store)
+        return store
+
+    yield make  # type: ignore[misc]
+    for s in opened:
+        s.close()
+
+
+def paths(results: list[SearchResult]) -> list[str]:
+    return [r.path for r in results]
+
+
+# -- terms ------------------------------------------------------------------------------------------
+def test_identifiers_yield_themselves_and_their_stemmed_parts() -> None:
+    assert identifier_terms("parseConfigFile") == ("parseconfigfile", "pars", "config", "file")
+    assert identifier_terms("HTTPServer") == ("httpserver", "http", "server")
+    assert identifier_terms("parse_config") == ("parse_config", "pars", "config")
+    assert identifier_terms("handlers") == ("handler",)
+    assert identifier_terms("Größe") == ("größe",)  # no case splitting outside ASCII
+    assert {stem(w) for w in ("parse", "parses", "parsing", "parsed")} == {"pars"}
+
+
+def test_query_terms_drop_stop_words_dedupe_and_cap() -> None:
+    assert query_terms("how does the Router match the routes?") == ["router", "match", "rout"]
+    assert query_terms("the") == ["the"]  # nothing else left: the stop word is the query
+    assert query_terms("def " * 1000) == ["def"]
+    assert len(query_terms(" ".join(f"word{i}" for i in range(500)))) == 64
+
+
+# -- ranking rules ----------------------------------------------------------------------------------
+def test_a_camel_case_symbol_is_found_by_its_words(indexed: Callable[[Files], IndexStore]) -> None:
+    store = indexed(
+        {
+            "app/visitors.js": """
+                function greetVisitor(name) {
+                  return `hello ${name}`;
+                }
+            """,
+            "app/other.js": "function unrelated() { return 42; }\n",
+        }
+    )
+    assert paths(keyword_search(store, "greet visitor"))[:1] == ["app/visitors.js"]
+    assert paths(keyword_search(store, "greetVisitor"))[:1] == ["app/visitors.js"]
+    assert paths(keyword_search(store, "GreetVisitors"))[:1] == ["app/visitors.js"]
+
+
+def test_stop_words_in_a_question_do_not_decide_the_ranking(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    store = indexed(
+        {
+            "cache.py": '''
+                def invalidate_entry(key):
+                    """Drop one entry from the cache."""
+                    STORE.pop(key, None)
+            ''',
+            "notes.py": '''
+                def how_is_it_the_one():
+                    """How is it the one? It is the one, it is, how is it, the how."""
+                    return "the the the how how is is it it"
+            ''',
+        }
+    )
+    assert paths(keyword_search(store, "how is the cache entry invalidated?"))[:1] == ["cache.py"]
+
+
+def test_a_short_all_words_list_is_filled_with_chunks_holding_some_words(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    files = {"both.py": "def shell_completion():\n    return 'request handling'\n"}
+    files |= {f"some{i}.py": f"def helper{i}():\n    return 'completion'\n" for i in range(12)}
+    store = indexed(files)
+    results = keyword_search(store, "shell completion request handling", limit=10)
+    assert len(results) == 10
+    assert results[0].path == "both.py"
+
+
+def test_the_definition_of_a_named_symbol_beats_code_that_uses_it(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    store = indexed(
+        {
+            "src/users.py": """
+                def use_them():
+                    stack = HandlerStack()
+                    stack.push(HandlerStack.default())
+                    return HandlerStack.wrap(stack, HandlerStack())
+            """,
+            "src/stack.py": '''
+                class HandlerStack:
+                    """Composes handlers."""
+
+                    def push(self, handler):
+                        self.handlers.append(handler)
+            ''',
+        }
+    )
+    assert paths(keyword_search(store, "HandlerStack"))[:1] == ["src/stack.py"]
+    assert paths(keyword_search(store, "how does HandlerStack push handlers"))[:1] == [
+        "src/stack.py"
+    ]
+
+
+def test_a_file_named_for_the_query_lifts_its_chunks(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    store = indexed(
+        {
+            "net/rate_limiter.py": "def acquire(tokens):\n    return bucket.take(tokens)\n",
+            "net/client.py": "def send(request):\n    # limiter rate is checked elsewhere\n"
+            "    return transport.send(request)\n",
+        }
+    )
+    assert paths(keyword_search(store, "rate limiter"))[:1] == ["net/rate_limiter.py"]
+
+
+def test_code_ranks_above_tests_and_prose_that_repeat_the_words(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    code = "def retry_request(request, attempts):\n    return backoff(request, attempts)\n"
+    store = indexed(
+        {
+            "src/retry.py": code,
+            "tests/test_retry.py": "def test_retry_request():\n    assert retry_request(r, 3)\n"
+            "    assert retry_request(r, 4)\n    assert retry_request(r, 5)\n",
+            "README.md": "# Retry\n\nretry request retry request: every request retries.\n",
+        }
+    )
+    assert paths(keyword_search(store, "retry request attempts"))[0] == "src/retry.py"
+    # ... and they still come back when they are all that matches
+    assert "README.md" in paths(keyword_search(store, "retries"))
+
+
+def test_one_file_does_not_fill_the_list(indexed: Callable[[Files], IndexStore]) -> None:
+    big = "\n\n".join(
+        f"def parse_token_{i}(s):\n    return tokenize(parse(s), {i})\n" for i in range(20)
+    )
+    filler = "".join(f"    step_{i} = run_step({i})\n" for i in range(30))
+    small = f"def pipeline(s):\n    # parse, then tokenize\n{filler}"
+    store = indexed({"a_big.py": big, "b_small.py": small})
+
+    def rank_of_small(ranking: KeywordRanking) -> int:
+        found = paths(keyword_search(store, "parse tokenize", limit=30, ranking=ranking))
+        return found.index("b_small.py")
+
+    spread_off = KeywordRanking(spread=1.0, file_coherence=0.0)
+    assert rank_of_small(DEFAULT_RANKING) < 5 < rank_of_small(spread_off)
+
+
+def test_the_newest_version_folder_wins_over_a_superseded_one(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    body = "export class ZodError extends Error {\n  issues = [];\n}\n"
+    store = indexed({"src/v3/errors.ts": body, "src/v4/errors.ts": body})
+    assert paths(keyword_search(store, "ZodError"))[:1] == ["src/v4/errors.ts"]
+
+
+def test_results_are_whole_chunks_with_lines_symbol_and_scores(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    store = indexed({"m.py": "import os\n\n\ndef load_settings(path):\n    return os.path\n"})
+    (top,) = [r for r in keyword_search(store, "load settings") if "def" in r.content]
+    assert top.content.startswith("def load_settings(path):")
+    assert (top.start_line, top.symbol, top.language) == (4, "def load_settings", "python")
+    assert top.scores["keyword"] > 0 and top.score > 0
+    assert "\x02load_settings\x03" in top.marked_snippet
+    data = top.to_dict()
+    assert data["content"] == top.content and data["symbol_path"] == ["def load_settings"]
+
+
+def test_plain_bm25_is_still_available_for_comparison(
+    indexed: Callable[[Files], IndexStore],
+) -> None:
+    store = indexed({"a.py": "def alpha():\n    pass\n", "b.py": "def beta():\n    pass\n"})
+    plain = KeywordRanking(rerank=False)
+    assert paths(keyword_search(store, "alpha", ranking=plain)) == ["a.py"]
+    assert DEFAULT_RANKING.rerank
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("query", ["def " * 1000, "x" * 100_000, "a.b " * 30_000])
+def test_hostile_queries_answer_promptly(
+    indexed: Callable[[Files], IndexStore], query: str
+) -> None:
+    """Repeated terms and huge queries once took minutes (terms are de-duplicated and capped)."""
+    files = {f"m{i}.py": f"def f{i}(x):\n    return x + {i}\n" for i in range(50)}
+    store = indexed(files)
+    assert len(keyword_search(store, query)) <= 10
+
+
+def test_search_by_directory_opens_the_index_read_only(
+    make_tree: Callable[[Files], Path], clean_env: pytest.MonkeyPatch
+) -> None:
+    root = make_tree({"a.py": "def alpha_beta():\n    pass\n"})
+    index_project(root, load_settings(root, chunker={"concurrency": {"executor": "serial"}}))
+    assert paths(search(root, "alpha beta", mode="keyword")) == ["a.py"]
+    assert paths(search(str(root), "alphaBeta")) == ["a.py"]
+
+
+def test_a_folder_linked_inside_the_repository_is_indexed_and_found_once(
+    make_tree: Callable[[Files], Path], clean_env: pytest.MonkeyPatch
+) -> None:
+    root = make_tree(
+        {"serde_core/src/de.rs": "pub trait Deserializer {}\n", "serde/src/lib.rs": "mod core;\n"}
+    )
+    (root / "serde" / "src" / "core").symlink_to("../../serde_core/src")
+    report = index_project(
+        root, load_settings(root, chunker={"concurrency": {"executor": "serial"}})
+    )
+    assert (report.new, report.skipped) == (2, 1)
+    assert paths(search(root, "Deserializer")) == ["serde_core/src/de.rs"]
