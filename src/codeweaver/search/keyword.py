@@ -15,8 +15,9 @@ measured on a public code-search benchmark, ``python -m benchmarks search``):
   ``Sinatra::Base``, ``mergeConfig``) rises, more for a query that is only that name;
 - **paths**: query words in a file's name or folder lift that file's chunks;
 - **files**: a file with several matching chunks lifts its best one;
-- **priors**: tests, examples, and prose (Markdown, text) sink for code questions, since the code
-  is what answers them; they still appear when nothing else matches;
+- **priors**: tests, prose (Markdown, text) and code kept for an old version (``legacy/``,
+  ``v3/`` beside ``v4/``) sink, since the current code is what answers a code question; they
+  still appear when nothing else matches;
 - **spread**: each further chunk from a file already listed counts for less, so ten results
   cover more than one file.
 """
@@ -49,7 +50,7 @@ class KeywordRanking:
     """BM25 weight of a match in a chunk's (text, symbol names, file path)."""
     candidates: int = 150
     """How many BM25 candidates are re-ranked."""
-    definition: float = 1.5
+    definition: float = 0.5
     """Added (in units of the best BM25 score) to a chunk defining a name the query mentions."""
     definition_symbol_query: float = 3.0
     """The same, when the query is nothing but that name."""
@@ -61,14 +62,8 @@ class KeywordRanking:
     coherence_top: int = 10
     test_penalty: float = 0.4
     """Multiplies chunks of tests (``test_*.py``, ``*.spec.ts``, ``tests/``, ``fixtures/``...)."""
-    example_penalty: float = 0.5
-    """Multiplies chunks under ``examples/``, ``docs/``, ``benchmarks/``..."""
     prose_penalty: float = 0.35
     """Multiplies chunks of prose (Markdown, reStructuredText, plain text, HTML...)."""
-    data_penalty: float = 0.5
-    """Multiplies chunks of configuration and data files (JSON, YAML, TOML...)."""
-    declaration_penalty: float = 0.8
-    """Multiplies chunks of TypeScript declaration files (``.d.ts``)."""
     legacy_penalty: float = 0.5
     """Multiplies chunks kept for an old version (``legacy/``, ``compat/``, ``v3/`` by ``v4/``)."""
     spread: float = 0.3
@@ -86,13 +81,8 @@ _TEST_FILE = re.compile(
     r"(?:^|/)(?:test_[^/]*|[^/]*_test|[^/]*[._-](?:test|spec)|[^/]*(?:Tests?|Spec|Suite))\.\w+$"
 )
 _TEST_DIR = re.compile(r"(?:^|/)(?:tests?|__tests__|specs?|testing|testdata|fixtures?)(?:/|$)")
-_EXAMPLE_DIR = re.compile(r"(?:^|/)(?:_?examples?|docs?|docs?_src|samples?|benchmarks?)(?:/|$)")
 PROSE_LANGUAGES = frozenset({"markdown", "rst", "text", "org", "asciidoc", "latex", "html"})
 """Languages whose chunks are prose: ranked below code for code questions."""
-DATA_LANGUAGES = frozenset(
-    {"json", "yaml", "toml", "xml", "ini", "csv", "tsv", "properties", "lock", "diff"}
-)
-"""Configuration and data files."""
 
 
 def keyword_search(
@@ -227,17 +217,9 @@ def _superseded(by_id: dict[int, MatchRow]) -> list[int]:
 
 
 def _prior(path: str, language: str, r: KeywordRanking) -> float:
-    factor = 1.0
-    if _is_test_path(path):
-        factor *= r.test_penalty
-    elif _EXAMPLE_DIR.search(path):
-        factor *= r.example_penalty
+    factor = r.test_penalty if _is_test_path(path) else 1.0
     if language in PROSE_LANGUAGES:
         factor *= r.prose_penalty
-    elif language in DATA_LANGUAGES:
-        factor *= r.data_penalty
-    if path.endswith(".d.ts"):
-        factor *= r.declaration_penalty
     return factor
 
 
