@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -36,7 +37,14 @@ from codeweaver.index.terms import DEFINITION_WORDS, STOP_WORDS, identifier_term
 from codeweaver.search.results import SearchResult
 from codeweaver.search.snippets import marked_snippet
 
-__all__ = ["DEFAULT_RANKING", "KeywordRanking", "keyword_search"]
+__all__ = [
+    "DEFAULT_RANKING",
+    "KeywordRanking",
+    "keyword_candidates",
+    "keyword_search",
+    "rerank",
+    "to_result",
+]
 
 MAX_QUERY_CHARS = 4096
 """Longer queries are cut here: the terms that matter are in the first few lines."""
@@ -99,44 +107,58 @@ def keyword_search(
     """
     if limit <= 0:
         return []
-    query = query[:MAX_QUERY_CHARS]
-    terms = query_terms(query)
-    if not terms:
-        return []
-    wanted = max(ranking.candidates, limit * 3) if ranking.rerank else limit
-    rows = store.match_rows(terms, limit=wanted, weights=ranking.field_weights)
+    terms, rows = keyword_candidates(store, query, limit=limit, ranking=ranking)
     if not rows:
         return []
     if not ranking.rerank:
-        return [_to_result(row, row.score, terms) for row in rows[:limit]]
+        return [to_result(row, row.score, terms) for row in rows[:limit]]
+    top = max(row.score for row in rows) or 1.0
+    base = {row.id: row.score / top for row in rows}
+    return [to_result(row, s, terms) for row, s in rerank(query, rows, base, limit, ranking)]
+
+
+def keyword_candidates(
+    store: IndexStore, query: str, *, limit: int, ranking: KeywordRanking = DEFAULT_RANKING
+) -> tuple[list[str], list[MatchRow]]:
+    """The query's terms and its candidate chunks: the best by BM25 (``ranking.candidates`` of
+    them when re-ranking), plus the chunks defining a symbol the query names."""
+    query = query[:MAX_QUERY_CHARS]
+    terms = query_terms(query)
+    if not terms:
+        return [], []
+    wanted = max(ranking.candidates, limit * 3) if ranking.rerank else limit
+    rows = store.match_rows(terms, limit=wanted, weights=ranking.field_weights)
     names = _query_names(query)
-    if names:
+    if names and ranking.rerank:
         # Definitions of a named symbol are candidates even when BM25 ranks them low.
         seen = {row.id for row in rows}
         extra = store.match_rows(
             [identifier_terms(n)[0] for n in names], limit=50, weights=(0.0, 1.0, 0.0)
         )
         rows += [row for row in extra if row.id not in seen]
-    return _rerank(store, query, terms, names, rows, limit, ranking)
+    return terms, rows
 
 
 # -- re-ranking -----------------------------------------------------------------------------------
-def _rerank(
-    store: IndexStore,
+def rerank(
     query: str,
-    terms: list[str],
-    names: frozenset[str],
     rows: list[MatchRow],
+    base: Mapping[int, float],
     limit: int,
-    r: KeywordRanking,
-) -> list[SearchResult]:
-    top = max(row.score for row in rows) or 1.0
+    r: KeywordRanking = DEFAULT_RANKING,
+) -> list[tuple[MatchRow, float]]:
+    """The ``limit`` best of ``rows``, from each one's ``base`` score (about 0..1) re-ranked.
+
+    Keyword search passes BM25 relative to the best; hybrid search passes its fused score.
+    """
+    query = query[:MAX_QUERY_CHARS]
+    names = _query_names(query)
     symbol_query = bool(names) and _is_symbol_query(query)
     query_words = _content_words(query)
     by_id = {row.id: row for row in rows}
     scored: dict[int, float] = {}
     for row in rows:
-        score = row.score / top
+        score = base.get(row.id, 0.0)
         if names and not names.isdisjoint(_defined_names(split_joined(row.symbol_path))):
             score += r.definition_symbol_query if symbol_query else r.definition
         score += r.path * _path_match(row.path, query_words)
@@ -145,7 +167,7 @@ def _rerank(
         for rid in _superseded(by_id):
             scored[rid] *= r.legacy_penalty
     _lift_coherent_files(scored, by_id, r.file_coherence, r.coherence_top)
-    return [_to_result(by_id[rid], s, terms) for rid, s in _spread(scored, by_id, limit, r.spread)]
+    return [(by_id[rid], s) for rid, s in _spread(scored, by_id, limit, r.spread)]
 
 
 def _lift_coherent_files(
@@ -313,7 +335,10 @@ def _defined_names(symbol_path: tuple[str, ...]) -> frozenset[str]:
     return frozenset({_QUALIFIER.split(words[-1])[-1].lower()})
 
 
-def _to_result(row: MatchRow, score: float, terms: list[str]) -> SearchResult:
+def to_result(
+    row: MatchRow, score: float, terms: list[str], scores: dict[str, float] | None = None
+) -> SearchResult:
+    """A result for a candidate row; ``scores`` default to its BM25 score as ``keyword``."""
     return SearchResult(
         path=row.path,
         start_line=row.start_line,
@@ -327,6 +352,6 @@ def _to_result(row: MatchRow, score: float, terms: list[str]) -> SearchResult:
         content_hash=row.content_hash,
         content=row.content,
         score=score,
-        scores={"keyword": row.score},
+        scores={"keyword": row.score} if scores is None else scores,
         marked_snippet=marked_snippet(row.content, terms),
     )
