@@ -103,12 +103,23 @@ def identifier_terms(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_TERMS_OF: dict[str, tuple[str, ...]] = {}
+"""identifier_terms() by word, without the lru_cache call overhead on the indexing hot path."""
+_TERMS_OF_MAX = 500_000
+
+
 def text_terms(text: str) -> list[str]:
     """Every term of a text, in order, repeats kept (term frequency counts in BM25)."""
     out: list[str] = []
     extend = out.extend
+    cached = _TERMS_OF.get
     for word in _WORD.findall(text):
-        extend(identifier_terms(word))
+        terms = cached(word)
+        if terms is None:
+            if len(_TERMS_OF) >= _TERMS_OF_MAX:
+                _TERMS_OF.clear()
+            terms = _TERMS_OF[word] = identifier_terms(word)
+        extend(terms)
     return out
 
 
