@@ -396,6 +396,18 @@ def test_a_second_writer_is_refused_with_a_clear_message(
     w.update_for("README.md")
 
 
+def test_a_deleted_index_is_rebuilt_without_waiting_for_a_change(
+    repo: Path, tmp_path: Path, watch: Callable[..., Watch]
+) -> None:
+    w = watch(repo)
+    w.ready()
+    shutil.rmtree(repo / ".codeweaver")
+    _, update = w.wait_for(lambda e: e["event"] == "update" and e["rescan"])
+    assert "database was replaced or deleted" in update["note"]
+    assert update["report"]["new"] == 9
+    _assert_equals_fresh_full_index(repo, tmp_path)
+
+
 # -- stopping and failing ----------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codeweaver.config import CodeWeaverSettings, load_settings
 from codeweaver.core.discovery import IGNORE_FILENAME, VCS_DIRS
@@ -50,6 +50,9 @@ from codeweaver.index.pipeline import (
     resolve_db_path,
 )
 from codeweaver.index.store import IndexStore
+
+if TYPE_CHECKING:
+    from watchfiles._rust_notify import RustNotify
 
 __all__ = ["WatchEvent", "default_rescan_threshold", "watch_project"]
 
@@ -164,35 +167,44 @@ def watch_project(
     limit = default_rescan_threshold() if rescan_above is None else max(1, rescan_above)
     scope = _Scope(root_path, settings, db_path)
 
-    from watchfiles._rust_notify import RustNotify
-
     with IndexStore.open(db_path):  # creates its folder, where the lock lives; checks the version
         pass
     with _writer_lock(db_path):
         # Watch first, index second: a change made while the initial index runs is caught.
-        watcher = RustNotify([str(root_path)], False, force_polling, 300, True, True)
+        watcher = _start_watcher(root_path, force_polling)
         try:
             report = index_project(root_path, settings, governor=governor, progress=progress)
-            yield WatchEvent("ready", report=report)
             retry = _to_retry(report)
-            db_id = _file_id(db_path)
+            db_id = _file_id(db_path)  # before the yield: the consumer may act on the event
+            yield WatchEvent("ready", report=report)
             pending: set[str] = set()  # paths of a batch that failed: tried again with the next
-            pending_rescan: str | None = None
+            pending_rescan: str | None = None  # why a batch that failed was a rescan
+            restarted: str | None = None  # why to rescan now, without waiting for a change
             while True:
-                raw = watcher.watch(max_delay_ms, settle_ms, TICK_MS, stop)
+                try:
+                    raw = watcher.watch(max_delay_ms, settle_ms, TICK_MS, stop)
+                except RuntimeError as exc:  # notify failed (a folder it could not watch, ...)
+                    watcher.close()
+                    _check_root(root_path)
+                    yield WatchEvent("error", error=f"the file watcher failed: {exc}")
+                    watcher = _start_watcher(root_path, force_polling)  # then catch up:
+                    raw, restarted = set(), "the file watcher was restarted"
                 if raw == "stop":
                     return
                 if raw == "signal":
                     raise KeyboardInterrupt
                 _check_root(root_path)
-                if isinstance(raw, str) or not raw:
-                    continue  # a timeout: nothing changed
+                if isinstance(raw, str):
+                    raw = set()  # a timeout: nothing changed, unless the database went
+                if _file_id(db_path) != db_id:
+                    restarted = restarted or "the index database was replaced or deleted"
+                if not raw and restarted is None:
+                    continue
                 paths, note = scope.paths(path for _, path in raw)
                 if len(raw) >= limit:
                     note = f"{len(raw):,} changes in one batch: the event queue may have overflowed"
-                elif _file_id(db_path) != db_id:
-                    note = "the index database was replaced or deleted"
-                note = note or pending_rescan
+                note = note or restarted or pending_rescan
+                restarted = None
                 if note is None and not paths:
                     continue  # only the index's own files, VCS internals, hidden or ignored
                 batch = tuple(sorted(paths | pending | retry))
@@ -278,6 +290,18 @@ class _Scope:
         if name.startswith(".") and not self.hidden:
             return None
         return rel
+
+
+def _start_watcher(root: Path, force_polling: bool) -> RustNotify:
+    """A recursive watch of ``root`` (notify's thread starts collecting changes at once)."""
+    from watchfiles._rust_notify import RustNotify
+
+    try:
+        return RustNotify([str(root)], False, force_polling, 300, True, True)
+    except (OSError, RuntimeError) as exc:
+        _check_root(root)
+        hint = "" if force_polling else " (raise fs.inotify.max_user_watches, or pass --poll)"
+        raise DiscoveryError(f"cannot watch {root}: {exc}{hint}") from None
 
 
 def _to_retry(report: IndexReport) -> set[str]:
