@@ -218,11 +218,21 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         for i, rel in enumerate(burst):
             os.replace(staged / str(i), tree / rel)
-        at, update = watch.wait("update", at)
+        missing = set(burst)
+        updates: list[dict[str, Any]] = []
+        while missing:  # until the index holds every replaced file (each one grew by a line)
+            at, update = watch.wait("update", at)
+            at += 1
+            updates.append(update)
+            with IndexStore.open(db, create=False) as store:
+                stored = store.file_states(missing)
+            missing = {p for p in missing if stored[p].size != (tree / p).stat().st_size}
         t_burst = time.perf_counter() - t0
         cpu_burst = cpu.close() - cpu0
+        batches = len(updates)
+        update = updates[0]
         burst_report = update["report"]
-        batches = sum(1 for e in watch.events if e["event"] == "update") - args.saves
+        rechunked = sum(u["report"]["changed"] + u["report"]["new"] for u in updates)
         watch.stop()
 
         t0 = time.perf_counter()
@@ -247,10 +257,12 @@ def main(argv: list[str] | None = None) -> int:
             f"(indexing itself: p50 {statistics.median(index_seconds) * 1000:.0f} ms)"
         )
         print(f"idle watch: {idle_cpu * 100:.2f}% of a core")
-        kind = "rescan" if update["rescan"] else f"{update['path_count']:,} named paths"
+        kinds = ", ".join(
+            "rescan" if u["rescan"] else f"{u['path_count']:,} paths" for u in updates
+        )
         print(
-            f"burst of {len(burst):,} replaced files: {batches} batch ({kind}), "
-            f"{burst_report['changed']:,} re-chunked, {t_burst:.2f}s wall, {cpu_burst:.2f}s CPU "
+            f"burst of {len(burst):,} replaced files: {batches} batch(es) ({kinds}), "
+            f"{rechunked:,} re-chunked, {t_burst:.2f}s wall, {cpu_burst:.2f}s CPU "
             f"({burst_report['executor']} x{burst_report['workers']})"
         )
         print(
@@ -274,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                         "burst_rescan": update["rescan"],
                         "burst_seconds": t_burst,
                         "burst_cpu": cpu_burst,
-                        "burst_report": burst_report,
+                        "burst_reports": [u["report"] for u in updates],
                         "full_seconds": t_full,
                         "full_cpu": cpu_full,
                     },

@@ -3,8 +3,8 @@
 ::
 
     watchfiles (notify's thread) ── raw (change, path) pairs, collected while we work ──┐
-       one batch: the tree quiet for ``settle_ms``, or ``max_delay_ms`` after the first │
-       change while events keep coming                                                  ▼
+       one batch: the tree quiet for ``settle_ms`` (``BURST_QUIET_MS`` once it is big), │
+       or ``max_delay_ms`` after the first change while events keep coming              ▼
     _Scope: the paths an update must look at ── changed files and folders; an ignore file
        widens to its folder; the index's own files, VCS and hidden folders drop out; a burst
        of ``rescan_above`` changes or more, or a replaced database, is the whole tree
@@ -62,6 +62,11 @@ SETTLE_MS = 100
 """A batch closes once no new change arrived for this long (an editor's save dance is one)."""
 MAX_DELAY_MS = 2_000
 """While changes keep coming, a batch closes at most this long after its first change."""
+BURST_FROM = 100
+BURST_QUIET_MS = 500
+"""A batch of ``BURST_FROM`` changes or more (a checkout, a generator) closes only once the tree
+was quiet for ``BURST_QUIET_MS``, at most ``max_delay_ms`` later: a writer that a busy machine
+pauses for a moment does not split it."""
 TICK_MS = 1_000
 """How often the watch wakes without changes, to notice a vanished root or a stop request."""
 PATHS_SHOWN = 100
@@ -183,6 +188,8 @@ def watch_project(
             while True:
                 try:
                     raw = watcher.watch(max_delay_ms, settle_ms, TICK_MS, stop)
+                    if isinstance(raw, set) and len(raw) >= BURST_FROM:
+                        raw = _gather(watcher, raw, settle_ms, max_delay_ms, stop)
                 except RuntimeError as exc:  # notify failed (a folder it could not watch, ...)
                     watcher.close()
                     _check_root(root_path)
@@ -290,6 +297,25 @@ class _Scope:
         if name.startswith(".") and not self.hidden:
             return None
         return rel
+
+
+def _gather(
+    watcher: RustNotify,
+    raw: set[tuple[int, str]],
+    settle_ms: int,
+    max_delay_ms: int,
+    stop: threading.Event | None,
+) -> set[tuple[int, str]] | Literal["signal", "stop", "timeout"]:
+    """Grow a big batch with the changes that follow it closely (see :data:`BURST_QUIET_MS`)."""
+    end = time.monotonic() + max_delay_ms / 1000
+    while time.monotonic() < end:
+        more = watcher.watch(max_delay_ms, settle_ms, max(settle_ms, BURST_QUIET_MS), stop)
+        if more == "timeout":
+            break
+        if isinstance(more, str):
+            return more  # stop, signal
+        raw |= more
+    return raw
 
 
 def _start_watcher(root: Path, force_polling: bool) -> RustNotify:
