@@ -471,7 +471,7 @@ def test_an_unreadable_file_is_recorded_and_retried(
             break
 
 
-def test_the_live_line_on_stderr_and_quiet(repo: Path, tmp_path: Path) -> None:
+def test_the_live_line_on_stderr_quiet_and_sigterm(repo: Path, tmp_path: Path) -> None:
     for extra in ((), ("-q",)):
         shutil.rmtree(repo / ".codeweaver", ignore_errors=True)  # rows appear: this watch is up
         proc = subprocess.Popen(
@@ -496,7 +496,8 @@ def test_the_live_line_on_stderr_and_quiet(repo: Path, tmp_path: Path) -> None:
                         break
                 assert time.monotonic() < end
                 time.sleep(0.05)
-            os.killpg(proc.pid, signal.SIGINT)
+            # Ctrl-C, then `kill` (SIGTERM, as a service manager stops it): both stop it cleanly
+            os.kill(proc.pid, signal.SIGTERM if extra else signal.SIGINT)
             out, err = proc.communicate(timeout=DEADLINE)
         finally:
             if proc.poll() is None:

@@ -5,11 +5,14 @@ Heavy imports (the engine, tree-sitter, the index) happen inside the commands.
 
 from __future__ import annotations
 
+import contextlib
 import json as _json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -243,8 +246,8 @@ def watch(
     one; a checkout of thousands of files is one run of the parallel engine), and so are files a
     changed .gitignore/.ignore ignores or lets through. `codeweaver search` and `status` see each
     update as soon as it is written. A line on stderr reports each update (-q: errors only);
-    --json prints one event per line instead. Exit code 130 after Ctrl-C (the index is
-    consistent); 2 for usage or config errors, or when PATH vanishes.
+    --json prints one event per line instead. Exit code 130 after Ctrl-C or SIGTERM (the index
+    is consistent); 2 for usage or config errors, or when PATH vanishes.
 
     Parameters
     ----------
@@ -279,9 +282,10 @@ def watch(
             progress=log.progress,
         )
         try:
-            log.starting()
-            for event in events:
-                log.event(event)
+            with _sigterm_as_interrupt():
+                log.starting()
+                for event in events:
+                    log.event(event)
         except KeyboardInterrupt:
             log.close()
             events.close()  # stops the watcher and releases the writer lock
@@ -292,6 +296,23 @@ def watch(
         return EXIT_OK
 
     return _guard(body)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a service manager) stops a long-running command as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- search ----------------------------------------------------------------------------------------
