@@ -11,7 +11,7 @@ subprocess. Then:
    and time, from the moment the write returns, until a reader in this process (its own SQLite
    connection, as ``codeweaver search`` has) finds the word. Each save waits for the previous
    update to finish. Reported: p50, p95 and max, and the watch's own indexing time per update.
-2. *Burst*: ``--burst`` ``.py`` files replaced at once (a new version written beside the tree and
+2. *Burst*: ``--burst`` files replaced at once (a new version written beside the tree and
    renamed over each, as a checkout does); timed from the first rename to the ``update`` event,
    with the CPU time of the watch's process tree, against a ``codeweaver index --full`` of the
    same tree (wall and CPU time of that subprocess tree). The burst is a random sample of the

@@ -70,3 +70,17 @@ def test_a_missing_root_is_a_discovery_error(tmp_path: Path) -> None:
     (tmp_path / "file.py").write_text("x = 1\n")
     with pytest.raises(DiscoveryError, match="not a directory"):
         next(watch_project(tmp_path / "file.py"))
+
+
+def test_polling_instead_of_events_sees_changes_too(repo: Path) -> None:
+    settings = load_settings(repo, chunker=SERIAL)
+    events = watch_project(repo, settings, force_polling=True)
+    try:
+        assert next(events).kind == "ready"
+        (repo / "a.py").unlink()
+        changes = next(events)
+        assert changes.kind == "changes" and changes.paths == ("a.py",)
+        update = next(events)
+        assert update.report is not None and update.report.deleted == 1
+    finally:
+        events.close()
