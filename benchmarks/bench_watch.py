@@ -12,9 +12,9 @@ subprocess. Then:
    connection, as ``codeweaver search`` has) finds the word. Each save waits for the previous
    update to finish. Reported: p50, p95 and max, and the watch's own indexing time per update.
 2. *Burst*: ``--burst`` files replaced at once (a new version written beside the tree and
-   renamed over each, as a checkout does); timed from the first rename to the ``update`` event,
-   with the CPU time of the watch's process tree, against a ``codeweaver index --full`` of the
-   same tree (wall and CPU time of that subprocess tree). The burst is a random sample of the
+   renamed over each, as a checkout does); timed from the first rename until the index holds
+   them all, with the batches it took and the CPU time of the watch's process tree, against a
+   ``codeweaver index --full`` of the same tree (wall and CPU time of that subprocess tree). The burst is a random sample of the
    indexed text files (a comment line appended to each). ``--rescan-above 1000`` makes the watch
    handle it as a rescan of the whole tree instead of by name.
 

@@ -102,3 +102,19 @@ def test_event_dicts_are_json_and_list_a_bounded_number_of_paths(tmp_path: Path)
     error = WatchEvent("error", paths=("a.py",), error="disk full").to_dict()
     assert error["error"] == "disk full"
     json.dumps([update, ready, error])
+
+
+def test_unreadable_files_are_the_ones_retried(tmp_path: Path) -> None:
+    from codeweaver.core.chunks import FailureRecord, SkipRecord
+    from codeweaver.index.watch import _to_retry
+
+    report = IndexReport(root=tmp_path, db_path=tmp_path / "i.db")
+    report.skips += [
+        SkipRecord(str(tmp_path / "locked.py"), "unreadable", "PermissionError: denied"),
+        SkipRecord(str(tmp_path / "logo.png"), "binary", "NUL byte"),
+    ]
+    report.failures += [
+        FailureRecord(str(tmp_path / "pkg" / "gone.py"), "read", "PermissionError", "denied"),
+        FailureRecord(str(tmp_path / "boom.py"), "parse", "RuntimeError", "crash"),
+    ]
+    assert _to_retry(report) == {"locked.py", "pkg/gone.py"}
