@@ -5,11 +5,14 @@ Heavy imports (the engine, tree-sitter, the index) happen inside the commands.
 
 from __future__ import annotations
 
+import contextlib
 import json as _json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -221,6 +224,110 @@ def index(
         return EXIT_OK if report.ok else EXIT_FAILED
 
     return _guard(body)
+
+
+# -- watch -----------------------------------------------------------------------------------------
+@app.command
+def watch(
+    path: Path = Path("."),
+    *,
+    workers: Annotated[int | None, Parameter(help="worker processes/threads")] = None,
+    executor: Annotated[Executor | None, Parameter(help="how files are spread")] = None,
+    max_tokens: MaxTokens = None,
+    max_chars: MaxChars = None,
+    db: DbPath = None,
+    settle: Annotated[
+        int, Parameter(help="ms without a new change before a batch is indexed")
+    ] = 100,
+    max_delay: Annotated[
+        int, Parameter(help="ms a batch waits at most while changes keep coming")
+    ] = 2000,
+    rescan_above: Annotated[
+        int | None,
+        Parameter(help="a batch of this many changes rescans the tree (default: queue size / 8)"),
+    ] = None,
+    poll: Annotated[
+        bool, Parameter(negative="", help="poll instead of OS events (network file systems)")
+    ] = False,
+    json: Annotated[
+        bool, Parameter(name="--json", negative="", help="one JSON event per line on stdout")
+    ] = False,
+    verbose: Verbose = False,
+    quiet: Quiet = False,
+) -> int:
+    """Index PATH, then keep the index current as files change, until Ctrl-C.
+
+    Files created, modified, deleted or renamed are re-indexed in batches (an editor's save is
+    one; a checkout of thousands of files is one run of the parallel engine), and so are files a
+    changed .gitignore/.ignore ignores or lets through. `codeweaver search` and `status` see each
+    update as soon as it is written. A line on stderr reports each update (-q: errors only);
+    --json prints one event per line instead. Exit code 130 after Ctrl-C or SIGTERM (the index
+    is consistent); 2 for usage or config errors, or when PATH vanishes.
+
+    Parameters
+    ----------
+    path
+        the directory to watch
+    """
+
+    def body() -> int:
+        from codeweaver.cli.render import WatchLog
+        from codeweaver.config import load_settings
+        from codeweaver.index.watch import watch_project
+
+        _setup_logging(verbose, quiet)
+        if settle < 1 or max_delay < settle:
+            raise UsageError("--settle must be at least 1 and --max-delay at least --settle")
+        root = _existing_dir(path)
+        overrides: dict[str, Any] = {}
+        chunker = _chunker_overrides(max_tokens, max_chars, workers, executor)
+        if chunker:
+            overrides["chunker"] = chunker
+        if db is not None:
+            overrides["index"] = {"db_path": db.expanduser().resolve()}
+        settings = load_settings(root, **overrides)
+        log = WatchLog(root, json=json, quiet=quiet)
+        events = watch_project(
+            root,
+            settings,
+            settle_ms=settle,
+            max_delay_ms=max_delay,
+            rescan_above=rescan_above,
+            force_polling=poll,
+            progress=log.progress,
+        )
+        try:
+            with _sigterm_as_interrupt():
+                log.starting()
+                for event in events:
+                    log.event(event)
+        except KeyboardInterrupt:
+            log.close()
+            events.close()  # stops the watcher and releases the writer lock
+            log.stopped()
+            return EXIT_INTERRUPTED
+        finally:
+            log.close()
+        return EXIT_OK
+
+    return _guard(body)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a service manager) stops a long-running command as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- search ----------------------------------------------------------------------------------------

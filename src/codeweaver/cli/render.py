@@ -6,6 +6,7 @@ stays clean. The bar is drawn only on a terminal.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -34,10 +35,12 @@ if TYPE_CHECKING:
     from codeweaver.engine.chunker.governor import ChunkGovernor
     from codeweaver.index.pipeline import IndexProgress, IndexReport, Staleness
     from codeweaver.index.store import IndexStats
+    from codeweaver.index.watch import WatchEvent
     from codeweaver.search.results import SearchResult
 
 __all__ = [
     "IndexProgressBar",
+    "WatchLog",
     "print_chunks",
     "print_index_report",
     "print_languages",
@@ -323,3 +326,96 @@ def print_languages(infos: Iterable[LanguageInfo]) -> None:
         )
     out.print(table)
     out.print(f"{n} languages")
+
+
+class WatchLog:
+    """What ``codeweaver watch`` prints: a line per update on stderr, or JSON lines on stdout.
+
+    A progress bar (on a terminal) covers the initial index and batches of
+    :attr:`BAR_FROM` paths or more; ``quiet`` keeps only errors and failed files.
+    """
+
+    BAR_FROM = 200
+
+    def __init__(self, root: Path, *, json: bool, quiet: bool) -> None:
+        self.root = root
+        self.json = json
+        self.quiet = quiet
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._bar: IndexProgressBar | None = None
+
+    def starting(self) -> None:
+        self._open_bar()
+
+    def progress(self, p: IndexProgress) -> None:
+        bar = self._bar
+        if bar is not None:
+            bar.update(p)
+
+    def event(self, event: WatchEvent) -> None:
+        self.close()
+        if self.json:
+            print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+            return
+        stamp = f"[dim]{time.strftime('%H:%M:%S', time.localtime(event.at))}[/]"
+        if event.kind == "changes":
+            if event.rescan or len(event.paths) >= self.BAR_FROM:
+                self._open_bar()
+            return
+        report = event.report
+        if event.kind == "error" or report is None:
+            self.err.print(f"{stamp} [bold red]error:[/] {escape(event.error or '?')}")
+            return
+        if self.quiet:
+            pass
+        elif event.kind == "ready":
+            self.err.print(
+                f"{stamp} watching {escape(str(self.root))}: the index holds "
+                f"{report.total_files:,} files, {report.total_chunks:,} chunks "
+                f"({_counts(report)}, {report.seconds:.2f}s); Ctrl-C to stop"
+            )
+        else:
+            self.err.print(
+                f"{stamp} {escape(_what(event))}: {_counts(report)}, "
+                f"{report.chunks:,} chunks written, {report.seconds:.2f}s"
+            )
+        for f in report.failures[:MAX_FAILURES_SHOWN]:
+            self.err.print(f"  [red]failed:[/] {escape(_relative(f.describe(), self.root))}")
+
+    def stopped(self) -> None:
+        if not self.quiet:
+            self.err.print("stopped watching: the index holds every update written so far")
+
+    def close(self) -> None:
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+    def _open_bar(self) -> None:
+        if not (self.quiet or self.json):
+            self._bar = IndexProgressBar().__enter__()
+
+
+def _what(event: WatchEvent) -> str:
+    """The paths of a batch, short: one path, a few, or a count."""
+    if event.rescan:
+        return f"rescan ({event.note})" if event.note else "rescan"
+    paths = event.paths
+    if len(paths) <= 3:
+        return ", ".join(paths)
+    return f"{len(paths):,} paths ({', '.join(paths[:2])}, ...)"
+
+
+def _counts(report: IndexReport) -> str:
+    parts = [
+        f"{n:,} {name}"
+        for name, n in (
+            ("new", report.new),
+            ("changed", report.changed),
+            ("deleted", report.deleted),
+            ("skipped", report.skipped),
+            ("failed", report.failed),
+        )
+        if n
+    ]
+    return ", ".join(parts) or "no change"

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 import stat
 from collections import Counter
@@ -203,12 +204,18 @@ def iter_discovery(
     follow_symlinks: bool | None = None,
     max_file_bytes: int | None = None,
     settings: DiscoverySettings | CodeWeaverSettings | None = None,
+    paths: Iterable[str] | None = None,
 ) -> Iterator[DiscoveredFile | SkipRecord]:
     """Like :func:`discover_files`, but also yields a :class:`SkipRecord` for each file left out.
 
     Skip records carry the absolute path (``bad_filename`` ones with ``\\xNN`` escapes).
     Files excluded by ignore files, globs, the hidden rule or VCS folders produce no record:
     they are not candidates.
+
+    ``paths`` limits the walk to these POSIX paths relative to the root (files or folders, which
+    need not exist): only the folders on the way to them are listed, and only items at or under
+    them are yielded, decided by the same rules as in a full walk (a path under an ignored or
+    hidden folder yields nothing). ``""`` or ``"."`` among them means the whole tree.
     """
     opts = _resolve_options(
         settings,
@@ -221,7 +228,8 @@ def iter_discovery(
     )
     abs_root, st = _check_root(root)
     if stat.S_ISDIR(st.st_mode):
-        return _Walker(abs_root, (st.st_dev, st.st_ino), opts).walk()
+        scope = None if paths is None else _Scope.of(paths)
+        return _Walker(abs_root, (st.st_dev, st.st_ino), opts, scope).walk()
     return _single_file(abs_root, opts)
 
 
@@ -481,6 +489,43 @@ makes the first file wait for a bigger listing. The root's call lists one level,
 first file of a large tree comes out quickly."""
 
 
+class _Scope:
+    """The part of the tree a limited walk covers: ``targets`` and everything under them, reached
+    through the folders in ``ways`` (every proper ancestor of a target)."""
+
+    __slots__ = ("targets", "ways")
+
+    def __init__(self, targets: set[str], ways: set[str]) -> None:
+        self.targets = targets
+        self.ways = ways
+
+    @classmethod
+    def of(cls, paths: Iterable[str]) -> _Scope | None:
+        """The scope of ``paths`` (None when one of them is the root: the whole tree)."""
+        targets: set[str] = set()
+        ways: set[str] = set()
+        for raw in _as_patterns(paths, "paths"):
+            rel = posixpath.normpath(raw.replace(os.sep, "/")).strip("/")
+            if rel in ("", "."):
+                return None
+            if rel == ".." or rel.startswith("../"):
+                raise ValueError(f"path outside the root: {raw!r}")
+            targets.add(rel)
+            i = rel.find("/")
+            while i != -1:
+                ways.add(rel[:i])
+                i = rel.find("/", i + 1)
+        return cls(targets, ways)
+
+    def covers(self, rel: str) -> bool:
+        """True when ``rel`` is a target or lies under one."""
+        while rel:
+            if rel in self.targets:
+                return True
+            rel = rel[: max(rel.rfind("/"), 0)]
+        return False
+
+
 class _Walker:
     """A depth-first walk, each folder's entries in sorted order, ignore rules from ``rignore``.
 
@@ -492,13 +537,16 @@ class _Walker:
     ``rignore`` call is skipped: the hidden and VCS rules are applied here in any case.
     """
 
-    __slots__ = ("_active", "_opts", "_real_root", "_root", "_root_key", "_visited")
+    __slots__ = ("_active", "_opts", "_real_root", "_root", "_root_key", "_scope", "_visited")
 
-    def __init__(self, abs_root: str, root_key: tuple[int, int], opts: _Options) -> None:
+    def __init__(
+        self, abs_root: str, root_key: tuple[int, int], opts: _Options, scope: _Scope | None = None
+    ) -> None:
         self._root = abs_root
         self._root_key = root_key
         self._real_root = os.path.realpath(abs_root)
         self._opts = opts
+        self._scope = scope
         # (st_dev, st_ino) of every folder walked -> its first relative path: a link to one of
         # them is not followed, which ends symlink cycles
         self._visited: dict[tuple[int, int], str] = {}
@@ -543,10 +591,13 @@ class _Walker:
             return
         if opts.respect_ignore_files and not ruled:
             ruled = any(e.name in _RULE_FILES for e in entries) or _has_git_excludes(entries)
+        scope = self._scope
+        inside = scope is None or scope.covers(rel_dir)
         allowed: set[str] | None = None
         if ruled:
             if block is None or not block.covers(in_block):
-                depth = 1 if not rel_dir else _LOOKAHEAD
+                # on the way to a limited walk's targets, list one level: deeper is not walked
+                depth = 1 if not rel_dir or not inside else _LOOKAHEAD
                 block, in_block = _ignore_listing(abs_dir, depth, hidden=opts.hidden), ""
             allowed = block.names.get(in_block, set())
         for entry in entries:
@@ -555,11 +606,15 @@ class _Walker:
                 continue
             abs_path = os.path.join(abs_dir, name)
             if _bad_name(name):
-                yield SkipRecord(_printable(abs_path), "bad_filename", "name is not valid UTF-8")
+                if inside:
+                    bad = _printable(abs_path)
+                    yield SkipRecord(bad, "bad_filename", "name is not valid UTF-8")
                 continue
             if allowed is not None and name not in allowed:
                 continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
+            if not inside and not _on_the_way(scope, rel, entry):
+                continue
             for step in self._entry(entry, abs_path, rel):
                 if not isinstance(step, tuple):
                     yield step
@@ -673,6 +728,18 @@ class _Walker:
         if opts.exclude is not None and opts.exclude(rel):
             return False
         return opts.include is None or opts.include(rel)
+
+
+def _on_the_way(scope: _Scope | None, rel: str, entry: os.DirEntry[str]) -> bool:
+    """In a limited walk, outside its targets: True for a target, or a folder leading to one."""
+    if scope is None or rel in scope.targets:
+        return True
+    if rel not in scope.ways:
+        return False
+    try:
+        return entry.is_dir()  # a folder, or a link to one: the walk decides whether to follow
+    except OSError:
+        return False
 
 
 def _ignore_listing(abs_dir: str, depth: int, *, hidden: bool) -> _Block:

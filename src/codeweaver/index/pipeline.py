@@ -13,6 +13,11 @@ A file is *unchanged* when its size and mtime match the index and it was chunked
 governor fingerprint; when only the mtime differs its bytes are hashed here (cheap next to
 parsing) and a matching hash counts as unchanged too. Failed files are retried on every run.
 
+A run limited to ``paths`` (what ``codeweaver watch`` does for each batch of changes) discovers,
+diffs and deletes only at or under those paths; a file it names is compared by content hash even
+when its size and mtime match, so an edit within the file system's timestamp granularity is not
+mistaken for no change.
+
 Each batch of results is one transaction, and a file's row and its chunks always change together,
 so a killed run leaves a consistent index: files written before the kill are up to date, the
 rest still hold their previous state (or are absent) and the next run picks them up.
@@ -27,7 +32,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +164,7 @@ def index_project(
     full: bool = False,
     progress: ProgressCallback | None = None,
     governor: ChunkGovernor | None = None,
+    paths: Iterable[str | os.PathLike[str]] | None = None,
 ) -> IndexReport:
     """Bring the index of ``root`` up to date and report what changed.
 
@@ -166,6 +172,12 @@ def index_project(
     (for a custom token counter) defaults to one built from ``settings.chunker``. ``full`` re-chunks
     every file (and recreates an index from an incompatible version). ``progress`` is called with
     an :class:`IndexProgress` snapshot as work proceeds (possibly from a helper thread).
+
+    ``paths`` (files or folders, relative to ``root`` or absolute inside it; they need not exist)
+    limits the run to them: only they are discovered and diffed, indexed files at or under them
+    that discovery no longer yields (deleted, renamed, now ignored) are removed, and the rest of
+    the index is left alone. Ignore rules, globs and the hidden rule apply as in a full run. The
+    report counts only what the run saw.
 
     Example:
         >>> report = index_project("my-repo")  # doctest: +SKIP
@@ -196,7 +208,16 @@ def index_project(
             IndexStore.open(db_path, recreate_incompatible=full) as store,
             _writer_lock(db_path),
         ):
-            _Run(root_path, settings, governor, store, report, full=full, progress=progress).run()
+            _Run(
+                root_path,
+                settings,
+                governor,
+                store,
+                report,
+                full=full,
+                progress=progress,
+                paths=paths,
+            ).run()
             stats = store.stats()
     except sqlite3.Error as exc:  # disk full, locked by a foreign writer, ...
         raise IndexStoreError(f"cannot write the index {db_path}: {exc}") from exc
@@ -206,12 +227,22 @@ def index_project(
     return report
 
 
+_HELD_LOCKS: dict[str, int] = {}
+"""Databases whose writer lock this process holds -> the holding thread (it may re-enter)."""
+
+
 @contextmanager
 def _writer_lock(db_path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside the database: one indexing run per index at a time.
 
     Readers (``search``, ``status``) do not take it; SQLite's WAL lets them read meanwhile.
+    The thread holding it may take it again (``codeweaver watch`` holds it while it runs and
+    indexes each batch of changes through :func:`index_project`).
     """
+    key = str(db_path)
+    if _HELD_LOCKS.get(key) == threading.get_ident():
+        yield
+        return
     try:
         import fcntl
     except ImportError:  # not POSIX: SQLite's own locking is all there is
@@ -227,9 +258,14 @@ def _writer_lock(db_path: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raise IndexStoreError(
-                f"another `codeweaver index` is writing {db_path}; wait for it to finish"
+                f"another `codeweaver index` is writing {db_path} (or a `codeweaver watch` "
+                "keeps it current): wait for it to finish or stop it"
             ) from None
-        yield
+        _HELD_LOCKS[key] = threading.get_ident()
+        try:
+            yield
+        finally:
+            del _HELD_LOCKS[key]
     finally:
         os.close(fd)  # releases the lock
 
@@ -247,8 +283,13 @@ class _Run:
         *,
         full: bool,
         progress: ProgressCallback | None,
+        paths: Iterable[str | os.PathLike[str]] | None = None,
     ) -> None:
         self.root = root
+        # a limited run: the relative paths it covers (None: the whole tree), and the files it
+        # names, which are compared by content
+        self.scope = None if paths is None else _scope_of(root, paths)
+        self.verify: frozenset[str] = frozenset(self.scope or ())
         self.settings = settings
         self.governor = governor
         self.fingerprint = governor.fingerprint()
@@ -278,7 +319,7 @@ class _Run:
             self.report.rebuild = "--full"
         elif previous is not None and previous != self.fingerprint:
             self.report.rebuild = f"chunking settings changed ({previous} -> {self.fingerprint})"
-        self.states = store.file_states()
+        self.states = store.file_states(under=self.scope)
         store.set_meta("fingerprint", self.fingerprint)
         store.set_meta("root", str(self.root))
 
@@ -490,7 +531,8 @@ class _Run:
             return "new"
         if self.full or old.fingerprint != self.fingerprint or old.status == "failed":
             return "changed"
-        if old.size == f.size and old.mtime_ns == f.mtime_ns:
+        same_stat = old.mtime_ns == f.mtime_ns
+        if old.size == f.size and same_stat and f.rel_path not in self.verify:
             return "skipped" if old.status == "skipped" else "unchanged"
         if old.size == f.size and old.content_hash is not None:
             try:
@@ -498,7 +540,8 @@ class _Run:
             except OSError:
                 return "changed"  # let the worker report the read failure
             if content_hash(data) == old.content_hash:
-                self.touches.append((f.rel_path, f.size, f.mtime_ns))
+                if not same_stat:
+                    self.touches.append((f.rel_path, f.size, f.mtime_ns))
                 return "skipped" if old.status == "skipped" else "unchanged"
         return "changed"
 
@@ -514,6 +557,7 @@ class _Run:
             respect_ignore_files=d.respect_ignore_files,
             follow_symlinks=d.follow_symlinks,
             max_file_bytes=self.settings.chunker.max_file_bytes,
+            paths=self.scope,
         )
 
     def _rel(self, path: str) -> str | None:
@@ -624,6 +668,20 @@ def _drain(q: queue.Queue[FileResult | _Signal]) -> None:
             q.get_nowait()
         except queue.Empty:
             return
+
+
+def _scope_of(root: Path, paths: Iterable[str | os.PathLike[str]]) -> frozenset[str] | None:
+    """``paths`` as POSIX paths relative to ``root`` (None when one is the root itself)."""
+    out: set[str] = set()
+    for p in paths:
+        raw = os.fspath(p)
+        rel = os.path.relpath(raw, root) if os.path.isabs(raw) else os.path.normpath(raw)
+        if rel == os.curdir:
+            return None
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+            raise ValueError(f"{raw} is outside the indexed directory {root}")
+        out.add(rel.replace(os.sep, "/"))
+    return frozenset(out)
 
 
 def _skip_reason(skip: SkipRecord) -> str:

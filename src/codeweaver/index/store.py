@@ -321,12 +321,22 @@ class IndexStore:
         return self.get_meta("fingerprint")
 
     # -- reading file states ---------------------------------------------------------------------
-    def file_states(self) -> dict[str, FileState]:
-        """Every file row, keyed by path (what the pipeline diffs discovery against)."""
-        rows = self._conn.execute(
-            "SELECT path, size, mtime_ns, content_hash, status, fingerprint, reason FROM files"
-        )
-        return {r[0]: FileState(*r) for r in rows}
+    def file_states(self, under: Iterable[str] | None = None) -> dict[str, FileState]:
+        """Every file row, keyed by path (what the pipeline diffs discovery against).
+
+        ``under`` limits them to the rows at or below these paths (``"a"``: ``a`` and ``a/...``).
+        """
+        cols = "SELECT path, size, mtime_ns, content_hash, status, fingerprint, reason FROM files"
+        if under is None:
+            return {r[0]: FileState(*r) for r in self._conn.execute(cols)}
+        out: dict[str, FileState] = {}
+        for top in under:
+            # "a/" <= path < "a0" is everything under "a/" ("0" follows "/"), on the primary key
+            rows = self._conn.execute(
+                f"{cols} WHERE path = ? OR (path >= ? AND path < ?)", (top, top + "/", top + "0")
+            )
+            out.update((r[0], FileState(*r)) for r in rows)
+        return out
 
     def file_count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM files").fetchone()[0])
