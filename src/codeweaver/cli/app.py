@@ -301,12 +301,12 @@ def status(
         with IndexStore.open(resolve_db_path(root, settings), create=False) as store:
             stats = store.stats()
             stale = check_staleness(root, settings, store)
-            failed = [(p, r or "") for p, st, r, _ in store.iter_files() if st == "failed"]
+            failed = [(p, r or "", n) for p, st, r, n in store.iter_files() if st == "failed"]
         if json:
             data = {
                 "index": _stats_dict(stats),
                 "stale": stale.to_dict(),
-                "failed": [{"path": p, "reason": r} for p, r in failed],
+                "failed": [{"path": p, "reason": r, "stale_chunks": n} for p, r, n in failed],
             }
             print(_json.dumps(data, indent=2))
         else:

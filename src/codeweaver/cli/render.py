@@ -141,7 +141,13 @@ def print_index_report(report: IndexReport, *, quiet: bool = False) -> None:
         if report.rebuild:
             out.print(f"  re-chunked every file: {escape(report.rebuild)}")
     if report.failures:
-        out.print(f"[bold red]{len(report.failures)} file(s) failed:[/]")
+        kept = (
+            f" ({report.stale} keep the chunks of their last good version, marked stale, "
+            "until they chunk again)"
+            if report.stale
+            else ""
+        )
+        out.print(f"[bold red]{len(report.failures)} file(s) failed{kept}:[/]")
         for f in report.failures[:MAX_FAILURES_SHOWN]:
             out.print(f"  {escape(_relative(f.describe(), report.root))}")
         if len(report.failures) > MAX_FAILURES_SHOWN:
@@ -199,8 +205,10 @@ def _highlight(line: str) -> str:
 
 
 def print_status(
-    stats: IndexStats, stale: Staleness, failed: Sequence[tuple[str, str]] = ()
+    stats: IndexStats, stale: Staleness, failed: Sequence[tuple[str, str, int]] = ()
 ) -> None:
+    """What the index holds, its failed files (``(path, reason, stale chunks kept)``), and
+    whether the directory changed since."""
     out = _stdout()
     out.print(f"[bold]codeweaver index[/] {escape(stats.root or '?')}")
     table = Table(box=None, show_header=False, padding=(0, 1, 0, 2))
@@ -227,9 +235,16 @@ def print_status(
     table.add_row("chunking", escape(stats.fingerprint or "?"))
     out.print(table)
     if failed:
-        out.print(f"[red]{len(failed)} file(s) failed[/] (retried on the next run):")
-        for path, reason in failed[:MAX_FAILURES_SHOWN]:
-            out.print(f"  {escape(_relative(reason, Path(stats.root or '/')) or path)}")
+        kept = (
+            f"; {stats.stale_files:,} keep the {stats.stale_chunks:,} chunks of their last good "
+            "version, marked stale, until then"
+            if stats.stale_files
+            else ""
+        )
+        out.print(f"[red]{len(failed)} file(s) failed[/] (retried on the next run{kept}):")
+        for path, reason, n in failed[:MAX_FAILURES_SHOWN]:
+            line = escape(_relative(reason, Path(stats.root or "/")) or path)
+            out.print(f"  {line}" + (f" [dim]({n:,} stale chunks kept)[/]" if n else ""))
     if stale.is_stale:
         parts = [
             f"{n:,} {name}"

@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +39,7 @@ from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import DiscoveryError, IndexStoreError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
-from codeweaver.index.store import FileState, IndexStore, default_db_path
+from codeweaver.index.store import FileState, IndexStore, default_db_path, prepare_db_dir
 
 __all__ = [
     "IndexProgress",
@@ -80,7 +80,9 @@ class IndexReport:
 
     Every file discovery saw is counted once in ``new``, ``changed``, ``unchanged``, ``skipped``
     or ``failed``; ``deleted`` counts files the index held that are gone. ``chunks`` is the number
-    of chunks written by this run, ``total_chunks`` what the index holds afterwards.
+    of chunks written by this run, ``total_chunks`` what the index holds afterwards. ``stale``
+    counts the failed files that keep the chunks of their last good version (marked stale in the
+    index until a run chunks them again).
     """
 
     root: Path
@@ -91,6 +93,7 @@ class IndexReport:
     deleted: int = 0
     skipped: int = 0
     failed: int = 0
+    stale: int = 0
     chunks: int = 0
     total_files: int = 0
     total_chunks: int = 0
@@ -126,6 +129,7 @@ class IndexReport:
             "deleted": self.deleted,
             "skipped": self.skipped,
             "failed": self.failed,
+            "stale": self.stale,
             "chunks": self.chunks,
             "total_files": self.total_files,
             "total_chunks": self.total_chunks,
@@ -192,9 +196,10 @@ def index_project(
     db_path = resolve_db_path(root_path, settings)
     report = IndexReport(root=root_path, db_path=db_path)
     try:
+        # The lock first: --full may recreate the database, which no other writer may be using.
         with (
-            IndexStore.open(db_path, recreate_incompatible=full) as store,
             _writer_lock(db_path),
+            IndexStore.open(db_path, recreate_incompatible=full) as store,
         ):
             _Run(root_path, settings, governor, store, report, full=full, progress=progress).run()
             stats = store.stats()
@@ -206,22 +211,43 @@ def index_project(
     return report
 
 
+# Writer-lock descriptors this process holds. A forked child (a ``fork`` chunking worker) gets
+# copies of them, and a flock lives as long as any copy: were a child to keep one, a parent killed
+# with SIGKILL would leave its lock behind for as long as the child lives. So each child closes
+# its copies first thing (the parent's lock is unaffected: it holds its own descriptor).
+_held_lock_fds: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in list(_held_lock_fds):
+        with suppress(OSError):
+            os.close(fd)
+    _held_lock_fds.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 @contextmanager
 def _writer_lock(db_path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside the database: one indexing run per index at a time.
 
     Readers (``search``, ``status``) do not take it; SQLite's WAL lets them read meanwhile.
+    Forked child processes never keep it (see ``_close_inherited_locks``).
     """
     try:
         import fcntl
     except ImportError:  # not POSIX: SQLite's own locking is all there is
         yield
         return
+    prepare_db_dir(db_path.parent)
     lock_path = db_path.with_name(db_path.name + ".lock")
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise IndexStoreError(f"cannot create the lock file {lock_path}: {exc}") from None
+    _held_lock_fds.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -231,6 +257,7 @@ def _writer_lock(db_path: Path) -> Iterator[None]:
             ) from None
         yield
     finally:
+        _held_lock_fds.discard(fd)
         os.close(fd)  # releases the lock
 
 
@@ -388,17 +415,8 @@ class _Run:
                     self.report.skips.append(skip)
         else:
             failure = result.failure or FailureRecord(rel, "worker", "Error", "unknown failure")
-            # No size/mtime/hash: a failed file is retried on the next run.
-            self.store.put_file(
-                rel,
-                status="failed",
-                language=f.language,
-                reason=failure.describe(),
-                fingerprint=self.fingerprint,
-            )
-            self.report.failed += 1
-            self.report.failures.append(failure)
-            self.progress.failed += 1
+            # The chunks of its last good version stay (stale) until a run chunks it again.
+            self._mark_failed(rel, failure, f.language)
             log.debug("failed: %s", failure.describe())
         with self._lock:
             self.progress.done += 1
@@ -422,14 +440,20 @@ class _Run:
                     "MissingResult",
                     "the chunker returned no result",
                 )
-                self.store.put_file(
-                    rel, status="failed", reason=failure.describe(), fingerprint=self.fingerprint
-                )
-                self.report.failed += 1
-                self.report.failures.append(failure)
-                self.progress.failed += 1
+                self._mark_failed(rel, failure, None)
                 self.progress.done += 1
                 log.warning("failed: %s", failure.describe())
+
+    def _mark_failed(self, rel: str, failure: FailureRecord, language: str | None) -> None:
+        self.store.mark_failed(
+            rel, reason=failure.describe(), fingerprint=self.fingerprint, language=language
+        )
+        old = self.states.get(rel)
+        if old is not None and old.chunk_count:
+            self.report.stale += 1
+        self.report.failed += 1
+        self.report.failures.append(failure)
+        self.progress.failed += 1
 
     def _drain_side_queues(self) -> None:
         while self.touches:

@@ -1,0 +1,91 @@
+"""Nothing lost: a foreign database is never touched, a failed file keeps its last good chunks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from codeweaver.config import load_settings
+from codeweaver.index import IndexStore, index_project
+
+TIMEOUT = 120
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "codeweaver", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+        check=False,
+    )
+
+
+def _repo(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    for i in range(6):
+        (root / "src" / f"mod{i}.py").write_text(
+            f"def func_{i}(x):\n    return x + {i}\n\n\nclass Thing{i}:\n    pass\n"
+        )
+    return root
+
+
+def test_full_rebuild_never_touches_a_database_that_is_not_an_index(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE users(name TEXT)")
+    conn.execute("INSERT INTO users VALUES ('ada'), ('grace')")
+    conn.commit()
+    conn.close()
+    for extra in ((), ("--full",)):
+        proc = _cli("index", str(repo), "--db", str(db), *extra)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "not a codeweaver index" in proc.stderr and "Traceback" not in proc.stderr
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT name FROM users ORDER BY name").fetchall() == [
+        ("ada",),
+        ("grace",),
+    ]
+    conn.close()
+
+
+def test_a_file_that_fails_keeps_its_last_good_chunks_marked_stale(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    serial = {"concurrency": {"executor": "serial"}}
+    first = index_project(repo, load_settings(repo, chunker=serial))
+    assert first.failed == 0
+    with IndexStore.open(first.db_path, create=False) as store:
+        before = [c.content for c in store.chunks_for("src/mod3.py")]
+    assert before
+
+    # An edit, then a run whose time limit nothing can meet: mod3.py fails...
+    (repo / "src" / "mod3.py").write_text("def renamed(x):\n    return x\n")
+    tiny = load_settings(repo, chunker={**serial, "file_timeout_seconds": 1e-9})
+    failed = index_project(repo, tiny)
+    assert (failed.failed, failed.stale) == (1, 1)
+    with IndexStore.open(first.db_path, create=False) as store:
+        # ...but the index still holds (and finds) its last good chunks, marked stale.
+        assert [c.content for c in store.chunks_for("src/mod3.py")] == before
+        assert [h.path for h in store.search("func_3")] == ["src/mod3.py"]
+        stats = store.stats()
+        assert (stats.failed, stats.stale_files, stats.chunks) == (1, 1, first.total_chunks)
+        assert store.check_integrity() == []
+
+    status = _cli("status", str(repo), "--json")
+    data = json.loads(status.stdout)
+    assert data["index"]["stale_files"] == 1
+    assert data["failed"][0]["stale_chunks"] == len(before)
+    assert "marked stale" in _cli("status", str(repo)).stdout
+
+    again = index_project(repo, load_settings(repo, chunker=serial))  # a run that succeeds
+    assert (again.failed, again.changed) == (0, 1)
+    with IndexStore.open(first.db_path, create=False) as store:
+        assert "renamed" in store.chunks_for("src/mod3.py")[0].content
+        assert store.stats().stale_files == 0
