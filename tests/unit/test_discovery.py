@@ -299,7 +299,7 @@ def test_unreadable_file_is_skipped(make_tree: MakeTree) -> None:
         (root / "locked.py").chmod(0o644)
 
 
-def test_file_vanishing_during_the_walk_is_unreadable(make_tree: MakeTree) -> None:
+def test_file_vanishing_during_the_walk_is_skipped_as_vanished(make_tree: MakeTree) -> None:
     """The folder is listed, then the file disappears before discovery reaches it."""
     root = make_tree({"a.py": "x\n", "b.py": "y\n", "c.py": "z\n"})
     items = iter_discovery(root)
@@ -308,7 +308,7 @@ def test_file_vanishing_during_the_walk_is_unreadable(make_tree: MakeTree) -> No
     (root / "b.py").unlink()
     rest = list(items)
     assert [type(i).__name__ for i in rest] == ["SkipRecord", "DiscoveredFile"]
-    assert isinstance(rest[0], SkipRecord) and rest[0].reason == "unreadable"
+    assert isinstance(rest[0], SkipRecord) and rest[0].reason == "vanished"
     assert "FileNotFoundError" in rest[0].detail
 
 

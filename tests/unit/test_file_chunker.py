@@ -145,8 +145,11 @@ def test_read_source_refuses_large_and_reports_missing(tmp_path: Path) -> None:
     with pytest.raises(FileSkippedError) as info:
         read_source(big, 1000)
     assert info.value.reason == "too_large"
-    with pytest.raises(ChunkingError) as err:
+    with pytest.raises(FileSkippedError) as gone:
         read_source(tmp_path / "gone.py", 1000)
+    assert gone.value.reason == "vanished"
+    with pytest.raises(ChunkingError) as err:
+        read_source(big / "inner.py", 1000)  # a folder in the path is a file
     assert err.value.stage == "read"
 
 

@@ -42,7 +42,9 @@ def files(tmp_path: Path) -> list[DiscoveredFile]:
         out.append(DiscoveredFile(str(p), p.name, "python", p.stat().st_size, 0))
     (tmp_path / "blob.py").write_bytes(b"\x00" * 64)
     out.append(DiscoveredFile(str(tmp_path / "blob.py"), "blob.py", "python", 64, 0))
-    out.append(DiscoveredFile(str(tmp_path / "missing.py"), "missing.py", "python", 5, 0))
+    # Unreadable: a folder in its path is a file (NotADirectoryError), a read failure.
+    unreadable = tmp_path / "blob.py" / "missing.py"
+    out.append(DiscoveredFile(str(unreadable), "missing.py", "python", 5, 0))
     return out
 
 

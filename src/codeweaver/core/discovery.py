@@ -32,12 +32,15 @@ Skip reasons (``SkipRecord.reason``), the complete set:
 
 ``binary``        the first :data:`HEAD_BYTES` bytes hold a NUL byte (UTF-16/32 text counts too)
 ``too_large``     bigger than ``max_file_bytes``
-``unreadable``    a permission error, or the file or folder vanished between listing and reading
+``unreadable``    a permission error or an I/O error
+``vanished``      the file or folder was deleted between listing and reading
 ``bad_filename``  the name is not valid UTF-8 (a folder's contents are skipped with it); the
                   record's path shows the undecodable bytes as ``\\xNN``
 ``symlink``       a link not followed: outside the root, broken, back into a walked folder, or
                   ``follow_symlinks=False``
-``not_regular``   a FIFO, socket or device file (reading one could block)
+``not_regular``   a FIFO, socket or device file (reading one could block); files are opened
+                  without blocking and checked again once open, so one that becomes a FIFO after
+                  it was listed is caught too (:func:`codeweaver.core.fileio.open_regular`)
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from typing import TYPE_CHECKING, Final
 
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.errors import DiscoveryError
+from codeweaver.core.fileio import NotRegularFileError, open_regular
 from codeweaver.core.languages import TEXT, language_for_path
 
 if TYPE_CHECKING:
@@ -84,7 +88,7 @@ VCS_DIRS: Final = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".p
 """Version-control folders, never walked, even with ``hidden=True``."""
 
 SKIP_REASONS: Final = frozenset(
-    {"binary", "too_large", "unreadable", "bad_filename", "symlink", "not_regular"}
+    {"binary", "too_large", "unreadable", "vanished", "bad_filename", "symlink", "not_regular"}
 )
 """Every value ``SkipRecord.reason`` takes in discovery (see the module docstring)."""
 
@@ -430,7 +434,7 @@ def _single_file(abs_path: str, opts: _Options) -> Iterator[DiscoveredFile | Ski
     try:
         st = os.stat(abs_path)
     except OSError as exc:
-        yield SkipRecord(abs_path, "unreadable", _describe(exc))
+        yield _unreadable(abs_path, exc)
         return
     yield _examine(abs_path, os.path.basename(abs_path), st, opts)
 
@@ -444,10 +448,13 @@ def _examine(
     if st.st_size > opts.max_file_bytes:
         return SkipRecord(abs_path, "too_large", f"{st.st_size} bytes > {opts.max_file_bytes}")
     try:
-        with open(abs_path, "rb") as fh:
+        fh, st = open_regular(abs_path)  # it may have become a FIFO since it was listed
+        with fh:
             head = fh.read(HEAD_BYTES)
+    except NotRegularFileError:
+        return SkipRecord(abs_path, "not_regular", "not a regular file")
     except OSError as exc:
-        return SkipRecord(abs_path, "unreadable", _describe(exc))
+        return _unreadable(abs_path, exc)
     if b"\0" in head:
         return SkipRecord(abs_path, "binary", f"NUL byte in the first {len(head)} bytes")
     language = language_for_path(rel_path, head) or TEXT
@@ -538,7 +545,7 @@ class _Walker:
             with os.scandir(abs_dir) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            yield SkipRecord(abs_dir, "unreadable", _describe(exc))
+            yield _unreadable(abs_dir, exc)
             return
         if opts.respect_ignore_files and not ruled:
             ruled = any(e.name in _RULE_FILES for e in entries) or _has_git_excludes(entries)
@@ -583,7 +590,7 @@ class _Walker:
             is_link = entry.is_symlink()
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError as exc:
-            yield SkipRecord(abs_path, "unreadable", _describe(exc))
+            yield _unreadable(abs_path, exc)
             return
         if is_link:
             yield from self._symlink(abs_path, rel)
@@ -594,7 +601,7 @@ class _Walker:
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                yield SkipRecord(abs_path, "unreadable", _describe(exc))
+                yield _unreadable(abs_path, exc)
                 return
             key = (st.st_dev, st.st_ino)
             if key in self._active:  # a bind mount of a folder being walked: a cycle
@@ -607,7 +614,7 @@ class _Walker:
         try:
             st = entry.stat()
         except OSError as exc:
-            yield SkipRecord(abs_path, "unreadable", _describe(exc))
+            yield _unreadable(abs_path, exc)
             return
         yield _examine(abs_path, rel, st, opts)
 
@@ -769,6 +776,12 @@ def _printable(path: str) -> str:
 
 def _is_within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _unreadable(path: str, exc: OSError) -> SkipRecord:
+    """The skip for a file or folder that could not be read: ``vanished`` when it is gone."""
+    reason = "vanished" if isinstance(exc, FileNotFoundError) else "unreadable"
+    return SkipRecord(path, reason, _describe(exc))
 
 
 def _describe(exc: OSError) -> str:

@@ -37,6 +37,7 @@ from codeweaver.config import CodeWeaverSettings, load_settings
 from codeweaver.core.chunks import FailureRecord, SkipRecord, content_hash
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import DiscoveryError, IndexStoreError
+from codeweaver.core.fileio import open_regular
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
 from codeweaver.index.store import FileState, IndexStore, default_db_path, prepare_db_dir
@@ -518,9 +519,11 @@ class _Run:
             return "skipped" if old.status == "skipped" else "unchanged"
         if old.size == f.size and old.content_hash is not None:
             try:
-                data = Path(f.path).read_bytes()
+                fh, _ = open_regular(f.path)  # never blocks, should it have become a FIFO
+                with fh:
+                    data = fh.read()
             except OSError:
-                return "changed"  # let the worker report the read failure
+                return "changed"  # let the worker report what became of it
             if content_hash(data) == old.content_hash:
                 self.touches.append((f.rel_path, f.size, f.mtime_ns))
                 return "skipped" if old.status == "skipped" else "unchanged"

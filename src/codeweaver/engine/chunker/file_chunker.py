@@ -21,6 +21,7 @@ import time
 from codeweaver.core.chunks import CodeChunk, trusted_chunk
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
+from codeweaver.core.fileio import NotRegularFileError, open_regular
 from codeweaver.core.languages import get_parser, has_grammar
 from codeweaver.engine.chunker.delimiter import delimiter_spans
 from codeweaver.engine.chunker.governor import ChunkGovernor
@@ -35,20 +36,28 @@ _BINARY_SNIFF = 8192
 
 
 def read_source(path: str | os.PathLike[str], max_bytes: int) -> bytes:
-    """Read a file's bytes, refusing one over ``max_bytes``.
+    """Read a file's bytes, refusing one over ``max_bytes``; never blocks on a FIFO or device.
 
     Raises:
-        FileSkippedError: ``too_large``.
-        ChunkingError: (stage ``read``) the file vanished, is unreadable or is not a file.
+        FileSkippedError: ``too_large``; ``vanished`` (deleted since it was found);
+            ``not_regular`` (it became a FIFO, socket, device or folder).
+        ChunkingError: (stage ``read``) the file cannot be read (permissions, I/O error).
     """
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                raise FileSkippedError("too_large", f"{size} bytes > limit {max_bytes}")
+        fh, st = open_regular(path)
+    except NotRegularFileError:
+        raise FileSkippedError(
+            "not_regular", "not a regular file (a FIFO, socket or device)"
+        ) from None
+    except FileNotFoundError:
+        raise FileSkippedError("vanished", "deleted before it could be read") from None
+    except OSError as exc:
+        raise ChunkingError(f"{type(exc).__name__}: {exc.strerror or exc}", stage="read") from exc
+    try:
+        with fh:
+            if st.st_size > max_bytes:
+                raise FileSkippedError("too_large", f"{st.st_size} bytes > limit {max_bytes}")
             data = fh.read(max_bytes + 1)
-    except FileSkippedError:
-        raise
     except OSError as exc:
         raise ChunkingError(f"{type(exc).__name__}: {exc.strerror or exc}", stage="read") from exc
     if len(data) > max_bytes:  # grew while we read it
