@@ -57,14 +57,16 @@ import cloudpickle
 
 from codeweaver.core.chunks import CodeChunk, FailureRecord, SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
-from codeweaver.core.errors import ConfigError, ExecutorError
+from codeweaver.core.errors import ConfigError, ExecutorError, RepeatedFailureError
 from codeweaver.engine.chunker._pool import Batch, ProcessPool
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
-from codeweaver.engine.chunker.worker import failed_result, process_file
+from codeweaver.engine.chunker.worker import failed_result, process_file, watch_interrupts
 
 __all__ = [
+    "REPEATED_FAILURES",
     "ResolvedExecutor",
+    "check_token_counter",
     "chunk_files_parallel",
     "chunk_files_parallel_dict",
     "default_worker_count",
@@ -187,15 +189,42 @@ def _start_method(governor: ChunkGovernor) -> str:
     default of ``fork`` becomes ``forkserver`` while other threads run in this process (a
     writer thread, a progress bar): forking a multi-threaded process can copy a lock some other
     thread holds, and the child would wait on it forever.
+
+    ``spawn`` and ``forkserver`` workers re-import the main script, which is impossible when it
+    was read from standard input (``python - <<EOF``): then a default becomes ``fork`` where
+    there is one, and a method someone chose is an :class:`ExecutorError` saying why.
     """
-    method = governor.concurrency.start_method or multiprocessing.get_start_method(allow_none=True)
-    if method is not None:
-        return method
+    chosen = governor.concurrency.start_method or multiprocessing.get_start_method(allow_none=True)
     available = multiprocessing.get_all_start_methods()
-    default = available[0]
-    if default == "fork" and "forkserver" in available and threading.active_count() > 1:
-        return "forkserver"
-    return default
+    method = chosen or available[0]
+    if (
+        chosen is None
+        and method == "fork"
+        and "forkserver" in available
+        and threading.active_count() > 1
+    ):
+        method = "forkserver"
+    if method == "fork" or _main_script_importable():
+        return method
+    if chosen is None and "fork" in available:
+        return "fork"
+    raise ExecutorError(
+        f"worker processes cannot start with the {method!r} start method: they re-import the "
+        "main script, and this one was read from standard input; save it to a file, or use "
+        "start_method='fork' or executor_type='thread'"
+    )
+
+
+def _main_script_importable() -> bool:
+    """False when the main module is a script that spawned children cannot find (``<stdin>``)."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return True  # python -m package.module: imported by name
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True  # python -c, an interactive session: nothing to re-import
+    base = multiprocessing.process.ORIGINAL_DIR or os.getcwd()  # type: ignore[attr-defined]
+    return os.path.exists(os.path.join(base, path))
 
 
 # -- the public entry points -------------------------------------------------------------------
@@ -219,15 +248,24 @@ def iter_file_results(
     :func:`chunk_files_parallel`'s job, or the caller's). ``client`` (the ``dask`` executor
     only): a ``distributed.Client`` or a scheduler address; it beats the settings.
 
+    A run whose first :data:`REPEATED_FAILURES` files all fail the same way (the same error
+    in the same stage, and nothing chunked or skipped meanwhile) stops there with
+    :class:`~codeweaver.core.errors.RepeatedFailureError`: the cause is not in the files (a
+    token counter with a bug, workers that cannot start).
+
     Raises:
-        ConfigError: an unknown executor, a worker count or batch size below 1.
+        ConfigError: an unknown executor, a worker count or batch size below 1; a token
+            counter that fails on a short sample of code or returns something that is not a
+            count (checked here, once, before any file).
         ExecutorError: workers that cannot start; for ``dask``: the extra is missing (raised
             here) or the scheduler cannot be reached (raised at the first ``next()``).
+        RepeatedFailureError: see above (raised from ``next()``).
     """
     if resolve_executor(executor_type, governor) == "dask":
         from codeweaver.engine.chunker.distributed import require_distributed
 
         require_distributed()
+    check_token_counter(governor)
     workers = resolve_worker_count(max_workers, governor)
     size = batch_size if batch_size is not None else governor.concurrency.batch_size
     if size is not None and size < 1:
@@ -350,7 +388,7 @@ def _iter_results(
     if complete and not sample:  # nothing to do: start no workers
         return
     if kind == "serial":
-        source: Iterator[FileResult] = (process_file(f, governor) for f in stream)
+        source: Iterator[FileResult] = _iter_serial(stream, governor)
     elif kind == "dask":
         from codeweaver.engine.chunker.distributed import iter_dask
 
@@ -366,13 +404,98 @@ def _iter_results(
         source = _iter_thread(_iter_batches(stream, batch_size), governor, workers, ordered)
     else:
         source = _iter_process(_iter_batches(stream, batch_size), governor, workers, ordered, stats)
+    streak = _FailureStreak()
     with _closing(source):
         for result in source:
             stats.record(result)
             if on_result is not None:
                 on_result(result)
             yield result
+            streak.add(result)
     stats.touch()
+
+
+def _iter_serial(files: Iterator[DiscoveredFile], governor: ChunkGovernor) -> Iterator[FileResult]:
+    with watch_interrupts():  # a counter's own KeyboardInterrupt fails its file, Ctrl-C stops
+        for f in files:
+            yield process_file(f, governor)
+
+
+REPEATED_FAILURES = 5
+"""A run stops when its first this-many results are the same failure (see ``_FailureStreak``)."""
+# Failures that say something about one file (unreadable, too slow to chunk), never about the
+# run: they neither count towards a streak nor break one.
+_PER_FILE_STAGES = frozenset({"read", "timeout"})
+
+
+class _FailureStreak:
+    """Watches the first results of a run for one failure repeated over every file.
+
+    When nothing has been chunked or skipped yet and :data:`REPEATED_FAILURES` files failed with
+    the same stage, error type and message (the file's path taken out), the cause is not in the
+    files: going on would print the same line for every file of the repository.
+    """
+
+    __slots__ = ("_count", "_done", "_key")
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str, str] | None = None
+        self._count = 0
+        self._done = False
+
+    def add(self, result: FileResult) -> None:
+        if self._done:
+            return
+        f = result.failure
+        if result.status != "failed" or f is None:
+            self._done = True  # something works: from now on failures are per file
+            return
+        if f.stage in _PER_FILE_STAGES:
+            return
+        message = f.message.replace(result.file.path, "<file>").replace(
+            result.file.rel_path, "<file>"
+        )
+        key = (f.stage, f.error_type, message)
+        if self._key is None:
+            self._key = key
+        elif key != self._key:
+            self._done = True  # different reasons: look at them file by file
+            return
+        self._count += 1
+        if self._count >= REPEATED_FAILURES:
+            raise RepeatedFailureError(
+                f"stopped: the first {self._count} files all failed the same way, so the cause "
+                f"is not in the files: [{f.stage}] {f.error_type}: {f.message} "
+                f"(last: {result.file.path})"
+            )
+
+
+def check_token_counter(governor: ChunkGovernor) -> None:
+    """Call the governor's token counter once on a short sample of code.
+
+    So a counter with a bug (a ``NameError``, ``None`` returned) is one clear error before any
+    file, not one failure per file. No-op without a counter.
+
+    Raises:
+        ConfigError: the counter raised, or returned something that is not a count.
+    """
+    counter = governor.token_counter
+    if counter is None:
+        return
+    try:
+        counter(_SAMPLE_CODE)
+    except ConfigError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise ConfigError(
+            "token_counter",
+            governor.fingerprint().rpartition("counter=")[2],
+            "argument",
+            f"it fails on a short sample of code: {type(exc).__name__}: {exc}",
+        ) from exc
+
+
+_SAMPLE_CODE = 'def greet(name: str) -> str:\n    """Say hello."""\n    return f"hello {name}"\n'
 
 
 def _iter_batches(files: Iterator[DiscoveredFile], batch_size: int | None) -> Iterator[Batch]:
