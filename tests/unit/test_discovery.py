@@ -172,6 +172,22 @@ def test_hidden_files_and_folders_skipped_by_default(make_tree: MakeTree) -> Non
     ]
 
 
+def test_compiled_python_is_left_out_up_front(make_tree: MakeTree) -> None:
+    root = make_tree(
+        {
+            "src/main.py": "x\n",
+            "src/__pycache__/main.cpython-311.pyc": b"\xa7\r\r\n\0\0\0\0",
+            "legacy.pyc": b"\x03\xf3\r\n\0",
+            "opt.pyo": b"\x03\xf3\r\n\0",
+        }
+    )
+    for hidden in (False, True):
+        items = list(iter_discovery(root, hidden=hidden))
+        # Neither yielded nor read and sniffed as binary: no skip record either.
+        assert [i.rel_path for i in items if isinstance(i, DiscoveredFile)] == ["src/main.py"]
+        assert [i for i in items if isinstance(i, SkipRecord)] == []
+
+
 # --- symlinks ------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ What is walked (the ripgrep rules, through ``rignore``, the ``ignore`` crate):
   ``.git/info/exclude`` and the global git excludes file, whether or not the root is a git
   repository; like ripgrep, ignore files in the root's parent directories count as well;
 - hidden files and folders are left out unless ``hidden=True``; VCS folders (``.git``, ``.hg``,
-  ``.svn``, ...) always are;
+  ``.svn``, ...) always are, and so is compiled Python (``__pycache__`` folders, ``.pyc`` and
+  ``.pyo`` files): binary by construction, they are not even opened;
 - ``include``/``exclude`` globs match the POSIX path relative to the root: ``*`` stays within a
   path segment, ``**`` spans segments, ``{a,b}`` alternates, a pattern without ``/`` matches the
   name at any depth (``*.py``), and a pattern that names a folder covers what is inside it
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
 
 __all__ = [
+    "BYTECODE_DIRS",
+    "BYTECODE_SUFFIXES",
     "HEAD_BYTES",
     "IGNORE_FILENAME",
     "SKIP_REASONS",
@@ -85,6 +88,9 @@ IGNORE_FILENAME: Final = ".codeweaverignore"
 """A gitignore-syntax file read like ``.ignore``, for rules meant only for codeweaver."""
 
 VCS_DIRS: Final = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", "CVS"})
+BYTECODE_DIRS: Final = frozenset({"__pycache__"})
+BYTECODE_SUFFIXES: Final = (".pyc", ".pyo")
+"""Compiled Python, never walked or read (like VCS folders, they produce no skip record)."""
 """Version-control folders, never walked, even with ``hidden=True``."""
 
 SKIP_REASONS: Final = frozenset(
@@ -557,7 +563,12 @@ class _Walker:
             allowed = block.names.get(in_block, set())
         for entry in entries:
             name = entry.name
-            if name in VCS_DIRS or (not opts.hidden and name.startswith(".")):
+            if (
+                name in VCS_DIRS
+                or name in BYTECODE_DIRS
+                or name.endswith(BYTECODE_SUFFIXES)
+                or (not opts.hidden and name.startswith("."))
+            ):
                 continue
             abs_path = os.path.join(abs_dir, name)
             if _bad_name(name):
