@@ -138,3 +138,14 @@ def test_index_json_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["search", "alpha", str(tmp_path), "--json"]) == EXIT_OK
     hits = json.loads(capsys.readouterr().out)
     assert hits[0]["path"] == "a.py" and "alpha" in hits[0]["symbol"]
+
+
+def test_chunk_language_flag_takes_aliases_and_refuses_unknown_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "mod.txt"
+    f.write_text(SOURCE)
+    assert main(["chunk", str(f), "--json", "--language", "Python"]) == EXIT_OK
+    assert {c["language"] for c in json.loads(capsys.readouterr().out)} == {"python"}
+    assert main(["chunk", str(f), "--language", "klingon"]) == EXIT_USAGE
+    assert "unknown language 'klingon'" in capsys.readouterr().err

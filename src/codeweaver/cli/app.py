@@ -346,7 +346,7 @@ def chunk(
         from codeweaver.cli.render import print_chunks
         from codeweaver.config import load_settings
         from codeweaver.core.discovery import DiscoveredFile
-        from codeweaver.core.languages import language_for_path
+        from codeweaver.core.languages import language_for_path, resolve_language
         from codeweaver.engine.chunker.file_chunker import chunk_file
         from codeweaver.engine.chunker.governor import ChunkGovernor
 
@@ -362,11 +362,15 @@ def chunk(
         settings = load_settings(Path.cwd(), **overrides)
         governor = ChunkGovernor(settings.chunker)
         st = target.stat()
-        lang = language or language_for_path(str(target)) or "text"
+        if language is not None and resolve_language(language) is None:
+            raise UsageError(
+                f"unknown language {language!r}: `codeweaver languages` lists the names"
+            )
+        lang = (language and resolve_language(language)) or language_for_path(str(target))
         found = DiscoveredFile(
             path=str(target),
             rel_path=file.as_posix(),
-            language=str(lang),
+            language=lang or "text",
             size=st.st_size,
             mtime_ns=st.st_mtime_ns,
         )

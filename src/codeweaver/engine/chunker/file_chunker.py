@@ -22,7 +22,7 @@ from codeweaver.core.chunks import CodeChunk, trusted_chunk
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
 from codeweaver.core.fileio import NotRegularFileError, open_regular
-from codeweaver.core.languages import get_parser, has_grammar
+from codeweaver.core.languages import LANGUAGES, TEXT, get_parser, has_grammar, resolve_language
 from codeweaver.engine.chunker.delimiter import delimiter_spans
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.packing import RawChunk
@@ -90,6 +90,10 @@ def chunk_bytes(
 ) -> list[CodeChunk]:
     """Chunk a file's bytes. See the module docstring for the contract.
 
+    ``language`` is a name from :data:`~codeweaver.core.languages.LANGUAGES`, in any case, or a
+    common alias (``py``, ``golang``); the chunks carry the canonical name. An unknown name is
+    chunked as plain text, with a warning.
+
     ``deadline`` is a ``time.monotonic()`` value; chunking raises
     :class:`~codeweaver.core.errors.ChunkTimeoutError` once past it (checked between steps: the
     parse itself cannot be interrupted in-process).
@@ -98,6 +102,7 @@ def chunk_bytes(
         FileSkippedError: binary content, or more chunks than ``governor.max_chunks_per_file``.
         ChunkingError: chunking failed (``stage`` says where).
     """
+    language = _known_language(language)
     if not data:
         return []
     if b"\0" in data[:_BINARY_SNIFF]:
@@ -108,6 +113,26 @@ def chunk_bytes(
             "too_many_chunks", f"{len(spans)} chunks > limit {governor.max_chunks_per_file}"
         )
     return _to_chunks(data, spans, path, language, chunker)
+
+
+def _known_language(language: str) -> str:
+    """The canonical name for ``language`` (``Python``, ``py`` and ``golang`` work); an unknown
+    name is chunked as plain text, with a warning the first time it is seen."""
+    if language in LANGUAGES:
+        return language
+    known = resolve_language(language)
+    if known is not None:
+        return known
+    if language not in _warned_languages:
+        _warned_languages.add(language)
+        log.warning(
+            "unknown language %r: chunked as plain text (`codeweaver languages` lists the names)",
+            language,
+        )
+    return TEXT
+
+
+_warned_languages: set[str] = set()
 
 
 def _spans(
