@@ -105,6 +105,8 @@ class DiscoveredFile:
 
     ``path`` is absolute; ``rel_path`` is POSIX-style and relative to the discovery root (it is what
     chunks, ids and the index use, so they do not change when a checkout moves).
+    ``content_hash`` is set by :meth:`from_path` only: discovery does not read whole files (the
+    worker that chunks a file hashes the bytes it read: ``FileResult.file_hash``).
     """
 
     path: str
@@ -112,6 +114,67 @@ class DiscoveredFile:
     language: str
     size: int
     mtime_ns: int
+    content_hash: str | None = None
+
+    @classmethod
+    def from_path(
+        cls,
+        path: str | os.PathLike[str],
+        root: str | os.PathLike[str] | None = None,
+        *,
+        max_file_bytes: int | None = None,
+        hash_content: bool = True,
+    ) -> DiscoveredFile:
+        """Describe one file as discovery would: language (by name, then by its first bytes),
+        size, mtime and, unless ``hash_content`` is False, the hash of its content.
+
+        ``rel_path`` is relative to ``root`` (default: the working directory), or the absolute
+        POSIX path when the file is not under it.
+
+        Example:
+            >>> f = DiscoveredFile.from_path("src/app.py")  # doctest: +SKIP
+            >>> f.language, f.rel_path  # doctest: +SKIP
+            ('python', 'src/app.py')
+
+        Raises:
+            DiscoveryError: the file is missing, unreadable or not a regular file.
+            FileSkippedError: it is binary or larger than ``max_file_bytes`` (default:
+                ``ChunkerSettings.max_file_bytes``), as discovery would skip it.
+        """
+        from codeweaver.core.chunks import content_hash
+        from codeweaver.core.errors import FileSkippedError
+
+        abs_path = os.path.abspath(os.fspath(path))
+        base = os.path.abspath(os.fspath(root)) if root is not None else os.getcwd()
+        rel = os.path.relpath(abs_path, base) if _is_within(abs_path, base) else abs_path
+        rel_path = Path(rel).as_posix()
+        try:
+            st = os.stat(abs_path)
+        except OSError as exc:
+            raise DiscoveryError(f"cannot read {abs_path}: {exc.strerror or exc}") from None
+        opts = _resolve_options(
+            None,
+            include=None,
+            exclude=None,
+            hidden=None,
+            respect_ignore_files=None,
+            follow_symlinks=None,
+            max_file_bytes=max_file_bytes,
+        )
+        found = _examine(abs_path, rel_path, st, opts)
+        if isinstance(found, SkipRecord):
+            if found.reason in ("binary", "too_large"):
+                raise FileSkippedError(found.reason, found.detail)
+            raise DiscoveryError(f"cannot read {abs_path}: {found.reason} ({found.detail})")
+        if not hash_content:
+            return found
+        try:
+            fh, _ = open_regular(abs_path)
+            with fh:
+                digest = content_hash(fh.read())
+        except OSError as exc:
+            raise DiscoveryError(f"cannot read {abs_path}: {exc.strerror or exc}") from None
+        return cls(found.path, found.rel_path, found.language, found.size, found.mtime_ns, digest)
 
 
 DiscoveryItem = DiscoveredFile | SkipRecord

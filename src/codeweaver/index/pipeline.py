@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from codeweaver.config import CodeWeaverSettings, load_settings
+from codeweaver.config import ChunkerSettings, CodeWeaverSettings, load_settings
 from codeweaver.core.chunks import FailureRecord, SkipRecord, content_hash
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import DiscoveryError, IndexStoreError
@@ -159,7 +159,7 @@ def resolve_db_path(root: Path, settings: CodeWeaverSettings) -> Path:
 
 def index_project(
     root: str | Path,
-    settings: CodeWeaverSettings | None = None,
+    settings: CodeWeaverSettings | ChunkerSettings | None = None,
     *,
     full: bool = False,
     progress: ProgressCallback | None = None,
@@ -167,7 +167,9 @@ def index_project(
 ) -> IndexReport:
     """Bring the index of ``root`` up to date and report what changed.
 
-    ``settings`` default to :func:`~codeweaver.config.load_settings` for ``root``; ``governor``
+    ``settings`` default to :func:`~codeweaver.config.load_settings` for ``root``; a
+    :class:`~codeweaver.config.ChunkerSettings` alone replaces the chunker settings found there
+    (discovery and index settings still come from the project's files); ``governor``
     (for a custom token counter) defaults to one built from ``settings.chunker``. ``full`` re-chunks
     every file (and recreates an index from an incompatible version). ``progress`` is called with
     an :class:`IndexProgress` snapshot as work proceeds (possibly from a helper thread).
@@ -190,8 +192,13 @@ def index_project(
     if not root_path.is_dir():
         raise DiscoveryError(f"not a directory: {root_path}")
     root_path = root_path.resolve()
-    if settings is None:
-        settings = load_settings(root_path)
+    if settings is None or isinstance(settings, ChunkerSettings):
+        settings = load_settings(root_path, **({} if settings is None else {"chunker": settings}))
+    elif not isinstance(settings, CodeWeaverSettings):
+        raise TypeError(
+            "settings must be a CodeWeaverSettings (load_settings()) or a ChunkerSettings, "
+            f"got {type(settings).__name__}"
+        )
     if governor is None:
         governor = ChunkGovernor(settings.chunker)
     db_path = resolve_db_path(root_path, settings)

@@ -66,9 +66,26 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> bytes:
 
 
 def chunk_file(
-    file: DiscoveredFile, governor: ChunkGovernor, *, deadline: float | None = None
+    file: DiscoveredFile | str | os.PathLike[str],
+    governor: ChunkGovernor,
+    *,
+    deadline: float | None = None,
 ) -> list[CodeChunk]:
-    """Chunk one discovered file (chunks carry ``path=file.rel_path``)."""
+    """Chunk one file: a :class:`DiscoveredFile`, or a path (see
+    :meth:`DiscoveredFile.from_path`). Chunks carry ``path=file.rel_path``.
+
+    Example:
+        >>> chunks = chunk_file("src/app.py", ChunkGovernor(max_chunk_tokens=512))  # doctest: +SKIP
+
+    Raises:
+        DiscoveryError: a path that is missing or not a regular file.
+        FileSkippedError: binary or too large content.
+        ChunkingError: reading or chunking failed.
+    """
+    if not isinstance(file, DiscoveredFile):
+        file = DiscoveredFile.from_path(
+            file, max_file_bytes=governor.max_file_bytes, hash_content=False
+        )
     data = read_source(file.path, governor.max_file_bytes)
     return chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
 

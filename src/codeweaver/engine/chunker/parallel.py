@@ -57,7 +57,13 @@ import cloudpickle
 
 from codeweaver.core.chunks import CodeChunk, FailureRecord, SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
-from codeweaver.core.errors import ConfigError, ExecutorError, RepeatedFailureError
+from codeweaver.core.errors import (
+    CodeWeaverError,
+    ConfigError,
+    ExecutorError,
+    RepeatedFailureError,
+)
+from codeweaver.core.languages import TEXT, language_for_path
 from codeweaver.engine.chunker._pool import Batch, ProcessPool
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
@@ -65,6 +71,7 @@ from codeweaver.engine.chunker.worker import failed_result, process_file, watch_
 
 __all__ = [
     "REPEATED_FAILURES",
+    "FileLike",
     "ResolvedExecutor",
     "check_token_counter",
     "chunk_files_parallel",
@@ -78,6 +85,8 @@ __all__ = [
 log = logging.getLogger("codeweaver")
 
 ResolvedExecutor = Literal["serial", "thread", "process", "dask"]
+FileLike = DiscoveredFile | str | os.PathLike[str]
+"""What the entry points take: a discovered file, or a path (``DiscoveredFile.from_path``)."""
 _KINDS = ("auto", "serial", "thread", "process", "dask")
 
 MAX_DEFAULT_WORKERS = 32
@@ -229,7 +238,7 @@ def _main_script_importable() -> bool:
 
 # -- the public entry points -------------------------------------------------------------------
 def iter_file_results(
-    files: Iterable[DiscoveredFile],
+    files: Iterable[FileLike],
     governor: ChunkGovernor,
     *,
     max_workers: int | None = None,
@@ -277,7 +286,7 @@ def iter_file_results(
 
 
 def chunk_files_parallel(
-    files: Iterable[DiscoveredFile],
+    files: Iterable[FileLike],
     governor: ChunkGovernor,
     *,
     max_workers: int | None = None,
@@ -316,7 +325,7 @@ def chunk_files_parallel(
 
 
 def chunk_files_parallel_dict(
-    files: Iterable[DiscoveredFile],
+    files: Iterable[FileLike],
     governor: ChunkGovernor,
     **kwargs: Any,
 ) -> dict[str, list[CodeChunk]]:
@@ -364,7 +373,7 @@ class _closing:
 
 # -- the run -----------------------------------------------------------------------------------
 def _iter_results(
-    files: Iterator[DiscoveredFile],
+    files: Iterator[FileLike],
     governor: ChunkGovernor,
     executor_type: str | None,
     workers: int,
@@ -374,12 +383,13 @@ def _iter_results(
     on_result: Callable[[FileResult], None] | None,
     client: Any = None,
 ) -> Iterator[FileResult]:
-    sample = list(islice(files, AUTO_SERIAL_MAX_FILES + 1))
+    found = (f if isinstance(f, DiscoveredFile) else _file_for_path(f) for f in files)
+    sample = list(islice(found, AUTO_SERIAL_MAX_FILES + 1))
     complete = len(sample) <= AUTO_SERIAL_MAX_FILES
     kind = resolve_executor(
         executor_type, governor, sample=sample, complete=complete, workers=workers
     )
-    stream = chain(sample, files)
+    stream = chain(sample, found)
     if kind == "serial":
         workers = 1
     elif complete:
@@ -413,6 +423,18 @@ def _iter_results(
             yield result
             streak.add(result)
     stats.touch()
+
+
+def _file_for_path(path: object) -> DiscoveredFile:
+    """A :class:`DiscoveredFile` for a path given instead of one. A file discovery would skip
+    (missing, binary, ...) is still passed on, so its worker reports it like any other."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"expected a DiscoveredFile or a path, got {type(path).__name__}")
+    try:
+        return DiscoveredFile.from_path(path, hash_content=False)
+    except (CodeWeaverError, OSError):
+        abs_path = os.path.abspath(os.fspath(path))
+        return DiscoveredFile(abs_path, abs_path, language_for_path(abs_path) or TEXT, 0, 0)
 
 
 def _iter_serial(files: Iterator[DiscoveredFile], governor: ChunkGovernor) -> Iterator[FileResult]:
