@@ -44,14 +44,26 @@ class ConfigError(CodeWeaverError, ValueError):
     """A setting has a bad value.
 
     The message is one line a person can act on: the field, the value and where it came from.
+    ``also`` holds the other problems found at the same time (the message lists them all);
+    ``field``, ``value``, ``source`` and ``reason`` describe the first.
     """
 
-    def __init__(self, field: str, value: object, source: str, reason: str) -> None:
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        source: str,
+        reason: str,
+        *,
+        also: tuple[ConfigError, ...] = (),
+    ) -> None:
         self.field = field
         self.value = value
         self.source = source
         self.reason = reason
-        super().__init__(f"invalid setting {field}={value!r} (from {source}): {reason}")
+        self.also = also
+        message = f"invalid setting {field}={value!r} (from {source}): {reason}"
+        super().__init__("; ".join([message, *(str(e) for e in also)]))
 
 
 class DiscoveryError(CodeWeaverError, OSError):
