@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
+
+from _procs import run_cli
 
 from codeweaver.config import load_settings
 from codeweaver.index import IndexStore, index_project
-
-TIMEOUT = 120
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "codeweaver", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=env,
-        check=False,
-    )
 
 
 def _repo(root: Path) -> Path:
@@ -45,7 +30,7 @@ def test_full_rebuild_never_touches_a_database_that_is_not_an_index(tmp_path: Pa
     conn.commit()
     conn.close()
     for extra in ((), ("--full",)):
-        proc = _cli("index", str(repo), "--db", str(db), *extra)
+        proc = run_cli("index", str(repo), "--db", str(db), *extra)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert "not a codeweaver index" in proc.stderr and "Traceback" not in proc.stderr
     conn = sqlite3.connect(db)
@@ -78,11 +63,11 @@ def test_a_file_that_fails_keeps_its_last_good_chunks_marked_stale(tmp_path: Pat
         assert (stats.failed, stats.stale_files, stats.chunks) == (1, 1, first.total_chunks)
         assert store.check_integrity() == []
 
-    status = _cli("status", str(repo), "--json")
+    status = run_cli("status", str(repo), "--json")
     data = json.loads(status.stdout)
     assert data["index"]["stale_files"] == 1
     assert data["failed"][0]["stale_chunks"] == len(before)
-    assert "marked stale" in _cli("status", str(repo)).stdout
+    assert "marked stale" in run_cli("status", str(repo)).stdout
 
     again = index_project(repo, load_settings(repo, chunker=serial))  # a run that succeeds
     assert (again.failed, again.changed) == (0, 1)

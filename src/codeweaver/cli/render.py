@@ -283,13 +283,16 @@ def _ago(seconds: float) -> str:
 
 
 def print_chunks(chunks: Sequence[CodeChunk], governor: ChunkGovernor) -> None:
+    """One row per chunk, sized in what the budget measures: characters unless a token counter
+    is in use (a token budget without one is checked as an estimate in characters)."""
     out = _stdout()
     table = Table(box=None)
+    counted = "chars" if governor.char_budget is not None else "tokens"
     for name, justify in (
         ("#", "right"),
         ("lines", "right"),
         ("bytes", "right"),
-        (governor.unit, "right"),
+        (counted, "right"),
         ("symbol", "left"),
         ("kinds", "left"),
         ("first line", "left"),
@@ -308,7 +311,13 @@ def print_chunks(chunks: Sequence[CodeChunk], governor: ChunkGovernor) -> None:
             escape(first[:60]),
         )
     out.print(table)
-    out.print(f"{len(chunks)} chunk(s); budget {governor.budget} {governor.unit}")
+    budget = f"budget {governor.budget:,} {governor.unit}"
+    if governor.unit == "tokens" and governor.char_budget is not None:
+        budget += (
+            f", estimated as {governor.char_budget:,} characters "
+            f"({governor.settings.chars_per_token:g} per token)"
+        )
+    out.print(f"{len(chunks)} chunk(s); {budget}")
 
 
 def print_languages(infos: Iterable[LanguageInfo]) -> None:

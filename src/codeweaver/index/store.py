@@ -318,7 +318,7 @@ class IndexStore:
                 last = exc
                 continue
             except sqlite3.DatabaseError as exc:
-                raise IndexStoreError(f"cannot use index {path}: {exc}") from None
+                raise _unusable(path, exc) from None
             store = cls(conn, path)
             try:
                 store._setup(create=False, recreate_incompatible=False)
@@ -327,7 +327,7 @@ class IndexStore:
                 raise IndexStoreError(exc.message) from None
             except sqlite3.DatabaseError as exc:
                 conn.close()
-                raise IndexStoreError(f"cannot use index {path}: {exc}") from None
+                raise _unusable(path, exc) from None
             except BaseException:
                 conn.close()
                 raise
@@ -758,6 +758,13 @@ def _header_is_ours(path: Path) -> bool:
         and header.startswith(b"SQLite format 3\x00")
         and int.from_bytes(header[68:72], "big") == APPLICATION_ID
     )
+
+
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> IndexStoreError:
+    """The error for a database SQLite refuses: damaged when it is recognisably ours."""
+    if _header_is_ours(path):
+        return IndexStoreError(_Damaged(path, str(exc), ours=True).message)
+    return IndexStoreError(f"cannot use index {path}: {exc}")
 
 
 def _remove_db_files(path: Path) -> None:
