@@ -4,6 +4,7 @@ Plus the first-time user's traps: what `chunk` counts, which settings win, which
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -161,3 +162,32 @@ def test_chunk_reads_the_settings_of_the_files_project(tmp_path: Path) -> None:
     assert "budget 64 chars" in out
     chunks = json.loads(run_cli("chunk", str(f), "--json", cwd=elsewhere).stdout)
     assert {c["path"] for c in chunks} == {"src/deep/mod.py"}  # as the index would name it
+
+
+def test_status_speaks_plainly_ignores_touches_and_exits_1_when_stale(repo: Path) -> None:
+    proc = run_cli("status", str(repo))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"index of {repo}")
+    assert "512 tokens (estimated at 3 characters per token), one definition per chunk" in (
+        " ".join(proc.stdout.split())  # however the terminal width wrapped it
+    )
+    assert "unit=" not in proc.stdout and "up to date" in proc.stdout
+
+    target = repo / "src" / "m03.py"
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # touched only
+    proc = run_cli("status", str(repo), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["stale"]["modified"] == 0
+
+    target.write_text(SOURCE.replace("Loader", "Saver"))
+    proc = run_cli("status", str(repo))
+    assert proc.returncode == 1 and "1 modified" in proc.stdout
+
+
+def test_index_verbose_lists_the_skipped_files(repo: Path) -> None:
+    (repo / "logo.py").write_bytes(b"\x89PNG\0\0\0")
+    quiet = run_cli("index", str(repo))
+    assert "logo.py" not in quiet.stdout
+    loud = run_cli("index", "-v", str(repo))
+    assert loud.returncode == 0, loud.stderr
+    assert "1 file(s) skipped:" in loud.stdout and "logo.py: binary" in loud.stdout

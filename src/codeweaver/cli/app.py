@@ -51,15 +51,15 @@ def _whole_number(type_: object, tokens: Sequence[Any]) -> int:
 
 MaxTokens = Annotated[
     int | None,
-    Parameter(
-        group=_budget, converter=_whole_number, help="chunk budget in tokens (default 512)"
-    ),
+    Parameter(group=_budget, converter=_whole_number, help="chunk budget in tokens (default 512)"),
 ]
 MaxChars = Annotated[
     int | None,
     Parameter(group=_budget, converter=_whole_number, help="chunk budget in characters"),
 ]
-Verbose = Annotated[bool, Parameter(name=["--verbose", "-v"], negative="", help="log more")]
+Verbose = Annotated[
+    bool, Parameter(name=["--verbose", "-v"], negative="", help="log more; list skipped files")
+]
 Quiet = Annotated[
     bool, Parameter(name=["--quiet", "-q"], negative="", help="no progress bar, errors only")
 ]
@@ -199,6 +199,7 @@ def index(
     Unchanged files are skipped cheaply (size and mtime, then content hash); a change of chunking
     settings re-chunks everything. The index lives in PATH/.codeweaver/index.db unless --db says
     otherwise. Exit code 0: clean; 1: some files failed (listed); 2: usage or config error.
+    -v also lists the files skipped, with why.
 
     Parameters
     ----------
@@ -234,7 +235,7 @@ def index(
             data["ok"] = report.ok
             print(_json.dumps(data, indent=2))
         elif not quiet or not report.ok:
-            print_index_report(report, quiet=quiet)
+            print_index_report(report, quiet=quiet, verbose=verbose)
         return EXIT_OK if report.ok else EXIT_FAILED
 
     return _guard(body)
@@ -314,6 +315,9 @@ def status(
 ) -> int:
     """Show what the index of PATH holds and whether it is stale (files changed since).
 
+    Exit code 0: up to date; 1: stale (files new, modified or deleted since, failed files to
+    retry, or other chunking settings): run `codeweaver index`; 2: no index, or a usage error.
+
     Parameters
     ----------
     path
@@ -346,7 +350,7 @@ def status(
             print(_json.dumps(data, indent=2))
         else:
             print_status(stats, stale, failed)
-        return EXIT_OK
+        return EXIT_FAILED if stale.is_stale else EXIT_OK
 
     return _guard(body)
 

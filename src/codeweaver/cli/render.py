@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IndexProgressBar",
+    "describe_chunking",
     "print_chunks",
     "print_index_report",
     "print_languages",
@@ -109,11 +110,12 @@ class IndexProgressBar:
             self._progress.stop()
 
 
-def print_index_report(report: IndexReport, *, quiet: bool = False) -> None:
-    """The summary table (one row of counts), where the index is, then the failed files."""
+def print_index_report(report: IndexReport, *, quiet: bool = False, verbose: bool = False) -> None:
+    """The summary table (one row of counts), where the index is, then the failed files; with
+    ``verbose``, the skipped files and why."""
     out = _stdout()
     if not quiet:
-        out.print(f"[bold]codeweaver index[/] {escape(str(report.root))}")
+        out.print(f"[bold]indexed[/] {escape(str(report.root))}")
         table = Table(box=None, padding=(0, 1, 0, 2))
         cells = [
             ("new", report.new),
@@ -140,6 +142,12 @@ def print_index_report(report: IndexReport, *, quiet: bool = False) -> None:
         )
         if report.rebuild:
             out.print(f"  re-chunked every file: {escape(report.rebuild)}")
+    if verbose and report.skips:
+        out.print(f"[bold]{len(report.skips)} file(s) skipped:[/]")
+        for skip in report.skips:
+            detail = f" ({skip.detail})" if skip.detail else ""
+            path = _relative(skip.path, report.root)
+            out.print(f"  {escape(path)}: {escape(skip.reason)}{escape(detail)}")
     if report.failures:
         kept = (
             f" ({report.stale} keep the chunks of their last good version, marked stale, "
@@ -210,10 +218,10 @@ def print_status(
     """What the index holds, its failed files (``(path, reason, stale chunks kept)``), and
     whether the directory changed since."""
     out = _stdout()
-    out.print(f"[bold]codeweaver index[/] {escape(stats.root or '?')}")
+    out.print(f"[bold]index of[/] {escape(stats.root or '?')}")
     table = Table(box=None, show_header=False, padding=(0, 1, 0, 2))
     table.add_column("", style="bold")
-    table.add_column("")
+    table.add_column("", overflow="fold")  # long paths wrap; nothing is cut
     table.add_row("database", f"{escape(str(stats.db_path))} ({_size(stats.db_bytes)})")
     table.add_row(
         "files",
@@ -232,7 +240,7 @@ def print_status(
             "updated",
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stats.updated_at))} ({_ago(ago)})",
         )
-    table.add_row("chunking", escape(stats.fingerprint or "?"))
+    table.add_row("chunking", escape(describe_chunking(stats.fingerprint)))
     out.print(table)
     if failed:
         kept = (
@@ -262,6 +270,34 @@ def print_status(
             out.print(f"  {escape(p)}")
     else:
         out.print("[green]up to date[/]")
+
+
+def describe_chunking(fingerprint: str | None) -> str:
+    """The chunking settings an index was built with, in words (from its fingerprint).
+
+    >>> describe_chunking("unit=tokens;budget=512;cpt=3.0;packing=definition;counter=estimate")
+    '512 tokens (estimated at 3 characters per token), one definition per chunk'
+    """
+    if not fingerprint:
+        return "unknown (the index was never written)"
+    parts = dict(p.partition("=")[::2] for p in fingerprint.split(";") if p)
+    unit, budget = parts.pop("unit", "?"), parts.pop("budget", "?")
+    cpt, counter = parts.pop("cpt", "?"), parts.pop("counter", "estimate")
+    size = f"{int(budget):,}" if budget.isdigit() else budget
+    if unit == "chars":
+        words = f"{size} characters"
+    elif counter == "estimate":
+        words = f"{size} tokens (estimated at {float(cpt):g} characters per token)"
+    else:
+        words = f"{size} tokens, counted by {counter}"
+    packing = parts.pop("packing", None)
+    if packing == "definition":
+        words += ", one definition per chunk"
+    elif packing == "greedy":
+        words += ", definitions packed up to the budget"
+    elif packing:
+        words += f", packing {packing}"
+    return words + "".join(f", {k}={v}" for k, v in parts.items())
 
 
 def _size(n: int) -> str:

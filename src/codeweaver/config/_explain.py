@@ -80,9 +80,7 @@ def file_error(base: Path, files: Iterable[str], exc: Exception) -> ConfigError:
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as err:  # TOMLDecodeError and UnicodeDecodeError included
-            why = (
-                "it is not UTF-8 text" if isinstance(err, UnicodeDecodeError) else f"{err}"
-            )
+            why = "it is not UTF-8 text" if isinstance(err, UnicodeDecodeError) else f"{err}"
             return ConfigError("<file>", path.name, str(path), f"cannot read it: {why}")
     return ConfigError("<file>", "", str(base), str(exc))
 
@@ -118,7 +116,7 @@ def parse_error(base: Path, exc: Exception) -> ConfigError | None:
                 field,
                 value,
                 where.format(name),
-                f"not valid JSON ({err}); a list is written like '[\"vendor/**\", \"*.min.js\"]'",
+                f'not valid JSON ({err}); a list is written like \'["vendor/**", "*.min.js"]\'',
             )
     return None
 

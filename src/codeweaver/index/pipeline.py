@@ -524,17 +524,14 @@ class _Run:
             return "changed"
         if old.size == f.size and old.mtime_ns == f.mtime_ns:
             return "skipped" if old.status == "skipped" else "unchanged"
-        if old.size == f.size and old.content_hash is not None:
-            try:
-                fh, _ = open_regular(f.path)  # never blocks, should it have become a FIFO
-                with fh:
-                    data = fh.read()
-            except OSError:
-                return "changed"  # let the worker report what became of it
-            if content_hash(data) == old.content_hash:
-                self.touches.append((f.rel_path, f.size, f.mtime_ns))
-                return "skipped" if old.status == "skipped" else "unchanged"
-        return "changed"
+        if (
+            old.size == f.size
+            and old.content_hash is not None
+            and _same_content(f.path, old.content_hash)
+        ):
+            self.touches.append((f.rel_path, f.size, f.mtime_ns))
+            return "skipped" if old.status == "skipped" else "unchanged"
+        return "changed"  # (a file that cannot be read: the worker reports what became of it)
 
     def _discover(self) -> Iterator[DiscoveredFile | SkipRecord]:
         from codeweaver.core.discovery import iter_discovery
@@ -673,7 +670,11 @@ def _relative_to(path: Path, root: Path) -> str | None:
 
 @dataclass(slots=True)
 class Staleness:
-    """How far an index is behind its directory (size and mtime only; nothing is hashed)."""
+    """How far an index is behind its directory.
+
+    Size and mtime decide, except that a file whose size is the same and whose mtime moved is
+    hashed: merely touched, it is not modified (as ``index_project`` would find).
+    """
 
     new: int = 0
     modified: int = 0
@@ -694,6 +695,25 @@ class Staleness:
             "settings_changed": self.settings_changed,
             "examples": self.examples,
         }
+
+
+def _same_content(path: str, digest: str) -> bool:
+    """True when the file at ``path`` still hashes to ``digest`` (False if it cannot be read;
+    never blocks, should it have become a FIFO)."""
+    try:
+        fh, _ = open_regular(path)
+        with fh:
+            return content_hash(fh.read()) == digest
+    except OSError:
+        return False
+
+
+def _modified(old: FileState, found: DiscoveredFile) -> bool:
+    if old.status == "failed" or old.size != found.size:
+        return True
+    if old.mtime_ns == found.mtime_ns:
+        return False
+    return old.content_hash is None or not _same_content(found.path, old.content_hash)
 
 
 def check_staleness(
@@ -736,9 +756,7 @@ def check_staleness(
         if old is None:
             out.new += 1
             note(f"new: {rel}")
-        elif isinstance(item, DiscoveredFile) and (
-            old.status == "failed" or old.size != item.size or old.mtime_ns != item.mtime_ns
-        ):
+        elif isinstance(item, DiscoveredFile) and _modified(old, item):
             out.modified += 1
             note(f"modified: {rel}")
     for rel in states:
