@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from codeweaver.config.chunker import ChunkerSettings
 from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
+from codeweaver.core import discovery
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import (
     HEAD_BYTES,
@@ -106,6 +107,48 @@ def test_rules_at_many_depths(make_tree: MakeTree) -> None:
     expected |= {p for p in files if "/keep" in p and p.count("/") >= 3}
     assert got == expected
     assert len(set(rels(root, respect_ignore_files=False))) == 18
+
+
+@pytest.mark.slow
+def test_a_huge_root_gitignore_is_compiled_twice_not_once_per_folder(
+    make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rignore
+
+    rules = [f"build_{i}/**/*.o{i % 7}" if i % 3 else f"/generated_{i}.tmp" for i in range(60_000)]
+    files: dict[str, str | bytes] = {".gitignore": "\n".join(rules) + "\n"}
+    for top in range(25):
+        files[f"pkg{top}/sub/mod.py"] = "x\n"
+        files[f"build_{top * 3 + 1}/a/b.o{(top * 3 + 1) % 7}"] = "x\n"  # ignored
+    root = make_tree(files)
+    real, calls = rignore.walk, []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs.get("max_depth"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rignore, "walk", counted)
+    got = rels(root)
+    assert got == sorted(f"pkg{top}/sub/mod.py" for top in range(25))
+    # Each call compiles the 60,000 rules again (~0.4 s): 2 calls, not one per folder.
+    assert len(calls) == 2 and calls[-1] is None, calls
+
+
+def test_whole_tree_listings_decide_as_folder_listings_do(
+    make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, str | bytes] = {".gitignore": "*.tmp\nbuild/\n", "build/x.py": "x\n"}
+    for depth in range(1, 7):
+        d = "/".join(f"d{i}" for i in range(1, depth + 1))
+        files[f"{d}/x{depth}.py"] = "x\n"
+        files[f"{d}/keep{depth}.tmp"] = "x\n"
+    files["d1/d2/d3/.gitignore"] = "!keep*.tmp\n"
+    files["d1/d2/.ignore"] = "x2.py\n"
+    root = make_tree(files)
+    by_folder = rels(root)
+    monkeypatch.setattr(discovery, "_COSTLY_LISTING_SECONDS", -1.0)  # every call is "costly"
+    assert rels(root) == by_folder
+    assert "d1/d2/x2.py" not in by_folder and "d1/d2/d3/keep3.tmp" in by_folder
 
 
 def test_dot_ignore_and_codeweaverignore(make_tree: MakeTree) -> None:

@@ -50,6 +50,7 @@ import logging
 import os
 import re
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -553,7 +554,14 @@ _LOOKAHEAD: Final = 3
 """Levels one ``rignore`` call lists. Each call has a fixed cost (it reads and compiles the ignore
 files of every ancestor), so listing a few levels at once saves most calls; a larger value only
 makes the first file wait for a bigger listing. The root's call lists one level, so that the
-first file of a large tree comes out quickly."""
+first file of a large tree comes out quickly.
+
+Where compiling the rules is what costs (a 100,000-line ``.gitignore``: ~0.7 s a call), every
+call would pay it again; once a call takes longer than :data:`_COSTLY_LISTING_SECONDS`, each later
+call lists its whole subtree (the root's, at once: two calls in all), so every path is matched
+once against rules compiled once."""
+_COSTLY_LISTING_SECONDS: Final = 0.05
+_WHOLE_TREE: Final = 1 << 30  # a _Block depth that covers every level
 
 
 class _Walker:
@@ -567,7 +575,7 @@ class _Walker:
     ``rignore`` call is skipped: the hidden and VCS rules are applied here in any case.
     """
 
-    __slots__ = ("_active", "_opts", "_real_root", "_root", "_root_key", "_visited")
+    __slots__ = ("_active", "_costly", "_opts", "_real_root", "_root", "_root_key", "_visited")
 
     def __init__(self, abs_root: str, root_key: tuple[int, int], opts: _Options) -> None:
         self._root = abs_root
@@ -581,6 +589,8 @@ class _Walker:
         # own path is walked even if a link led into it before, unless it is one of these (a
         # bind mount of an ancestor, a cycle)
         self._active: set[tuple[int, int]] = set()
+        # set once a rignore call took long: compiling the rules costs, so list whole subtrees
+        self._costly = False
 
     def walk(self) -> Iterator[DiscoveredFile | SkipRecord]:
         root_key = self._root_key
@@ -621,8 +631,7 @@ class _Walker:
         allowed: set[str] | None = None
         if ruled:
             if block is None or not block.covers(in_block):
-                depth = 1 if not rel_dir else _LOOKAHEAD
-                block, in_block = _ignore_listing(abs_dir, depth, hidden=opts.hidden), ""
+                block, in_block = self._listing(abs_dir, rel_dir), ""
             allowed = block.names.get(in_block, set())
         for entry in entries:
             name = entry.name
@@ -657,6 +666,20 @@ class _Walker:
                     )
                 else:
                     yield (step[0], step[1], ruled, None, "", step[5])
+
+    def _listing(self, abs_dir: str, rel_dir: str) -> _Block:
+        """What ignore rules let through from ``abs_dir`` down: a few levels, or the whole
+        subtree once rule compilation proved costly (see :data:`_LOOKAHEAD`)."""
+        hidden = self._opts.hidden
+        if self._costly:
+            return _ignore_listing(abs_dir, _WHOLE_TREE, hidden=hidden)
+        started = time.thread_time()
+        block = _ignore_listing(abs_dir, 1 if not rel_dir else _LOOKAHEAD, hidden=hidden)
+        if time.thread_time() - started > _COSTLY_LISTING_SECONDS:
+            self._costly = True
+            if not rel_dir:  # the root: one more call now saves one per folder
+                block = _ignore_listing(abs_dir, _WHOLE_TREE, hidden=hidden)
+        return block
 
     def _entry(self, entry: os.DirEntry[str], abs_path: str, rel: str) -> Iterator[_Step]:
         opts = self._opts
@@ -742,7 +765,7 @@ def _ignore_listing(abs_dir: str, depth: int, *, hidden: bool) -> _Block:
 
     walker = rignore.walk(
         Path(abs_dir),
-        max_depth=depth,
+        max_depth=None if depth >= _WHOLE_TREE else depth,
         ignore_hidden=not hidden,
         read_ignore_files=True,
         read_parents_ignores=True,
