@@ -212,7 +212,7 @@ def index_project(
             _Run(root_path, settings, governor, store, report, full=full, progress=progress).run()
             stats = store.stats()
     except sqlite3.Error as exc:  # disk full, locked by a foreign writer, ...
-        raise IndexStoreError(f"cannot write the index {db_path}: {exc}") from exc
+        raise _write_error(db_path, exc) from exc
     report.total_files = stats.files
     report.total_chunks = stats.chunks
     report.seconds = time.perf_counter() - started
@@ -645,8 +645,19 @@ class _Writer(threading.Thread):
         if exc is None:
             return
         if isinstance(exc, sqlite3.Error):
-            raise IndexStoreError(f"cannot write the index: {exc}") from exc
+            raise _write_error(self._run.store.db_path, exc) from exc
         raise exc
+
+
+def _write_error(db_path: Path, exc: sqlite3.Error) -> IndexStoreError:
+    """What the user reads when a write fails; what was committed stays, consistent."""
+    hint = ""
+    if any(w in str(exc) for w in ("disk", "full", "I/O")):
+        hint = " (is the disk full?)"
+    return IndexStoreError(
+        f"cannot write the index {db_path}: {exc}{hint}; what was stored is kept: "
+        "run the same command again once it can be written"
+    )
 
 
 def _drain(q: queue.Queue[FileResult | _Signal]) -> None:
