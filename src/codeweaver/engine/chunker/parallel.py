@@ -21,8 +21,11 @@ Executors (explicit argument > ``governor.concurrency.executor`` > ``"auto"``):
     Start method: ``concurrency.start_method``, else the host's, else the platform default
     (``forkserver`` instead of ``fork`` while other threads run in this process).
 ``auto``
-    Serial for a handful of small files (the input is peeked at, not consumed) or one worker,
-    threads on a free-threaded interpreter, processes otherwise.
+    Serial for one worker (one usable CPU) or for little work: an input of at most
+    ``AUTO_SERIAL_MAX_BYTES`` (6 MB; 1 MB where workers fork; the input is peeked at, not
+    consumed), where starting worker processes costs more than they save; threads on a
+    free-threaded interpreter, processes otherwise. More workers than usable CPUs is warned
+    about.
 ``dask``
     The same worker functions on a Dask distributed cluster (the ``distributed`` extra): an
     existing ``client=``, a scheduler address (``client="tcp://..."`` or
@@ -50,26 +53,29 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import chain, islice
+from itertools import chain
 from typing import Any, Literal, cast
 
 import cloudpickle
 
 from codeweaver.core.chunks import CodeChunk, FailureRecord, SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
-from codeweaver.core.errors import (
-    CodeWeaverError,
-    ConfigError,
-    ExecutorError,
-    RepeatedFailureError,
-)
+from codeweaver.core.errors import CodeWeaverError, ConfigError, ExecutorError
 from codeweaver.core.languages import TEXT, language_for_path
 from codeweaver.engine.chunker._pool import Batch, ProcessPool
 from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.guards import (
+    REPEATED_FAILURES,
+    FailureStreak,
+    check_token_counter,
+    main_script_importable,
+)
 from codeweaver.engine.chunker.results import FileResult, RunStats
 from codeweaver.engine.chunker.worker import failed_result, process_file, watch_interrupts
 
 __all__ = [
+    "AUTO_SERIAL_MAX_BYTES",
+    "AUTO_SERIAL_MAX_BYTES_FORK",
     "REPEATED_FAILURES",
     "FileLike",
     "ResolvedExecutor",
@@ -91,9 +97,17 @@ _KINDS = ("auto", "serial", "thread", "process", "dask")
 
 MAX_DEFAULT_WORKERS = 32
 """The default worker count never exceeds this (more rarely pays for its memory)."""
+AUTO_SERIAL_MAX_BYTES = 6_000_000
+AUTO_SERIAL_MAX_BYTES_FORK = 1_000_000
+"""``auto`` stays serial when the whole input is at most this many bytes of source: below it,
+starting worker processes costs more than they save. Workers that import the chunker afresh
+(``forkserver``, ``spawn``: ~0.3 s on an idle 2-core machine) need ~6 MB of work to pay off,
+forked ones (~0.03 s) ~1 MB (``benchmarks/bench_auto.py`` prints the measurement)."""
+AUTO_PEEK_MAX_FILES = 4096
+"""``auto`` looks at most this far ahead in the input to size it (a bounded buffer)."""
 AUTO_SERIAL_MAX_FILES = 8
-AUTO_SERIAL_MAX_BYTES = 256 * 1024
-"""``auto`` stays serial when the whole input is at most this many files and bytes."""
+"""Every executor peeks at this many files first: a smaller input gets no more workers than
+files (and an empty one starts none)."""
 BATCH_MAX_FILES = 64
 BATCH_MAX_BYTES = 512 * 1024
 """Adaptive batches: up to this many files or bytes (the first batches are smaller)."""
@@ -164,12 +178,41 @@ def resolve_executor(
 ) -> ResolvedExecutor:
     """Turn a requested executor (``"auto"`` included) into the one to use.
 
-    ``sample`` is the first few input files; ``complete`` says it is the whole input (so
-    ``auto`` may pick serial for a handful of small files).
+    ``auto`` is serial for one worker (one usable CPU) or for little work: ``sample`` is the
+    start of the input and ``complete`` says it is all of it, so an input of at most
+    :data:`AUTO_SERIAL_MAX_BYTES` is chunked serially. Otherwise threads on a free-threaded
+    interpreter, processes elsewhere.
 
     Raises:
         ConfigError: an unknown executor name.
     """
+    kind = _requested_kind(executor_type, governor)
+    if kind != "auto":
+        return cast(ResolvedExecutor, kind)
+    if workers is not None and workers <= 1:
+        return "serial"
+    if (
+        sample is not None
+        and complete
+        and sum(f.size for f in sample) <= _auto_serial_bytes(governor)
+    ):
+        return "serial"
+    return "thread" if _free_threaded() else "process"
+
+
+def _auto_serial_bytes(governor: ChunkGovernor | None) -> int:
+    """How much work ``auto`` leaves to one process: less where workers start cheaply."""
+    if _free_threaded():
+        return AUTO_SERIAL_MAX_BYTES_FORK  # threads start as cheaply as forks
+    try:
+        method = _start_method(governor) if governor is not None else None
+    except ExecutorError:  # workers could not start at all: as costly as it gets
+        method = None
+    return AUTO_SERIAL_MAX_BYTES_FORK if method == "fork" else AUTO_SERIAL_MAX_BYTES
+
+
+def _requested_kind(executor_type: str | None, governor: ChunkGovernor | None) -> str:
+    """The executor asked for (``"auto"`` included): argument > settings > ``"auto"``."""
     source = "argument"
     kind = executor_type
     if kind is None and governor is not None:
@@ -177,25 +220,43 @@ def resolve_executor(
     kind = kind or "auto"
     if kind not in _KINDS:
         raise ConfigError("executor", kind, source, f"must be one of {', '.join(_KINDS)}")
-    if kind != "auto":
-        return cast(ResolvedExecutor, kind)
-    if (
-        sample is not None
-        and complete
-        and len(sample) <= AUTO_SERIAL_MAX_FILES
-        and sum(f.size for f in sample) <= AUTO_SERIAL_MAX_BYTES
-    ):
-        return "serial"
-    if workers is not None and workers <= 1:
-        return "serial"
-    return "thread" if _free_threaded() else "process"
+    return kind
+
+
+def _peek(
+    files: Iterator[DiscoveredFile], *, max_files: int, max_bytes: float = math.inf
+) -> tuple[list[DiscoveredFile], bool]:
+    """The first files of ``files`` (up to ``max_files``, or past ``max_bytes``), and whether
+    that is all of them."""
+    sample: list[DiscoveredFile] = []
+    nbytes = 0
+    for f in files:
+        sample.append(f)
+        nbytes += f.size
+        if len(sample) > max_files or nbytes > max_bytes:
+            return sample, False
+    return sample, True
+
+
+def _warn_oversubscribed(kind: str, workers: int) -> None:
+    cpus = default_worker_count()
+    if kind in ("process", "thread") and workers > cpus:
+        log.warning(
+            "%d %s workers on %d usable CPU(s): workers beyond the CPU count only add "
+            "overhead; leave the worker count unset to use %d",
+            workers,
+            kind,
+            cpus,
+            cpus,
+        )
 
 
 def _start_method(governor: ChunkGovernor) -> str:
     """The start method for worker processes; never changes the global one.
 
-    The configured one, else the one the host set, else the platform default -- except that a
-    default of ``fork`` becomes ``forkserver`` while other threads run in this process (a
+    The configured one, else the one the host set (if not the platform default), else the
+    platform default -- except that a default of ``fork`` becomes ``forkserver`` while other
+    threads run in this process (a
     writer thread, a progress bar): forking a multi-threaded process can copy a lock some other
     thread holds, and the child would wait on it forever.
 
@@ -203,8 +264,13 @@ def _start_method(governor: ChunkGovernor) -> str:
     was read from standard input (``python - <<EOF``): then a default becomes ``fork`` where
     there is one, and a method someone chose is an :class:`ExecutorError` saying why.
     """
-    chosen = governor.concurrency.start_method or multiprocessing.get_start_method(allow_none=True)
     available = multiprocessing.get_all_start_methods()
+    host: str | None = multiprocessing.get_start_method(allow_none=True)
+    if host == available[0]:
+        # The platform default, which any spawn or forkserver process start fixes as the global
+        # method (multiprocessing asks for it): not a choice the host made.
+        host = None
+    chosen = governor.concurrency.start_method or host
     method = chosen or available[0]
     if (
         chosen is None
@@ -213,7 +279,7 @@ def _start_method(governor: ChunkGovernor) -> str:
         and threading.active_count() > 1
     ):
         method = "forkserver"
-    if method == "fork" or _main_script_importable():
+    if method == "fork" or main_script_importable():
         return method
     if chosen is None and "fork" in available:
         return "fork"
@@ -222,18 +288,6 @@ def _start_method(governor: ChunkGovernor) -> str:
         "main script, and this one was read from standard input; save it to a file, or use "
         "start_method='fork' or executor_type='thread'"
     )
-
-
-def _main_script_importable() -> bool:
-    """False when the main module is a script that spawned children cannot find (``<stdin>``)."""
-    main = sys.modules.get("__main__")
-    if getattr(getattr(main, "__spec__", None), "name", None):
-        return True  # python -m package.module: imported by name
-    path = getattr(main, "__file__", None)
-    if path is None:
-        return True  # python -c, an interactive session: nothing to re-import
-    base = multiprocessing.process.ORIGINAL_DIR or os.getcwd()  # type: ignore[attr-defined]
-    return os.path.exists(os.path.join(base, path))
 
 
 # -- the public entry points -------------------------------------------------------------------
@@ -384,8 +438,13 @@ def _iter_results(
     client: Any = None,
 ) -> Iterator[FileResult]:
     found = (f if isinstance(f, DiscoveredFile) else _file_for_path(f) for f in files)
-    sample = list(islice(found, AUTO_SERIAL_MAX_FILES + 1))
-    complete = len(sample) <= AUTO_SERIAL_MAX_FILES
+    if _requested_kind(executor_type, governor) == "auto" and workers > 1:
+        # Size the work: a little is chunked sooner in this thread than workers can start.
+        sample, complete = _peek(
+            found, max_files=AUTO_PEEK_MAX_FILES, max_bytes=_auto_serial_bytes(governor)
+        )
+    else:
+        sample, complete = _peek(found, max_files=AUTO_SERIAL_MAX_FILES)
     kind = resolve_executor(
         executor_type, governor, sample=sample, complete=complete, workers=workers
     )
@@ -394,6 +453,7 @@ def _iter_results(
         workers = 1
     elif complete:
         workers = max(1, min(workers, len(sample)))
+    _warn_oversubscribed(kind, workers)
     stats.start(kind, workers)
     if complete and not sample:  # nothing to do: start no workers
         return
@@ -414,7 +474,7 @@ def _iter_results(
         source = _iter_thread(_iter_batches(stream, batch_size), governor, workers, ordered)
     else:
         source = _iter_process(_iter_batches(stream, batch_size), governor, workers, ordered, stats)
-    streak = _FailureStreak()
+    streak = FailureStreak()
     with _closing(source):
         for result in source:
             stats.record(result)
@@ -441,83 +501,6 @@ def _iter_serial(files: Iterator[DiscoveredFile], governor: ChunkGovernor) -> It
     with watch_interrupts():  # a counter's own KeyboardInterrupt fails its file, Ctrl-C stops
         for f in files:
             yield process_file(f, governor)
-
-
-REPEATED_FAILURES = 5
-"""A run stops when its first this-many results are the same failure (see ``_FailureStreak``)."""
-# Failures that say something about one file (unreadable, too slow to chunk), never about the
-# run: they neither count towards a streak nor break one.
-_PER_FILE_STAGES = frozenset({"read", "timeout"})
-
-
-class _FailureStreak:
-    """Watches the first results of a run for one failure repeated over every file.
-
-    When nothing has been chunked or skipped yet and :data:`REPEATED_FAILURES` files failed with
-    the same stage, error type and message (the file's path taken out), the cause is not in the
-    files: going on would print the same line for every file of the repository.
-    """
-
-    __slots__ = ("_count", "_done", "_key")
-
-    def __init__(self) -> None:
-        self._key: tuple[str, str, str] | None = None
-        self._count = 0
-        self._done = False
-
-    def add(self, result: FileResult) -> None:
-        if self._done:
-            return
-        f = result.failure
-        if result.status != "failed" or f is None:
-            self._done = True  # something works: from now on failures are per file
-            return
-        if f.stage in _PER_FILE_STAGES:
-            return
-        message = f.message.replace(result.file.path, "<file>").replace(
-            result.file.rel_path, "<file>"
-        )
-        key = (f.stage, f.error_type, message)
-        if self._key is None:
-            self._key = key
-        elif key != self._key:
-            self._done = True  # different reasons: look at them file by file
-            return
-        self._count += 1
-        if self._count >= REPEATED_FAILURES:
-            raise RepeatedFailureError(
-                f"stopped: the first {self._count} files all failed the same way, so the cause "
-                f"is not in the files: [{f.stage}] {f.error_type}: {f.message} "
-                f"(last: {result.file.path})"
-            )
-
-
-def check_token_counter(governor: ChunkGovernor) -> None:
-    """Call the governor's token counter once on a short sample of code.
-
-    So a counter with a bug (a ``NameError``, ``None`` returned) is one clear error before any
-    file, not one failure per file. No-op without a counter.
-
-    Raises:
-        ConfigError: the counter raised, or returned something that is not a count.
-    """
-    counter = governor.token_counter
-    if counter is None:
-        return
-    try:
-        counter(_SAMPLE_CODE)
-    except ConfigError:
-        raise
-    except (Exception, SystemExit) as exc:
-        raise ConfigError(
-            "token_counter",
-            governor.fingerprint().rpartition("counter=")[2],
-            "argument",
-            f"it fails on a short sample of code: {type(exc).__name__}: {exc}",
-        ) from exc
-
-
-_SAMPLE_CODE = 'def greet(name: str) -> str:\n    """Say hello."""\n    return f"hello {name}"\n'
 
 
 def _iter_batches(files: Iterator[DiscoveredFile], batch_size: int | None) -> Iterator[Batch]:
