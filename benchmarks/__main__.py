@@ -22,6 +22,8 @@ from benchmarks.peers import PEERS, load_peer
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS_DIR = HERE.parent / ".cache" / "corpus"
+CORPUS_SCRIPT = "../shared/corpus/make_corpus.sh"
+"""Builds the multi-language corpus, run from the repository root (both READMEs name it so)."""
 
 
 def _log(message: str) -> None:
@@ -217,8 +219,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--corpus-dir",
         type=Path,
         default=DEFAULT_CORPUS_DIR,
-        help="the multi-language corpus (default .cache/corpus, from "
-        "shared/corpus/make_corpus.sh); skipped when missing",
+        help="the multi-language corpus (default .cache/corpus, built by "
+        f"{CORPUS_SCRIPT}); the page needs it: without it RESULTS.md would lose its corpus "
+        "sections, so page refuses to run",
     )
     page.add_argument(
         "--max-files",
@@ -278,13 +281,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         plan = [(spec, args.max_files, args.largest) for spec in (args.corpus or ["stdlib"])]
     else:
-        plan = [("stdlib", None, False)]
-        if args.corpus_dir.is_dir():
-            plan.append((str(args.corpus_dir), args.max_files, False))
-            if args.stress:
-                plan.append((str(args.corpus_dir), args.stress, True))
-        else:
-            _log(f"{args.corpus_dir} not found: the page covers the standard library only")
+        if not args.corpus_dir.is_dir():
+            # A page without the corpus would overwrite RESULTS.md without its corpus sections.
+            print(
+                f"error: no multi-language corpus at {args.corpus_dir}: build it with "
+                f"{CORPUS_SCRIPT} or pass --corpus-dir; {args.markdown} is left as it is "
+                "(python -m benchmarks run --markdown OUT.md gives a page of the standard "
+                "library alone)",
+                file=sys.stderr,
+            )
+            return 2
+        plan = [("stdlib", None, False), (str(args.corpus_dir), args.max_files, False)]
+        if args.stress:
+            plan.append((str(args.corpus_dir), args.stress, True))
     started = time.time()
     results: dict[str, Any] = {
         "command": "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv),

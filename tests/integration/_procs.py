@@ -12,6 +12,26 @@ from pathlib import Path
 
 import psutil
 
+CLI_TIMEOUT = 180
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m codeweaver ARGS`` with no ``CODEWEAVER_*`` variable from the host (plus
+    ``env``); the output captured as text."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "codeweaver", *args],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        cwd=cwd,
+        env=full_env,
+        check=False,
+    )
+
 
 def descendants() -> set[psutil.Process]:
     """Our descendant processes (zombies included), less multiprocessing's long-lived helpers."""

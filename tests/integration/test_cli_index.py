@@ -16,27 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _procs import run_cli
 
 from codeweaver.index.store import IndexStore, default_db_path
 from codeweaver.search.keyword import keyword_search
 
 TIMEOUT = 180
-
-
-def run_cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "codeweaver", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        cwd=cwd,
-        env=full_env,
-        check=False,
-    )
 
 
 def index_json(repo: Path, *extra: str, expect: int = 0) -> dict[str, Any]:

@@ -128,6 +128,31 @@ def test_a_file_the_engine_returns_no_result_for_is_recorded_as_failed(
     assert (again.failed, again.changed, again.unchanged) == (0, 1, 12)
 
 
+def test_a_file_deleted_between_discovery_and_chunking_is_a_vanished_skip(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeweaver.engine.chunker import parallel
+
+    real = parallel.iter_file_results
+
+    def deletes_mod5_first(files: Any, *args: Any, **kwargs: Any) -> Any:
+        def stream() -> Any:
+            for f in files:
+                if f.rel_path == "src/mod5.py":
+                    Path(f.path).unlink()  # gone after discovery listed it
+                yield f
+
+        return real(stream(), *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "iter_file_results", deletes_mod5_first)
+    report = index_project(repo, _settings(repo))
+    assert report.ok and (report.failed, report.skipped, report.new) == (0, 1, 12)
+    assert [(s.reason, Path(s.path).name) for s in report.skips] == [("vanished", "mod5.py")]
+    monkeypatch.undo()
+    again = index_project(repo, _settings(repo))
+    assert (again.deleted, again.skipped, again.failed) == (1, 0, 0)
+
+
 def test_the_index_never_indexes_itself(repo: Path) -> None:
     index_project(repo, _settings(repo))
     hidden = _settings(repo, discovery={"hidden": True})

@@ -281,7 +281,8 @@ def test_replacing_2000_files_is_one_batch_through_the_parallel_engine(
         (repo / f"pkg{d:02}").mkdir(parents=True)
         for f in range(100):
             (repo / f"pkg{d:02}" / f"m{f:03}.py").write_text(_module(f"v1_{d}_{f}", 2))
-    w = watch(repo, "--workers", "2", "--rescan-above", "1000000")
+    # the process pool asked for: `auto` would chunk these 2,000 small files serially
+    w = watch(repo, "--executor", "process", "--workers", "2", "--rescan-above", "1000000")
     assert w.ready()["report"]["new"] == 2000
 
     # Like a checkout: every file replaced by a new version, as fast as renames go.

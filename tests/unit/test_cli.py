@@ -202,3 +202,14 @@ def test_index_include_and_exclude_globs(
     assert main([*argv, "--include", "src/a.py"]) == EXIT_OK
     report = json.loads(capsys.readouterr().out)
     assert (report["total_files"], report["deleted"]) == (1, 1)
+
+
+def test_chunk_language_flag_takes_aliases_and_refuses_unknown_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "mod.txt"
+    f.write_text(SOURCE)
+    assert main(["chunk", str(f), "--json", "--language", "Python"]) == EXIT_OK
+    assert {c["language"] for c in json.loads(capsys.readouterr().out)} == {"python"}
+    assert main(["chunk", str(f), "--language", "klingon"]) == EXIT_USAGE
+    assert "unknown language 'klingon'" in capsys.readouterr().err

@@ -204,15 +204,80 @@ def test_unknown_key_in_a_file_is_an_error(project: Path) -> None:
     assert info.value.source.endswith("codeweaver.toml")
 
 
-def test_conflict_across_sources_names_both(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_budget_from_a_higher_source_wins_whatever_its_unit(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (project / "codeweaver.toml").write_text("[chunker]\nmax_chunk_chars = 1500\n")
     monkeypatch.setenv(TOKENS_ENV, "256")
+    chunker = load_settings(project).chunker
+    assert (chunker.max_chunk_tokens, chunker.max_chunk_chars) == (256, None)
+    assert load_settings(project, chunker={"max_chunk_chars": 900}).chunker.budget == 900
+    monkeypatch.delenv(TOKENS_ENV)
+    assert load_settings(project).chunker.max_chunk_chars == 1500  # the file, when alone
+
+
+def test_both_budgets_in_one_source_name_that_source(project: Path) -> None:
+    (project / "codeweaver.toml").write_text(
+        "[chunker]\nmax_chunk_chars = 1500\nmax_chunk_tokens = 256\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_settings(project)
     err = info.value
-    assert err.field == "chunker"
-    assert TOKENS_ENV in err.source and "codeweaver.toml" in err.source
-    assert "not both" in err.reason
+    assert err.field == "chunker" and "not both" in err.reason
+    assert err.source == str(project.resolve() / "codeweaver.toml")
+
+
+def test_a_misspelt_key_gets_a_did_you_mean(project: Path) -> None:
+    (project / "codeweaver.toml").write_text(
+        "[chunker]\nmax_chunk_token = 100\n\n[discovry]\nexclude = []\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(project)
+    text = str(info.value)
+    assert "did you mean 'max_chunk_tokens'?" in text
+
+
+def test_a_misspelt_table_gets_a_did_you_mean(project: Path) -> None:
+    (project / "codeweaver.toml").write_text("[discovry]\nexclude = []\n")
+    with pytest.raises(ConfigError, match=r"discovry.*did you mean 'discovery'\?"):
+        load_settings(project)
+
+
+def test_every_problem_is_listed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKENS_ENV, "x")
+    monkeypatch.setenv("CODEWEAVER_CHUNKER__FILE_TIMEOUT_SECONDS", "-1")
+    (project / "codeweaver.toml").write_text("[chunker]\npacking = 'tight'\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(project)
+    text = str(info.value)
+    for part in (TOKENS_ENV, "CODEWEAVER_CHUNKER__FILE_TIMEOUT_SECONDS", "chunker.packing"):
+        assert part in text
+    assert "more problem" not in text and "\n" not in text
+    assert len(info.value.also) == 2
+
+
+def test_a_config_file_that_is_not_utf8_names_the_file(project: Path) -> None:
+    (project / "codeweaver.toml").write_bytes(b"[chunker]\nmax_chunk_chars = 1500 # \xff\xfe\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(project)
+    assert info.value.source == str(project.resolve() / "codeweaver.toml")
+    assert "not UTF-8" in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["environment", "dotenv"])
+def test_a_list_that_is_not_json_names_the_variable_and_the_field(
+    project: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    if where == "environment":
+        monkeypatch.setenv("CODEWEAVER_DISCOVERY__EXCLUDE", "[")
+    else:
+        (project / ".env").write_text("CODEWEAVER_DISCOVERY__EXCLUDE=[\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(project)
+    err = info.value
+    assert err.field == "discovery.exclude" and err.value == "["
+    assert "CODEWEAVER_DISCOVERY__EXCLUDE" in err.source
+    assert "JSON" in err.reason
 
 
 def test_unreadable_toml_names_the_file(project: Path) -> None:
@@ -225,11 +290,9 @@ def test_unreadable_toml_names_the_file(project: Path) -> None:
 
 def test_config_error_is_one_value_error(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKENS_ENV, "x")
-    monkeypatch.setenv("CODEWEAVER_CHUNKER__FILE_TIMEOUT_SECONDS", "-1")
     with pytest.raises(ValueError) as info:  # callers who know only builtins can catch it
         load_settings(project)
     assert isinstance(info.value, ConfigError) and isinstance(info.value, CodeWeaverError)
-    assert "more problem" in info.value.reason
     assert "\n" not in str(info.value)
 
 

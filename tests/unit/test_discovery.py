@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from codeweaver.config.chunker import ChunkerSettings
 from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
+from codeweaver.core import discovery
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import (
     HEAD_BYTES,
@@ -108,6 +109,48 @@ def test_rules_at_many_depths(make_tree: MakeTree) -> None:
     assert len(set(rels(root, respect_ignore_files=False))) == 18
 
 
+@pytest.mark.slow
+def test_a_huge_root_gitignore_is_compiled_twice_not_once_per_folder(
+    make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rignore
+
+    rules = [f"build_{i}/**/*.o{i % 7}" if i % 3 else f"/generated_{i}.tmp" for i in range(60_000)]
+    files: dict[str, str | bytes] = {".gitignore": "\n".join(rules) + "\n"}
+    for top in range(25):
+        files[f"pkg{top}/sub/mod.py"] = "x\n"
+        files[f"build_{top * 3 + 1}/a/b.o{(top * 3 + 1) % 7}"] = "x\n"  # ignored
+    root = make_tree(files)
+    real, calls = rignore.walk, []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs.get("max_depth"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rignore, "walk", counted)
+    got = rels(root)
+    assert got == sorted(f"pkg{top}/sub/mod.py" for top in range(25))
+    # Each call compiles the 60,000 rules again (~0.4 s): 2 calls, not one per folder.
+    assert len(calls) == 2 and calls[-1] is None, calls
+
+
+def test_whole_tree_listings_decide_as_folder_listings_do(
+    make_tree: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, str | bytes] = {".gitignore": "*.tmp\nbuild/\n", "build/x.py": "x\n"}
+    for depth in range(1, 7):
+        d = "/".join(f"d{i}" for i in range(1, depth + 1))
+        files[f"{d}/x{depth}.py"] = "x\n"
+        files[f"{d}/keep{depth}.tmp"] = "x\n"
+    files["d1/d2/d3/.gitignore"] = "!keep*.tmp\n"
+    files["d1/d2/.ignore"] = "x2.py\n"
+    root = make_tree(files)
+    by_folder = rels(root)
+    monkeypatch.setattr(discovery, "_COSTLY_LISTING_SECONDS", -1.0)  # every call is "costly"
+    assert rels(root) == by_folder
+    assert "d1/d2/x2.py" not in by_folder and "d1/d2/d3/keep3.tmp" in by_folder
+
+
 def test_dot_ignore_and_codeweaverignore(make_tree: MakeTree) -> None:
     root = make_tree(
         {
@@ -170,6 +213,22 @@ def test_hidden_files_and_folders_skipped_by_default(make_tree: MakeTree) -> Non
         "src/.secret.py",
         "src/main.py",
     ]
+
+
+def test_compiled_python_is_left_out_up_front(make_tree: MakeTree) -> None:
+    root = make_tree(
+        {
+            "src/main.py": "x\n",
+            "src/__pycache__/main.cpython-311.pyc": b"\xa7\r\r\n\0\0\0\0",
+            "legacy.pyc": b"\x03\xf3\r\n\0",
+            "opt.pyo": b"\x03\xf3\r\n\0",
+        }
+    )
+    for hidden in (False, True):
+        items = list(iter_discovery(root, hidden=hidden))
+        # Neither yielded nor read and sniffed as binary: no skip record either.
+        assert [i.rel_path for i in items if isinstance(i, DiscoveredFile)] == ["src/main.py"]
+        assert [i for i in items if isinstance(i, SkipRecord)] == []
 
 
 # --- symlinks ------------------------------------------------------------------------------------
@@ -325,7 +384,7 @@ def test_unreadable_file_is_skipped(make_tree: MakeTree) -> None:
         (root / "locked.py").chmod(0o644)
 
 
-def test_file_vanishing_during_the_walk_is_unreadable(make_tree: MakeTree) -> None:
+def test_file_vanishing_during_the_walk_is_skipped_as_vanished(make_tree: MakeTree) -> None:
     """The folder is listed, then the file disappears before discovery reaches it."""
     root = make_tree({"a.py": "x\n", "b.py": "y\n", "c.py": "z\n"})
     items = iter_discovery(root)
@@ -334,7 +393,7 @@ def test_file_vanishing_during_the_walk_is_unreadable(make_tree: MakeTree) -> No
     (root / "b.py").unlink()
     rest = list(items)
     assert [type(i).__name__ for i in rest] == ["SkipRecord", "DiscoveredFile"]
-    assert isinstance(rest[0], SkipRecord) and rest[0].reason == "unreadable"
+    assert isinstance(rest[0], SkipRecord) and rest[0].reason == "vanished"
     assert "FileNotFoundError" in rest[0].detail
 
 

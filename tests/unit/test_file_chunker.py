@@ -145,8 +145,11 @@ def test_read_source_refuses_large_and_reports_missing(tmp_path: Path) -> None:
     with pytest.raises(FileSkippedError) as info:
         read_source(big, 1000)
     assert info.value.reason == "too_large"
-    with pytest.raises(ChunkingError) as err:
+    with pytest.raises(FileSkippedError) as gone:
         read_source(tmp_path / "gone.py", 1000)
+    assert gone.value.reason == "vanished"
+    with pytest.raises(ChunkingError) as err:
+        read_source(big / "inner.py", 1000)  # a folder in the path is a file
     assert err.value.stage == "read"
 
 
@@ -194,3 +197,32 @@ def test_deadline_is_checked_every_step_with_a_slow_token_counter() -> None:
         chunk_bytes(src.encode(), "python", gov, deadline=deadline)
     # Stopped within a step of the limit, not after counting the remaining definitions.
     assert len(late_calls) <= 3
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "expected"),
+    [
+        ("Python", "def f():\n    return 1\n", "python"),
+        ("py", "def f():\n    return 1\n", "python"),
+        ("golang", "package m\n\nfunc F() int {\n\treturn 1\n}\n", "go"),
+        ("C++", "int f() {\n  return 1;\n}\n", "cpp"),
+    ],
+)
+def test_language_names_are_case_insensitive_and_take_common_aliases(
+    given: str, code: str, expected: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    chunks = chunk_text(code, given, GOV)
+    assert {c.language for c in chunks} == {expected}
+    assert {c.chunker for c in chunks} == {"semantic"}  # parsed, not cut as plain text
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_an_unknown_language_is_plain_text_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="codeweaver"):
+        first = chunk_text("x = 1\n", "klingon-script", GOV)
+        chunk_text("y = 2\n", "klingon-script", GOV)
+    assert {c.language for c in first} == {"text"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "unknown language 'klingon-script'" in warnings[0]

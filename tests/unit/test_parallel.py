@@ -42,7 +42,9 @@ def files(tmp_path: Path) -> list[DiscoveredFile]:
         out.append(DiscoveredFile(str(p), p.name, "python", p.stat().st_size, 0))
     (tmp_path / "blob.py").write_bytes(b"\x00" * 64)
     out.append(DiscoveredFile(str(tmp_path / "blob.py"), "blob.py", "python", 64, 0))
-    out.append(DiscoveredFile(str(tmp_path / "missing.py"), "missing.py", "python", 5, 0))
+    # Unreadable: a folder in its path is a file (NotADirectoryError), a read failure.
+    unreadable = tmp_path / "blob.py" / "missing.py"
+    out.append(DiscoveredFile(str(unreadable), "missing.py", "python", 5, 0))
     return out
 
 
@@ -84,6 +86,56 @@ def test_auto_is_serial_for_a_handful_of_small_files_only() -> None:
     many = [_fake(i) for i in range(parallel.AUTO_SERIAL_MAX_FILES + 1)]
     assert resolve_executor("auto", sample=many, complete=False, workers=4) == "process"
     assert resolve_executor("auto", sample=many, complete=False, workers=1) == "serial"
+
+
+def test_auto_chooses_from_the_amount_of_work_and_the_cores(
+    files: list[DiscoveredFile], governor: ChunkGovernor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A whole small repository (here 26 files) is chunked serially: workers would cost more.
+    stats = RunStats()
+    assert len(list(iter_file_results(files, governor, max_workers=2, stats=stats))) == 26
+    assert (stats.executor, stats.workers) == ("serial", 1)
+    # Past AUTO_SERIAL_MAX_BYTES of work, processes.
+    limit = parallel.AUTO_SERIAL_MAX_BYTES
+    small = [_fake(i, size=limit // 40) for i in range(40)]
+    assert resolve_executor("auto", sample=small, complete=True, workers=2) == "serial"
+    big = [*small, _fake(40, size=10)]
+    assert resolve_executor("auto", sample=big, complete=True, workers=2) == "process"
+    assert resolve_executor("auto", sample=small, complete=False, workers=2) == "process"
+    # One CPU: serial whatever the work.
+    monkeypatch.setattr(parallel, "default_worker_count", lambda: 1)
+    assert resolve_executor("auto", governor, workers=parallel.resolve_worker_count(None)) == (
+        "serial"
+    )
+
+
+def test_auto_peeks_a_bounded_amount_of_input(governor: ChunkGovernor) -> None:
+    pulled = 0
+
+    def stream() -> Iterator[DiscoveredFile]:
+        nonlocal pulled
+        for i in range(10_000):
+            pulled += 1
+            yield _fake(i, size=10)  # tiny files: the byte limit is never reached
+
+    results = iter_file_results(stream(), governor, max_workers=2, executor_type="auto")
+    next(results)
+    assert pulled <= parallel.AUTO_PEEK_MAX_FILES + 1
+    results.close()
+
+
+def test_more_workers_than_cpus_is_warned_about(
+    files: list[DiscoveredFile], governor: ChunkGovernor, caplog: pytest.LogCaptureFixture
+) -> None:
+    cpus = default_worker_count()
+    with caplog.at_level(logging.WARNING, logger="codeweaver"):
+        list(iter_file_results(files, governor, executor_type="thread", max_workers=cpus + 6))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"{cpus + 6} thread workers on {cpus} usable CPU" in warnings[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="codeweaver"):
+        list(iter_file_results(files, governor, executor_type="thread", max_workers=cpus))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
 def test_auto_picks_threads_without_a_gil(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,6 +343,30 @@ def test_fork_is_avoided_while_other_threads_run(monkeypatch: pytest.MonkeyPatch
             ChunkerSettings(concurrency=ConcurrencySettings(start_method="fork"))
         )
         assert parallel._start_method(explicit) == "fork"  # what the user asked for wins
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_fork_stays_avoided_after_an_earlier_spawn_fixed_the_global_default(
+    tmp_path: Path,
+) -> None:
+    import multiprocessing
+    import threading
+
+    if multiprocessing.get_all_start_methods()[:1] != ["fork"]:
+        pytest.skip("fork is not the platform default here")
+    spawn = ChunkGovernor(ChunkerSettings(concurrency=ConcurrencySettings(start_method="spawn")))
+    p = tmp_path / "m.py"
+    p.write_text(SOURCE.format(i=1), encoding="utf-8")
+    one = [DiscoveredFile(str(p), "m.py", "python", p.stat().st_size, 0)]
+    list(iter_file_results(one, spawn, executor_type="process", max_workers=1))
+    assert multiprocessing.get_start_method(allow_none=True) == "fork"  # fixed by that start
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert parallel._start_method(ChunkGovernor()) == "forkserver"
     finally:
         stop.set()
         t.join()

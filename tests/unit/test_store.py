@@ -10,6 +10,7 @@ import pytest
 from codeweaver.core.chunks import CodeChunk, Span
 from codeweaver.core.errors import IndexStoreError, IndexVersionError
 from codeweaver.index.store import (
+    APPLICATION_ID,
     SCHEMA_VERSION,
     IndexStore,
     default_db_path,
@@ -252,3 +253,124 @@ def test_stats_counts_languages_and_bytes(store: IndexStore) -> None:
     assert st.languages == {"python": 2}
     assert st.fingerprint == "fp-1"
     assert st.db_bytes > 0
+
+
+# -- a database that is not ours is never touched; a damaged one is refused with the fix --------
+def _foreign_db(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE users(name TEXT)")
+    conn.execute("INSERT INTO users VALUES ('ada')")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_a_foreign_database_survives_recreate_incompatible(tmp_path: Path) -> None:
+    db = _foreign_db(tmp_path / "app.db")
+    with pytest.raises(IndexVersionError, match="not a codeweaver index"):
+        IndexStore.open(db, recreate_incompatible=True)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT name FROM users").fetchall() == [("ada",)]
+    conn.close()
+
+
+def test_a_foreign_database_with_a_meta_table_is_still_foreign(tmp_path: Path) -> None:
+    db = _foreign_db(tmp_path / "app.db")
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE meta(key TEXT, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(IndexVersionError, match="not a codeweaver index"):
+        IndexStore.open(db, recreate_incompatible=True)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
+    conn.close()
+
+
+def test_an_index_carries_its_application_id(tmp_path: Path) -> None:
+    db = default_db_path(tmp_path)
+    IndexStore.open(db).close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+    conn.close()
+
+
+def test_an_older_index_without_the_mark_is_recognised_and_rebuilt(tmp_path: Path) -> None:
+    db = default_db_path(tmp_path)
+    with IndexStore.open(db) as s:
+        _put(s, "a.py", _chunks("a.py", ["x = 1\n"]))
+        s.set_meta("schema_version", "2")
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA application_id = 0")  # as schema version 2 left it
+    conn.close()
+    with pytest.raises(IndexVersionError, match="schema version 2"):
+        IndexStore.open(db)
+    with IndexStore.open(db, recreate_incompatible=True) as s:
+        assert s.file_count() == 0 and s.get_meta("schema_version") == str(SCHEMA_VERSION)
+
+
+def _corrupt_pages(db: Path) -> None:
+    """Overwrite every page after the first few with garbage (the header page stays intact)."""
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for i in range(3 * page, len(data)):
+        data[i] = (i * 7 + 13) % 256
+    db.write_bytes(bytes(data))
+
+
+def _big_index(db: Path) -> None:
+    with IndexStore.open(db) as s:
+        for i in range(60):
+            _put(s, f"m{i}.py", _chunks(f"m{i}.py", [f"def f{i}():\n    return {i}\n" * 40]))
+        s._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def test_damaged_pages_are_refused_for_writing_with_the_fix(tmp_path: Path) -> None:
+    db = default_db_path(tmp_path)
+    _big_index(db)
+    _corrupt_pages(db)
+    with pytest.raises(IndexStoreError, match=r"damaged .*codeweaver index --full"):
+        IndexStore.open(db)
+    with IndexStore.open(db, recreate_incompatible=True) as s:  # --full: ours, so rebuilt
+        assert s.file_count() == 0 and s.check_integrity() == []
+
+
+def test_a_missing_fts_table_is_damage_for_readers_and_writers(tmp_path: Path) -> None:
+    db = default_db_path(tmp_path)
+    with IndexStore.open(db) as s:
+        _put(s, "a.py", _chunks("a.py", ["x = 1\n"]))
+        s._conn.execute("DROP TABLE chunks_fts")
+    for kwargs in ({}, {"create": False}, {"read_only": True}):
+        with pytest.raises(IndexStoreError, match=r"missing table chunks_fts.*--full"):
+            IndexStore.open(db, **kwargs)  # type: ignore[arg-type]
+    with IndexStore.open(db, recreate_incompatible=True) as s:
+        assert s.file_count() == 0 and _search(s, "x") == []
+
+
+def test_read_only_open_reads_and_never_writes(tmp_path: Path) -> None:
+    db = default_db_path(tmp_path)
+    with IndexStore.open(db) as s:
+        _put(s, "a.py", _chunks("a.py", ["def parse_config():\n    pass\n"]))
+    with IndexStore.open(db, read_only=True) as s:
+        assert [h.path for h in _search(s, "parse config")] == ["a.py"]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            s.set_meta("x", "y")
+
+
+# -- a failed file keeps its last good chunks, marked stale ------------------------------------
+def test_mark_failed_keeps_the_last_good_chunks_until_a_success(store: IndexStore) -> None:
+    _put(store, "a.py", _chunks("a.py", ["def a():\n    pass\n", "def b():\n    pass\n"]))
+    store.mark_failed("a.py", reason="timeout: too slow", fingerprint="fp")
+    store.mark_failed("new.py", reason="chunk: boom", fingerprint="fp", language="python")
+    assert len(store.chunks_for("a.py")) == 2
+    states = store.file_states()
+    assert (states["a.py"].status, states["a.py"].chunk_count) == ("failed", 2)
+    assert states["a.py"].content_hash == "h-a.py"  # describes the chunks kept
+    assert (states["new.py"].status, states["new.py"].chunk_count) == ("failed", 0)
+    st = store.stats()
+    assert (st.failed, st.stale_files, st.stale_chunks, st.chunks) == (2, 1, 2, 2)
+    assert store.check_integrity() == []
+    _put(store, "a.py", _chunks("a.py", ["def c():\n    pass\n"]))
+    st = store.stats()
+    assert (st.failed, st.stale_files, st.chunks) == (1, 0, 1)

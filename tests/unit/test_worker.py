@@ -88,11 +88,17 @@ def test_process_file_accounts_for_every_outcome(
     assert binary.skip.reason == "binary" and binary.chunks == []
     assert binary.file_hash is not None  # the bytes were read before the skip
 
-    gone = process_file(corpus["gone.py"], governor)
-    assert gone.status == "failed" and gone.failure is not None
-    assert gone.failure.stage == "read"
-    assert gone.failure.path == corpus["gone.py"].path
+    gone = process_file(corpus["gone.py"], governor)  # deleted since it was found
+    assert gone.status == "skipped" and gone.skip is not None
+    assert gone.skip.reason == "vanished"
+    assert gone.skip.path == corpus["gone.py"].path
     assert gone.file_hash is None
+
+    beneath = corpus["ok.py"].path + "/inner.py"  # a folder in its path is a file
+    unreadable = process_file(DiscoveredFile(beneath, "inner.py", "python", 1, 0), governor)
+    assert unreadable.status == "failed" and unreadable.failure is not None
+    assert unreadable.failure.stage == "read"
+    assert "NotADirectoryError" in unreadable.failure.message
 
     empty = process_file(corpus["empty.py"], governor)
     assert empty.status == "chunked" and empty.chunks == []
@@ -170,7 +176,7 @@ def test_init_worker_installs_a_governor_with_a_lambda(
     started: list[int] = []
     results = chunk_batch(batch, on_start=started.append)
     assert started == [0, 1, 2]
-    assert [r[0] for r in results] == ["chunked", "skipped", "failed"]
+    assert [r[0] for r in results] == ["chunked", "skipped", "skipped"]  # gone.py vanished
     expected = [encode_result(process_file(f, gov)) for f in batch]
     assert [r[:5] for r in results] == [e[:5] for e in expected]
 

@@ -30,6 +30,8 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # as if killed by SIGPIPE, like other Unix tools
 
 Executor = Literal["auto", "process", "thread", "serial", "dask"]
+MAX_LIMIT = 10_000
+"""``search --limit`` at most (SQLite takes 64-bit integers; nobody reads more results)."""
 
 app = App(
     name="codeweaver",
@@ -40,11 +42,27 @@ app = App(
 
 _budget = Group("Chunk budget", validator=validators.MutuallyExclusive())  # type: ignore[no-untyped-call]
 
+
+def _whole_number(type_: object, tokens: Sequence[Any]) -> int:
+    """cyclopts rounds "2.6" to 3; a count given as a fraction is a mistake to point out."""
+    text = str(tokens[0].value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
 MaxTokens = Annotated[
-    int | None, Parameter(group=_budget, help="chunk budget in tokens (default 512)")
+    int | None,
+    Parameter(group=_budget, converter=_whole_number, help="chunk budget in tokens (default 512)"),
 ]
-MaxChars = Annotated[int | None, Parameter(group=_budget, help="chunk budget in characters")]
-Verbose = Annotated[bool, Parameter(name=["--verbose", "-v"], negative="", help="log more")]
+MaxChars = Annotated[
+    int | None,
+    Parameter(group=_budget, converter=_whole_number, help="chunk budget in characters"),
+]
+Verbose = Annotated[
+    bool, Parameter(name=["--verbose", "-v"], negative="", help="log more; list skipped files")
+]
 Quiet = Annotated[
     bool, Parameter(name=["--quiet", "-q"], negative="", help="no progress bar, errors only")
 ]
@@ -95,6 +113,17 @@ def _guard(fn: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        # Pages damaged in a part of the index the opening checks did not read. (sqlite3 is
+        # looked up, not imported: `codeweaver --help` stays light.)
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError):
+            raise
+        _err(
+            f"the index cannot be read ({exc}): rebuild it with `codeweaver index --full`, "
+            "or delete it"
+        )
+        return EXIT_USAGE
 
 
 def _setup_logging(verbose: bool, quiet: bool) -> None:
@@ -151,7 +180,10 @@ def _existing_dir(path: Path) -> Path:
 def index(
     path: Path = Path("."),
     *,
-    workers: Annotated[int | None, Parameter(help="worker processes/threads")] = None,
+    workers: Annotated[
+        int | None,
+        Parameter(converter=_whole_number, help="worker processes/threads (default: the CPUs)"),
+    ] = None,
     executor: Annotated[Executor | None, Parameter(help="how files are spread")] = None,
     scheduler: Annotated[
         str | None,
@@ -180,6 +212,7 @@ def index(
     Unchanged files are skipped cheaply (size and mtime, then content hash); a change of chunking
     settings re-chunks everything. The index lives in PATH/.codeweaver/index.db unless --db says
     otherwise. Exit code 0: clean; 1: some files failed (listed); 2: usage or config error.
+    -v also lists the files skipped, with why.
 
     Parameters
     ----------
@@ -220,7 +253,7 @@ def index(
             data["ok"] = report.ok
             print(_json.dumps(data, indent=2))
         elif not quiet or not report.ok:
-            print_index_report(report, quiet=quiet)
+            print_index_report(report, quiet=quiet, verbose=verbose)
         return EXIT_OK if report.ok else EXIT_FAILED
 
     return _guard(body)
@@ -339,7 +372,10 @@ def search(
     query: str,
     path: Path = Path("."),
     *,
-    limit: Annotated[int, Parameter(name=["--limit", "-n"], help="results to show")] = 10,
+    limit: Annotated[
+        int,
+        Parameter(name=["--limit", "-n"], converter=_whole_number, help="results to show"),
+    ] = 10,
     mode: Annotated[
         SearchModeFlag,
         Parameter(help="keyword (BM25), semantic (vectors), hybrid (both) or auto"),
@@ -367,10 +403,10 @@ def search(
         from codeweaver.index.store import IndexStore
         from codeweaver.search import search as run_search
 
-        if limit < 1:
-            raise UsageError("--limit must be at least 1")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"--limit must be between 1 and {MAX_LIMIT:,}")
         db_path = _db_for(path, db)
-        with IndexStore.open(db_path, create=False) as store:
+        with IndexStore.open(db_path, read_only=True) as store:
             results = run_search(store, query, mode=mode, limit=limit)
         if json:
             print(_json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
@@ -401,6 +437,9 @@ def status(
 ) -> int:
     """Show what the index of PATH holds and whether it is stale (files changed since).
 
+    Exit code 0: up to date; 1: stale (files new, modified or deleted since, failed files to
+    retry, or other chunking settings): run `codeweaver index`; 2: no index, or a usage error.
+
     Parameters
     ----------
     path
@@ -420,20 +459,20 @@ def status(
         settings = load_settings(root, **overrides)
         from codeweaver.index.pipeline import resolve_db_path
 
-        with IndexStore.open(resolve_db_path(root, settings), create=False) as store:
+        with IndexStore.open(resolve_db_path(root, settings), read_only=True) as store:
             stats = store.stats()
             stale = check_staleness(root, settings, store)
-            failed = [(p, r or "") for p, st, r, _ in store.iter_files() if st == "failed"]
+            failed = [(p, r or "", n) for p, st, r, n in store.iter_files() if st == "failed"]
         if json:
             data = {
                 "index": _stats_dict(stats),
                 "stale": stale.to_dict(),
-                "failed": [{"path": p, "reason": r} for p, r in failed],
+                "failed": [{"path": p, "reason": r, "stale_chunks": n} for p, r, n in failed],
             }
             print(_json.dumps(data, indent=2))
         else:
             print_status(stats, stale, failed)
-        return EXIT_OK
+        return EXIT_FAILED if stale.is_stale else EXIT_OK
 
     return _guard(body)
 
@@ -465,10 +504,14 @@ def chunk(
     """
 
     def body() -> int:
+        from dataclasses import replace
+
         from codeweaver.cli.render import print_chunks
         from codeweaver.config import load_settings
+        from codeweaver.config.settings import find_project_dir
         from codeweaver.core.discovery import DiscoveredFile
-        from codeweaver.core.languages import language_for_path
+        from codeweaver.core.errors import DiscoveryError
+        from codeweaver.core.languages import resolve_language
         from codeweaver.engine.chunker.file_chunker import chunk_file
         from codeweaver.engine.chunker.governor import ChunkGovernor
 
@@ -476,24 +519,28 @@ def chunk(
             raise UsageError(f"no such file: {file}")
         if not file.is_file():
             raise UsageError(f"not a file: {file}")
+        lang = None
+        if language is not None:
+            lang = resolve_language(language)
+            if lang is None:
+                raise UsageError(
+                    f"unknown language {language!r}: `codeweaver languages` lists the names"
+                )
         target = file.resolve()
+        project = find_project_dir(target.parent)  # its settings, not the working directory's
         overrides: dict[str, Any] = {}
         chunker = _chunker_overrides(max_tokens, max_chars)
         if chunker:
             overrides["chunker"] = chunker
-        settings = load_settings(Path.cwd(), **overrides)
+        settings = load_settings(project, **overrides)
         governor = ChunkGovernor(settings.chunker)
-        st = target.stat()
-        lang = language or language_for_path(str(target)) or "text"
-        found = DiscoveredFile(
-            path=str(target),
-            rel_path=file.as_posix(),
-            language=str(lang),
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
-        )
         try:
-            chunks = chunk_file(found, governor)
+            found = DiscoveredFile.from_path(
+                target, project, max_file_bytes=governor.max_file_bytes, hash_content=False
+            )
+            chunks = chunk_file(found if lang is None else replace(found, language=lang), governor)
+        except DiscoveryError as exc:
+            raise UsageError(str(exc)) from None
         except CodeWeaverError as exc:
             _err(f"{file}: {exc}")
             return EXIT_FAILED

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IndexProgressBar",
     "WatchLog",
+    "describe_chunking",
     "print_chunks",
     "print_index_report",
     "print_languages",
@@ -113,11 +114,12 @@ class IndexProgressBar:
             self._progress.stop()
 
 
-def print_index_report(report: IndexReport, *, quiet: bool = False) -> None:
-    """The summary table (one row of counts), where the index is, then the failed files."""
+def print_index_report(report: IndexReport, *, quiet: bool = False, verbose: bool = False) -> None:
+    """The summary table (one row of counts), where the index is, then the failed files; with
+    ``verbose``, the skipped files and why."""
     out = _stdout()
     if not quiet:
-        out.print(f"[bold]codeweaver index[/] {escape(str(report.root))}")
+        out.print(f"[bold]indexed[/] {escape(str(report.root))}")
         table = Table(box=None, padding=(0, 1, 0, 2))
         cells = [
             ("new", report.new),
@@ -144,8 +146,20 @@ def print_index_report(report: IndexReport, *, quiet: bool = False) -> None:
         )
         if report.rebuild:
             out.print(f"  re-chunked every file: {escape(report.rebuild)}")
+    if verbose and report.skips:
+        out.print(f"[bold]{len(report.skips)} file(s) skipped:[/]")
+        for skip in report.skips:
+            detail = f" ({skip.detail})" if skip.detail else ""
+            path = _relative(skip.path, report.root)
+            out.print(f"  {escape(path)}: {escape(skip.reason)}{escape(detail)}")
     if report.failures:
-        out.print(f"[bold red]{len(report.failures)} file(s) failed:[/]")
+        kept = (
+            f" ({report.stale} keep the chunks of their last good version, marked stale, "
+            "until they chunk again)"
+            if report.stale
+            else ""
+        )
+        out.print(f"[bold red]{len(report.failures)} file(s) failed{kept}:[/]")
         for f in report.failures[:MAX_FAILURES_SHOWN]:
             out.print(f"  {escape(_relative(f.describe(), report.root))}")
         if len(report.failures) > MAX_FAILURES_SHOWN:
@@ -211,13 +225,15 @@ def _visible(text: str) -> str:
 
 
 def print_status(
-    stats: IndexStats, stale: Staleness, failed: Sequence[tuple[str, str]] = ()
+    stats: IndexStats, stale: Staleness, failed: Sequence[tuple[str, str, int]] = ()
 ) -> None:
+    """What the index holds, its failed files (``(path, reason, stale chunks kept)``), and
+    whether the directory changed since."""
     out = _stdout()
-    out.print(f"[bold]codeweaver index[/] {escape(stats.root or '?')}")
+    out.print(f"[bold]index of[/] {escape(stats.root or '?')}")
     table = Table(box=None, show_header=False, padding=(0, 1, 0, 2))
     table.add_column("", style="bold")
-    table.add_column("")
+    table.add_column("", overflow="fold")  # long paths wrap; nothing is cut
     table.add_row("database", f"{escape(str(stats.db_path))} ({_size(stats.db_bytes)})")
     table.add_row(
         "files",
@@ -236,12 +252,19 @@ def print_status(
             "updated",
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stats.updated_at))} ({_ago(ago)})",
         )
-    table.add_row("chunking", escape(stats.fingerprint or "?"))
+    table.add_row("chunking", escape(describe_chunking(stats.fingerprint)))
     out.print(table)
     if failed:
-        out.print(f"[red]{len(failed)} file(s) failed[/] (retried on the next run):")
-        for path, reason in failed[:MAX_FAILURES_SHOWN]:
-            out.print(f"  {escape(_relative(reason, Path(stats.root or '/')) or path)}")
+        kept = (
+            f"; {stats.stale_files:,} keep the {stats.stale_chunks:,} chunks of their last good "
+            "version, marked stale, until then"
+            if stats.stale_files
+            else ""
+        )
+        out.print(f"[red]{len(failed)} file(s) failed[/] (retried on the next run{kept}):")
+        for path, reason, n in failed[:MAX_FAILURES_SHOWN]:
+            line = escape(_relative(reason, Path(stats.root or "/")) or path)
+            out.print(f"  {line}" + (f" [dim]({n:,} stale chunks kept)[/]" if n else ""))
     if stale.is_stale:
         parts = [
             f"{n:,} {name}"
@@ -259,6 +282,34 @@ def print_status(
             out.print(f"  {escape(p)}")
     else:
         out.print("[green]up to date[/]")
+
+
+def describe_chunking(fingerprint: str | None) -> str:
+    """The chunking settings an index was built with, in words (from its fingerprint).
+
+    >>> describe_chunking("unit=tokens;budget=512;cpt=3.0;packing=definition;counter=estimate")
+    '512 tokens (estimated at 3 characters per token), one definition per chunk'
+    """
+    if not fingerprint:
+        return "unknown (the index was never written)"
+    parts = dict(p.partition("=")[::2] for p in fingerprint.split(";") if p)
+    unit, budget = parts.pop("unit", "?"), parts.pop("budget", "?")
+    cpt, counter = parts.pop("cpt", "?"), parts.pop("counter", "estimate")
+    size = f"{int(budget):,}" if budget.isdigit() else budget
+    if unit == "chars":
+        words = f"{size} characters"
+    elif counter == "estimate":
+        words = f"{size} tokens (estimated at {float(cpt):g} characters per token)"
+    else:
+        words = f"{size} tokens, counted by {counter}"
+    packing = parts.pop("packing", None)
+    if packing == "definition":
+        words += ", one definition per chunk"
+    elif packing == "greedy":
+        words += ", definitions packed up to the budget"
+    elif packing:
+        words += f", packing {packing}"
+    return words + "".join(f", {k}={v}" for k, v in parts.items())
 
 
 def _size(n: int) -> str:
@@ -280,13 +331,16 @@ def _ago(seconds: float) -> str:
 
 
 def print_chunks(chunks: Sequence[CodeChunk], governor: ChunkGovernor) -> None:
+    """One row per chunk, sized in what the budget measures: characters unless a token counter
+    is in use (a token budget without one is checked as an estimate in characters)."""
     out = _stdout()
     table = Table(box=None)
+    counted = "chars" if governor.char_budget is not None else "tokens"
     for name, justify in (
         ("#", "right"),
         ("lines", "right"),
         ("bytes", "right"),
-        (governor.unit, "right"),
+        (counted, "right"),
         ("symbol", "left"),
         ("kinds", "left"),
         ("first line", "left"),
@@ -305,7 +359,13 @@ def print_chunks(chunks: Sequence[CodeChunk], governor: ChunkGovernor) -> None:
             escape(first[:60]),
         )
     out.print(table)
-    out.print(f"{len(chunks)} chunk(s); budget {governor.budget} {governor.unit}")
+    budget = f"budget {governor.budget:,} {governor.unit}"
+    if governor.unit == "tokens" and governor.char_budget is not None:
+        budget += (
+            f", estimated as {governor.char_budget:,} characters "
+            f"({governor.settings.chars_per_token:g} per token)"
+        )
+    out.print(f"{len(chunks)} chunk(s); {budget}")
 
 
 def print_languages(infos: Iterable[LanguageInfo]) -> None:

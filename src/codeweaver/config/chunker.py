@@ -31,8 +31,10 @@ DEFAULT_MAX_CHUNK_TOKENS = 512
 class ConcurrencySettings(BaseModel):
     """How files are spread over workers.
 
-    ``executor``: ``"auto"`` picks serial for a handful of small files, threads on a free-threaded
-    interpreter and processes otherwise; ``"dask"`` needs the ``distributed`` extra.
+    ``executor``: ``"auto"`` picks serial for one usable CPU or little work (a few MB of source,
+    where starting workers costs more than they save), threads on a free-threaded interpreter
+    and processes otherwise; ``"dask"`` needs the ``distributed`` extra. More workers than
+    usable CPUs is warned about.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -11,8 +11,11 @@ Precedence, highest first (declared in :meth:`CodeWeaverSettings.settings_custom
 5. ``[tool.codeweaver]`` in the project directory's ``pyproject.toml``,
 6. defaults.
 
-A bad value raises one :class:`~codeweaver.core.errors.ConfigError` naming the field, the value and
-the source it came from.
+The chunk budget is one setting in two units: a ``max_chunk_tokens`` or ``max_chunk_chars`` from a
+source replaces either one from the sources below it (one source giving both is an error).
+
+Bad values raise one :class:`~codeweaver.core.errors.ConfigError` listing every problem, each with
+the field, the value and the source it came from; a misspelt key gets a "did you mean".
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from codeweaver.config import _explain
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
 from codeweaver.core.errors import ConfigError
 
-__all__ = ["CodeWeaverSettings", "DiscoverySettings", "IndexSettings", "load_settings"]
+__all__ = [
+    "CodeWeaverSettings",
+    "DiscoverySettings",
+    "IndexSettings",
+    "find_project_dir",
+    "load_settings",
+]
 
 ENV_PREFIX = "CODEWEAVER_"
 CONFIG_FILE = "codeweaver.toml"
@@ -104,126 +114,129 @@ def _sources(
     base = _project_dir.get() or Path.cwd()
     return [
         ("argument", init_settings),
-        ("environment", EnvSettingsSource(settings_cls)),
-        (str(base / ".env"), DotEnvSettingsSource(settings_cls, env_file=base / ".env")),
+        ("environment", _GatedEnvSource(settings_cls)),
+        (str(base / ".env"), _GatedDotEnvSource(settings_cls, env_file=base / ".env")),
         (
             str(base / CONFIG_FILE),
-            TomlConfigSettingsSource(settings_cls, toml_file=base / CONFIG_FILE),
+            _GatedTomlSource(settings_cls, toml_file=base / CONFIG_FILE),
         ),
         (
             f"{base / 'pyproject.toml'} [tool.codeweaver]",
-            PyprojectTomlConfigSettingsSource(settings_cls, toml_file=base / "pyproject.toml"),
+            _GatedPyprojectSource(settings_cls, toml_file=base / "pyproject.toml"),
         ),
     ]
+
+
+_BUDGET_KEYS = ("max_chunk_tokens", "max_chunk_chars")
+
+
+class _BudgetGivesWay:
+    """Mixed into every source below the arguments: its chunk budget gives way to a budget
+    from a source above it.
+
+    The budget is one setting in two units: ``CODEWEAVER_CHUNKER__MAX_CHUNK_TOKENS=256`` must
+    override ``max_chunk_chars = 1500`` in ``codeweaver.toml``, not clash with it. pydantic-settings
+    hands each source the merged values of the sources above it (``current_state``).
+    """
+
+    current_state: dict[str, Any]
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().__call__()  # type: ignore[misc]  # the source's own
+        chunker = data.get("chunker")
+        if not isinstance(chunker, dict) or not _sets_budget(self.current_state):
+            return data
+        kept = {k: v for k, v in chunker.items() if k not in _BUDGET_KEYS}
+        return {**data, "chunker": kept}
+
+
+class _GatedEnvSource(_BudgetGivesWay, EnvSettingsSource):
+    pass
+
+
+class _GatedDotEnvSource(_BudgetGivesWay, DotEnvSettingsSource):
+    pass
+
+
+class _GatedTomlSource(_BudgetGivesWay, TomlConfigSettingsSource):
+    pass
+
+
+class _GatedPyprojectSource(_BudgetGivesWay, PyprojectTomlConfigSettingsSource):
+    pass
+
+
+def _sets_budget(state: dict[str, Any]) -> bool:
+    chunker = state.get("chunker")
+    if isinstance(chunker, BaseModel):  # a whole ChunkerSettings given as an argument
+        return True
+    return isinstance(chunker, dict) and any(k in chunker for k in _BUDGET_KEYS)
 
 
 def load_settings(project_dir: str | Path | None = None, **overrides: Any) -> CodeWeaverSettings:
     """Resolve settings for ``project_dir`` (default: the working directory).
 
     ``overrides`` are explicit arguments and win over every other source; nested values are dicts,
-    e.g. ``load_settings(".", chunker={"max_chunk_chars": 1500})``.
+    e.g. ``load_settings(".", chunker={"max_chunk_chars": 1500})``. A budget set by a source
+    replaces one set by a source below it, whatever the unit (``max_chunk_tokens`` or
+    ``max_chunk_chars``); one source that sets both is an error.
 
     Raises:
-        ConfigError: a value is invalid; the message names the field, the value and its source.
+        ConfigError: a value is invalid or a key unknown; the message lists every problem, each
+            with the field, the value and its source (the variable or the file).
     """
     base = Path(project_dir).resolve() if project_dir is not None else Path.cwd()
     token = _project_dir.set(base)
     try:
-        return CodeWeaverSettings(**overrides)
+        settings = CodeWeaverSettings(**overrides)
+        _explain.unknown_sections(base, _file_tables(), set(CodeWeaverSettings.model_fields))
+        return settings
     except ValidationError as exc:
-        raise _config_error(exc, overrides) from None
-    except ValueError as exc:  # a config file that is not valid TOML, say
-        raise _file_error(base, exc) from None
+        raise _explain.config_error(exc, overrides, CodeWeaverSettings, _sources_for) from None
+    except ConfigError:
+        raise
+    except ValueError as exc:  # a file that is not TOML or UTF-8, a list that is not JSON
+        problem = _explain.parse_error(base, exc)
+        raise problem or _explain.file_error(base, (CONFIG_FILE, "pyproject.toml"), exc) from None
     finally:
         _project_dir.reset(token)
 
 
-def _file_error(base: Path, exc: ValueError) -> ConfigError:
-    """A config file could not be read at all: name the file."""
-    import tomllib
-
-    for path in (base / CONFIG_FILE, base / "pyproject.toml"):
-        try:
-            with path.open("rb") as fh:
-                tomllib.load(fh)
-        except FileNotFoundError:
-            continue
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            return ConfigError("<file>", path.name, str(path), f"cannot read it: {err}")
-    return ConfigError("<file>", "", str(base), str(exc))
-
-
-def _config_error(exc: ValidationError, overrides: dict[str, Any]) -> ConfigError:
-    err = exc.errors()[0]
-    loc = tuple(str(p) for p in err["loc"])
-    field = ".".join(loc) or "<settings>"
-    value = err.get("input")
-    source = _find_source(loc, overrides, whole_model=isinstance(value, dict))
-    reason = str(err.get("msg", "invalid value"))
-    if len(exc.errors()) > 1:
-        reason += f" (and {len(exc.errors()) - 1} more problem(s))"
-    return ConfigError(field, value, source, reason)
+def find_project_dir(start: str | Path) -> Path:
+    """The project a file or folder belongs to: the nearest folder at or above ``start`` holding
+    codeweaver settings (``codeweaver.toml``, or a ``pyproject.toml`` with
+    ``[tool.codeweaver]``), else the nearest holding ``.git`` or a ``pyproject.toml``, else
+    ``start`` itself (a folder)."""
+    here = Path(start).resolve()
+    if not here.is_dir():
+        here = here.parent
+    chain = [here, *here.parents]
+    for folder in chain:
+        if (folder / CONFIG_FILE).is_file() or _has_tool_table(folder / "pyproject.toml"):
+            return folder
+    for folder in chain:
+        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
+            return folder
+    return here
 
 
-def _find_source(loc: tuple[str, ...], overrides: dict[str, Any], *, whole_model: bool) -> str:
-    """Name the source(s) of the value at ``loc``.
-
-    For one value: the highest-precedence source that sets it. For a whole model (a validator
-    that checks several fields together): every source that sets something inside it, since the
-    conflict may span them (e.g. a budget in tokens from the environment and one in characters
-    from ``codeweaver.toml``).
-    """
-    init = _InitProbe(overrides)
-    found: list[str] = []
-    for name, source in _sources(CodeWeaverSettings, init):
-        try:
-            data: Any = source()
-        except Exception:  # a source that cannot even be read cannot be the culprit
-            continue
-        for part in loc:
-            if not isinstance(data, dict) or part not in data:
-                data = _MISSING
-                break
-            data = data[part]
-        if data is _MISSING:
-            continue
-        if name == "environment":
-            leaves = _leaf_paths(data) if whole_model and isinstance(data, dict) else [()]
-            found.extend(
-                f"environment variable {ENV_PREFIX}{'__'.join(loc + leaf).upper()}"
-                for leaf in leaves
-            )
-        else:
-            found.append(name)
-        if not whole_model:
-            break
-    if not found:
-        return "defaults"
-    return " and ".join(found)
+def _has_tool_table(pyproject: Path) -> bool:
+    try:
+        text = pyproject.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "[tool.codeweaver" in text
 
 
-def _leaf_paths(data: dict[str, Any]) -> list[tuple[str, ...]]:
-    out: list[tuple[str, ...]] = []
-    for key, value in data.items():
-        if isinstance(value, dict) and value:
-            out.extend((key, *rest) for rest in _leaf_paths(value))
-        else:
-            out.append((key,))
-    return out or [()]
+def _sources_for(init: PydanticBaseSettingsSource) -> list[tuple[str, PydanticBaseSettingsSource]]:
+    return _sources(CodeWeaverSettings, init)
 
 
-_MISSING = object()
-
-
-class _InitProbe(PydanticBaseSettingsSource):
-    """Stands in for the init source when looking up where a bad value came from."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        super().__init__(CodeWeaverSettings)
-        self._values = values
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._values)
+def _file_tables() -> list[tuple[str, Any]]:
+    """``(source name, top-level table)`` of each config file (what ``[chunkr]`` typos hide in)."""
+    out = []
+    for name, source in _sources_for(_explain.InitProbe(CodeWeaverSettings, {})):
+        data = getattr(source, "toml_data", None)
+        if data:
+            out.append((name, data))
+    return out

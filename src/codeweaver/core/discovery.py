@@ -11,7 +11,8 @@ What is walked (the ripgrep rules, through ``rignore``, the ``ignore`` crate):
   ``.git/info/exclude`` and the global git excludes file, whether or not the root is a git
   repository; like ripgrep, ignore files in the root's parent directories count as well;
 - hidden files and folders are left out unless ``hidden=True``; VCS folders (``.git``, ``.hg``,
-  ``.svn``, ...) always are;
+  ``.svn``, ...) always are, and so is compiled Python (``__pycache__`` folders, ``.pyc`` and
+  ``.pyo`` files): binary by construction, they are not even opened;
 - ``include``/``exclude`` globs match the POSIX path relative to the root: ``*`` stays within a
   path segment, ``**`` spans segments, ``{a,b}`` alternates, a pattern without ``/`` matches the
   name at any depth (``*.py``), and a pattern that names a folder covers what is inside it
@@ -33,12 +34,15 @@ Skip reasons (``SkipRecord.reason``), the complete set:
 
 ``binary``        the first :data:`HEAD_BYTES` bytes hold a NUL byte (UTF-16/32 text counts too)
 ``too_large``     bigger than ``max_file_bytes``
-``unreadable``    a permission error, or the file or folder vanished between listing and reading
+``unreadable``    a permission error or an I/O error
+``vanished``      the file or folder was deleted between listing and reading
 ``bad_filename``  the name is not valid UTF-8 (a folder's contents are skipped with it); the
                   record's path shows the undecodable bytes as ``\\xNN``
 ``symlink``       a link not followed: outside the root, broken, to a file or folder walked
                   under its own path, back into a walked folder, or ``follow_symlinks=False``
-``not_regular``   a FIFO, socket or device file (reading one could block)
+``not_regular``   a FIFO, socket or device file (reading one could block); files are opened
+                  without blocking and checked again once open, so one that becomes a FIFO after
+                  it was listed is caught too (:func:`codeweaver.core.fileio.open_regular`)
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import os
 import posixpath
 import re
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -56,12 +61,15 @@ from typing import TYPE_CHECKING, Final
 
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.errors import DiscoveryError
+from codeweaver.core.fileio import NotRegularFileError, open_regular
 from codeweaver.core.languages import TEXT, language_for_path
 
 if TYPE_CHECKING:
     from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
 
 __all__ = [
+    "BYTECODE_DIRS",
+    "BYTECODE_SUFFIXES",
     "HEAD_BYTES",
     "IGNORE_FILENAME",
     "SKIP_REASONS",
@@ -83,10 +91,13 @@ IGNORE_FILENAME: Final = ".codeweaverignore"
 """A gitignore-syntax file read like ``.ignore``, for rules meant only for codeweaver."""
 
 VCS_DIRS: Final = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".pijul", "CVS"})
+BYTECODE_DIRS: Final = frozenset({"__pycache__"})
+BYTECODE_SUFFIXES: Final = (".pyc", ".pyo")
+"""Compiled Python, never walked or read (like VCS folders, they produce no skip record)."""
 """Version-control folders, never walked, even with ``hidden=True``."""
 
 SKIP_REASONS: Final = frozenset(
-    {"binary", "too_large", "unreadable", "bad_filename", "symlink", "not_regular"}
+    {"binary", "too_large", "unreadable", "vanished", "bad_filename", "symlink", "not_regular"}
 )
 """Every value ``SkipRecord.reason`` takes in discovery (see the module docstring)."""
 
@@ -97,6 +108,8 @@ class DiscoveredFile:
 
     ``path`` is absolute; ``rel_path`` is POSIX-style and relative to the discovery root (it is what
     chunks, ids and the index use, so they do not change when a checkout moves).
+    ``content_hash`` is set by :meth:`from_path` only: discovery does not read whole files (the
+    worker that chunks a file hashes the bytes it read: ``FileResult.file_hash``).
     """
 
     path: str
@@ -104,6 +117,67 @@ class DiscoveredFile:
     language: str
     size: int
     mtime_ns: int
+    content_hash: str | None = None
+
+    @classmethod
+    def from_path(
+        cls,
+        path: str | os.PathLike[str],
+        root: str | os.PathLike[str] | None = None,
+        *,
+        max_file_bytes: int | None = None,
+        hash_content: bool = True,
+    ) -> DiscoveredFile:
+        """Describe one file as discovery would: language (by name, then by its first bytes),
+        size, mtime and, unless ``hash_content`` is False, the hash of its content.
+
+        ``rel_path`` is relative to ``root`` (default: the working directory), or the absolute
+        POSIX path when the file is not under it.
+
+        Example:
+            >>> f = DiscoveredFile.from_path("src/app.py")  # doctest: +SKIP
+            >>> f.language, f.rel_path  # doctest: +SKIP
+            ('python', 'src/app.py')
+
+        Raises:
+            DiscoveryError: the file is missing, unreadable or not a regular file.
+            FileSkippedError: it is binary or larger than ``max_file_bytes`` (default:
+                ``ChunkerSettings.max_file_bytes``), as discovery would skip it.
+        """
+        from codeweaver.core.chunks import content_hash
+        from codeweaver.core.errors import FileSkippedError
+
+        abs_path = os.path.abspath(os.fspath(path))
+        base = os.path.abspath(os.fspath(root)) if root is not None else os.getcwd()
+        rel = os.path.relpath(abs_path, base) if _is_within(abs_path, base) else abs_path
+        rel_path = Path(rel).as_posix()
+        try:
+            st = os.stat(abs_path)
+        except OSError as exc:
+            raise DiscoveryError(f"cannot read {abs_path}: {exc.strerror or exc}") from None
+        opts = _resolve_options(
+            None,
+            include=None,
+            exclude=None,
+            hidden=None,
+            respect_ignore_files=None,
+            follow_symlinks=None,
+            max_file_bytes=max_file_bytes,
+        )
+        found = _examine(abs_path, rel_path, st, opts)
+        if isinstance(found, SkipRecord):
+            if found.reason in ("binary", "too_large"):
+                raise FileSkippedError(found.reason, found.detail)
+            raise DiscoveryError(f"cannot read {abs_path}: {found.reason} ({found.detail})")
+        if not hash_content:
+            return found
+        try:
+            fh, _ = open_regular(abs_path)
+            with fh:
+                digest = content_hash(fh.read())
+        except OSError as exc:
+            raise DiscoveryError(f"cannot read {abs_path}: {exc.strerror or exc}") from None
+        return cls(found.path, found.rel_path, found.language, found.size, found.mtime_ns, digest)
 
 
 DiscoveryItem = DiscoveredFile | SkipRecord
@@ -439,7 +513,7 @@ def _single_file(abs_path: str, opts: _Options) -> Iterator[DiscoveredFile | Ski
     try:
         st = os.stat(abs_path)
     except OSError as exc:
-        yield SkipRecord(abs_path, "unreadable", _describe(exc))
+        yield _unreadable(abs_path, exc)
         return
     yield _examine(abs_path, os.path.basename(abs_path), st, opts)
 
@@ -453,10 +527,13 @@ def _examine(
     if st.st_size > opts.max_file_bytes:
         return SkipRecord(abs_path, "too_large", f"{st.st_size} bytes > {opts.max_file_bytes}")
     try:
-        with open(abs_path, "rb") as fh:
+        fh, st = open_regular(abs_path)  # it may have become a FIFO since it was listed
+        with fh:
             head = fh.read(HEAD_BYTES)
+    except NotRegularFileError:
+        return SkipRecord(abs_path, "not_regular", "not a regular file")
     except OSError as exc:
-        return SkipRecord(abs_path, "unreadable", _describe(exc))
+        return _unreadable(abs_path, exc)
     if b"\0" in head:
         return SkipRecord(abs_path, "binary", f"NUL byte in the first {len(head)} bytes")
     language = language_for_path(rel_path, head) or TEXT
@@ -486,7 +563,14 @@ _LOOKAHEAD: Final = 3
 """Levels one ``rignore`` call lists. Each call has a fixed cost (it reads and compiles the ignore
 files of every ancestor), so listing a few levels at once saves most calls; a larger value only
 makes the first file wait for a bigger listing. The root's call lists one level, so that the
-first file of a large tree comes out quickly."""
+first file of a large tree comes out quickly.
+
+Where compiling the rules is what costs (a 100,000-line ``.gitignore``: ~0.7 s a call), every
+call would pay it again; once a call takes longer than :data:`_COSTLY_LISTING_SECONDS`, each later
+call lists its whole subtree (the root's, at once: two calls in all), so every path is matched
+once against rules compiled once."""
+_COSTLY_LISTING_SECONDS: Final = 0.05
+_WHOLE_TREE: Final = 1 << 30  # a _Block depth that covers every level
 
 
 class _Scope:
@@ -537,7 +621,16 @@ class _Walker:
     ``rignore`` call is skipped: the hidden and VCS rules are applied here in any case.
     """
 
-    __slots__ = ("_active", "_opts", "_real_root", "_root", "_root_key", "_scope", "_visited")
+    __slots__ = (
+        "_active",
+        "_costly",
+        "_opts",
+        "_real_root",
+        "_root",
+        "_root_key",
+        "_scope",
+        "_visited",
+    )
 
     def __init__(
         self, abs_root: str, root_key: tuple[int, int], opts: _Options, scope: _Scope | None = None
@@ -554,6 +647,8 @@ class _Walker:
         # own path is walked even if a link led into it before, unless it is one of these (a
         # bind mount of an ancestor, a cycle)
         self._active: set[tuple[int, int]] = set()
+        # set once a rignore call took long: compiling the rules costs, so list whole subtrees
+        self._costly = False
 
     def walk(self) -> Iterator[DiscoveredFile | SkipRecord]:
         root_key = self._root_key
@@ -587,7 +682,7 @@ class _Walker:
             with os.scandir(abs_dir) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            yield SkipRecord(abs_dir, "unreadable", _describe(exc))
+            yield _unreadable(abs_dir, exc)
             return
         if opts.respect_ignore_files and not ruled:
             ruled = any(e.name in _RULE_FILES for e in entries) or _has_git_excludes(entries)
@@ -596,13 +691,16 @@ class _Walker:
         allowed: set[str] | None = None
         if ruled:
             if block is None or not block.covers(in_block):
-                # on the way to a limited walk's targets, list one level: deeper is not walked
-                depth = 1 if not rel_dir or not inside else _LOOKAHEAD
-                block, in_block = _ignore_listing(abs_dir, depth, hidden=opts.hidden), ""
+                block, in_block = self._listing(abs_dir, rel_dir, inside), ""
             allowed = block.names.get(in_block, set())
         for entry in entries:
             name = entry.name
-            if name in VCS_DIRS or (not opts.hidden and name.startswith(".")):
+            if (
+                name in VCS_DIRS
+                or name in BYTECODE_DIRS
+                or name.endswith(BYTECODE_SUFFIXES)
+                or (not opts.hidden and name.startswith("."))
+            ):
                 continue
             abs_path = os.path.join(abs_dir, name)
             if _bad_name(name):
@@ -633,13 +731,30 @@ class _Walker:
                 else:
                     yield (step[0], step[1], ruled, None, "", step[5])
 
+    def _listing(self, abs_dir: str, rel_dir: str, inside: bool) -> _Block:
+        """What ignore rules let through from ``abs_dir`` down: a few levels, or the whole
+        subtree once rule compilation proved costly (see :data:`_LOOKAHEAD`); one level on the
+        way to a limited walk's targets (``inside`` False), since nothing deeper is walked."""
+        hidden = self._opts.hidden
+        if not inside:
+            return _ignore_listing(abs_dir, 1, hidden=hidden)
+        if self._costly:
+            return _ignore_listing(abs_dir, _WHOLE_TREE, hidden=hidden)
+        started = time.thread_time()
+        block = _ignore_listing(abs_dir, 1 if not rel_dir else _LOOKAHEAD, hidden=hidden)
+        if time.thread_time() - started > _COSTLY_LISTING_SECONDS:
+            self._costly = True
+            if not rel_dir:  # the root: one more call now saves one per folder
+                block = _ignore_listing(abs_dir, _WHOLE_TREE, hidden=hidden)
+        return block
+
     def _entry(self, entry: os.DirEntry[str], abs_path: str, rel: str) -> Iterator[_Step]:
         opts = self._opts
         try:
             is_link = entry.is_symlink()
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError as exc:
-            yield SkipRecord(abs_path, "unreadable", _describe(exc))
+            yield _unreadable(abs_path, exc)
             return
         if is_link:
             yield from self._symlink(abs_path, rel)
@@ -650,7 +765,7 @@ class _Walker:
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                yield SkipRecord(abs_path, "unreadable", _describe(exc))
+                yield _unreadable(abs_path, exc)
                 return
             key = (st.st_dev, st.st_ino)
             if key in self._active:  # a bind mount of a folder being walked: a cycle
@@ -663,7 +778,7 @@ class _Walker:
         try:
             st = entry.stat()
         except OSError as exc:
-            yield SkipRecord(abs_path, "unreadable", _describe(exc))
+            yield _unreadable(abs_path, exc)
             return
         yield _examine(abs_path, rel, st, opts)
 
@@ -748,7 +863,7 @@ def _ignore_listing(abs_dir: str, depth: int, *, hidden: bool) -> _Block:
 
     walker = rignore.walk(
         Path(abs_dir),
-        max_depth=depth,
+        max_depth=None if depth >= _WHOLE_TREE else depth,
         ignore_hidden=not hidden,
         read_ignore_files=True,
         read_parents_ignores=True,
@@ -856,6 +971,12 @@ def _printable(path: str) -> str:
 
 def _is_within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _unreadable(path: str, exc: OSError) -> SkipRecord:
+    """The skip for a file or folder that could not be read: ``vanished`` when it is gone."""
+    reason = "vanished" if isinstance(exc, FileNotFoundError) else "unreadable"
+    return SkipRecord(path, reason, _describe(exc))
 
 
 def _describe(exc: OSError) -> str:

@@ -10,7 +10,8 @@ do not know about codeweaver::
     ├── UnsupportedLanguageError (LookupError)
     ├── FileSkippedError                    deliberately not chunked (binary, too large)
     ├── ChunkingError (RuntimeError)        chunking one file failed
-    │   └── ChunkTimeoutError (TimeoutError)  it ran past the per-file time limit
+    │   ├── ChunkTimeoutError (TimeoutError)  it ran past the per-file time limit
+    │   └── RepeatedFailureError            a run's first files all failed the same way: stopped
     ├── ExecutorError (RuntimeError)        an executor cannot start (missing extra, no scheduler)
     ├── IndexStoreError (RuntimeError)      the SQLite index cannot be used
     │   └── IndexVersionError               the index was written by an incompatible version
@@ -29,6 +30,7 @@ __all__ = [
     "FileSkippedError",
     "IndexStoreError",
     "IndexVersionError",
+    "RepeatedFailureError",
     "SearchError",
     "UnsupportedLanguageError",
 ]
@@ -42,14 +44,26 @@ class ConfigError(CodeWeaverError, ValueError):
     """A setting has a bad value.
 
     The message is one line a person can act on: the field, the value and where it came from.
+    ``also`` holds the other problems found at the same time (the message lists them all);
+    ``field``, ``value``, ``source`` and ``reason`` describe the first.
     """
 
-    def __init__(self, field: str, value: object, source: str, reason: str) -> None:
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        source: str,
+        reason: str,
+        *,
+        also: tuple[ConfigError, ...] = (),
+    ) -> None:
         self.field = field
         self.value = value
         self.source = source
         self.reason = reason
-        super().__init__(f"invalid setting {field}={value!r} (from {source}): {reason}")
+        self.also = also
+        message = f"invalid setting {field}={value!r} (from {source}): {reason}"
+        super().__init__("; ".join([message, *(str(e) for e in also)]))
 
 
 class DiscoveryError(CodeWeaverError, OSError):
@@ -82,6 +96,14 @@ class ChunkTimeoutError(ChunkingError, TimeoutError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, stage="timeout")
+
+
+class RepeatedFailureError(ChunkingError):
+    """A run stopped because its first files all failed the same way (the cause is not in them:
+    a token counter with a bug, workers that cannot start)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, stage="worker")
 
 
 class ExecutorError(CodeWeaverError, RuntimeError):

@@ -51,6 +51,7 @@ __all__ = [
     "iter_languages",
     "language_for_path",
     "pack_grammars",
+    "resolve_language",
 ]
 
 TEXT = "text"
@@ -358,6 +359,57 @@ def _build() -> tuple[Mapping[str, LanguageInfo], dict[str, str], dict[str, str]
 LANGUAGES: Mapping[str, LanguageInfo]
 """Every language codeweaver knows, by name (sorted): every grammar of the pack, plus ``text``."""
 LANGUAGES, _BY_EXT, _BY_NAME, _MAX_EXT_DOTS = _build()
+
+
+# Names people use for a language that are neither its name here nor one of its extensions
+# (extensions work too: "py", ".rs", "yml").
+_ALIASES: dict[str, str] = {
+    "golang": "go",
+    "python3": "python",
+    "py3": "python",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "ecmascript": "javascript",
+    "c++": "cpp",
+    "cplusplus": "cpp",
+    "c#": "csharp",
+    "c-sharp": "csharp",
+    "f#": "fsharp",
+    "shell": "bash",
+    "sh": "bash",
+    "objective-c": "objc",
+    "objectivec": "objc",
+    "obj-c": "objc",
+    "plaintext": "text",
+    "plain": "text",
+    "docker": "dockerfile",
+    "makefile": "make",
+    "emacs-lisp": "elisp",
+    "common-lisp": "commonlisp",
+    "protobuf": "proto",
+}
+
+
+@cache
+def resolve_language(name: str) -> str | None:
+    """The language ``name`` means, or None when it means none codeweaver knows.
+
+    Case does not matter (``Python``), and common aliases (``golang``, ``c++``, ``shell``) and
+    extensions (``py``, ``.rs``, ``yml``) are accepted.
+
+    Example:
+        >>> resolve_language("Python"), resolve_language("golang"), resolve_language(".rs")
+        ('python', 'go', 'rust')
+        >>> resolve_language("klingon") is None
+        True
+    """
+    key = name.strip().lower()
+    if key in LANGUAGES:
+        return key
+    alias = _ALIASES.get(key)
+    if alias is not None and alias in LANGUAGES:
+        return alias
+    return _BY_EXT.get(key if key.startswith(".") else "." + key)
 
 
 def iter_languages() -> Iterator[LanguageInfo]:

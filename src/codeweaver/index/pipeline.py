@@ -33,18 +33,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from codeweaver.config import CodeWeaverSettings, load_settings
+from codeweaver.config import ChunkerSettings, CodeWeaverSettings, load_settings
 from codeweaver.core.chunks import FailureRecord, SkipRecord, content_hash
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import DiscoveryError, IndexStoreError
+from codeweaver.core.fileio import open_regular
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
-from codeweaver.index.store import FileState, IndexStore, default_db_path
+from codeweaver.index.store import FileState, IndexStore, default_db_path, prepare_db_dir
 
 __all__ = [
     "IndexProgress",
@@ -85,7 +86,9 @@ class IndexReport:
 
     Every file discovery saw is counted once in ``new``, ``changed``, ``unchanged``, ``skipped``
     or ``failed``; ``deleted`` counts files the index held that are gone. ``chunks`` is the number
-    of chunks written by this run, ``total_chunks`` what the index holds afterwards.
+    of chunks written by this run, ``total_chunks`` what the index holds afterwards. ``stale``
+    counts the failed files that keep the chunks of their last good version (marked stale in the
+    index until a run chunks them again).
     """
 
     root: Path
@@ -96,6 +99,7 @@ class IndexReport:
     deleted: int = 0
     skipped: int = 0
     failed: int = 0
+    stale: int = 0
     chunks: int = 0
     total_files: int = 0
     total_chunks: int = 0
@@ -131,6 +135,7 @@ class IndexReport:
             "deleted": self.deleted,
             "skipped": self.skipped,
             "failed": self.failed,
+            "stale": self.stale,
             "chunks": self.chunks,
             "total_files": self.total_files,
             "total_chunks": self.total_chunks,
@@ -159,7 +164,7 @@ def resolve_db_path(root: Path, settings: CodeWeaverSettings) -> Path:
 
 def index_project(
     root: str | Path,
-    settings: CodeWeaverSettings | None = None,
+    settings: CodeWeaverSettings | ChunkerSettings | None = None,
     *,
     full: bool = False,
     progress: ProgressCallback | None = None,
@@ -168,7 +173,9 @@ def index_project(
 ) -> IndexReport:
     """Bring the index of ``root`` up to date and report what changed.
 
-    ``settings`` default to :func:`~codeweaver.config.load_settings` for ``root``; ``governor``
+    ``settings`` default to :func:`~codeweaver.config.load_settings` for ``root``; a
+    :class:`~codeweaver.config.ChunkerSettings` alone replaces the chunker settings found there
+    (discovery and index settings still come from the project's files); ``governor``
     (for a custom token counter) defaults to one built from ``settings.chunker``. ``full`` re-chunks
     every file (and recreates an index from an incompatible version). ``progress`` is called with
     an :class:`IndexProgress` snapshot as work proceeds (possibly from a helper thread).
@@ -197,16 +204,22 @@ def index_project(
     if not root_path.is_dir():
         raise DiscoveryError(f"not a directory: {root_path}")
     root_path = root_path.resolve()
-    if settings is None:
-        settings = load_settings(root_path)
+    if settings is None or isinstance(settings, ChunkerSettings):
+        settings = load_settings(root_path, **({} if settings is None else {"chunker": settings}))
+    elif not isinstance(settings, CodeWeaverSettings):
+        raise TypeError(
+            "settings must be a CodeWeaverSettings (load_settings()) or a ChunkerSettings, "
+            f"got {type(settings).__name__}"
+        )
     if governor is None:
         governor = ChunkGovernor(settings.chunker)
     db_path = resolve_db_path(root_path, settings)
     report = IndexReport(root=root_path, db_path=db_path)
     try:
+        # The lock first: --full may recreate the database, which no other writer may be using.
         with (
-            IndexStore.open(db_path, recreate_incompatible=full) as store,
             _writer_lock(db_path),
+            IndexStore.open(db_path, recreate_incompatible=full) as store,
         ):
             _Run(
                 root_path,
@@ -220,7 +233,7 @@ def index_project(
             ).run()
             stats = store.stats()
     except sqlite3.Error as exc:  # disk full, locked by a foreign writer, ...
-        raise IndexStoreError(f"cannot write the index {db_path}: {exc}") from exc
+        raise _write_error(db_path, exc) from exc
     report.total_files = stats.files
     report.total_chunks = stats.chunks
     report.seconds = time.perf_counter() - started
@@ -230,6 +243,24 @@ def index_project(
 _HELD_LOCKS: dict[str, int] = {}
 """Databases whose writer lock this process holds -> the holding thread (it may re-enter)."""
 
+# Writer-lock descriptors this process holds. A forked child (a ``fork`` chunking worker) gets
+# copies of them, and a flock lives as long as any copy: were a child to keep one, a parent killed
+# with SIGKILL would leave its lock behind for as long as the child lives. So each child closes
+# its copies first thing (the parent's lock is unaffected: it holds its own descriptor).
+_held_lock_fds: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in list(_held_lock_fds):
+        with suppress(OSError):
+            os.close(fd)
+    _held_lock_fds.clear()
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
 
 @contextmanager
 def _writer_lock(db_path: Path) -> Iterator[None]:
@@ -237,7 +268,8 @@ def _writer_lock(db_path: Path) -> Iterator[None]:
 
     Readers (``search``, ``status``) do not take it; SQLite's WAL lets them read meanwhile.
     The thread holding it may take it again (``codeweaver watch`` holds it while it runs and
-    indexes each batch of changes through :func:`index_project`).
+    indexes each batch of changes through :func:`index_project`). Forked child processes never
+    keep it (see ``_close_inherited_locks``).
     """
     key = str(db_path)
     if _HELD_LOCKS.get(key) == threading.get_ident():
@@ -248,11 +280,13 @@ def _writer_lock(db_path: Path) -> Iterator[None]:
     except ImportError:  # not POSIX: SQLite's own locking is all there is
         yield
         return
+    prepare_db_dir(db_path.parent)
     lock_path = db_path.with_name(db_path.name + ".lock")
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise IndexStoreError(f"cannot create the lock file {lock_path}: {exc}") from None
+    _held_lock_fds.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -267,6 +301,7 @@ def _writer_lock(db_path: Path) -> Iterator[None]:
         finally:
             del _HELD_LOCKS[key]
     finally:
+        _held_lock_fds.discard(fd)
         os.close(fd)  # releases the lock
 
 
@@ -429,17 +464,8 @@ class _Run:
                     self.report.skips.append(skip)
         else:
             failure = result.failure or FailureRecord(rel, "worker", "Error", "unknown failure")
-            # No size/mtime/hash: a failed file is retried on the next run.
-            self.store.put_file(
-                rel,
-                status="failed",
-                language=f.language,
-                reason=failure.describe(),
-                fingerprint=self.fingerprint,
-            )
-            self.report.failed += 1
-            self.report.failures.append(failure)
-            self.progress.failed += 1
+            # The chunks of its last good version stay (stale) until a run chunks it again.
+            self._mark_failed(rel, failure, f.language)
             log.debug("failed: %s", failure.describe())
         with self._lock:
             self.progress.done += 1
@@ -463,14 +489,20 @@ class _Run:
                     "MissingResult",
                     "the chunker returned no result",
                 )
-                self.store.put_file(
-                    rel, status="failed", reason=failure.describe(), fingerprint=self.fingerprint
-                )
-                self.report.failed += 1
-                self.report.failures.append(failure)
-                self.progress.failed += 1
+                self._mark_failed(rel, failure, None)
                 self.progress.done += 1
                 log.warning("failed: %s", failure.describe())
+
+    def _mark_failed(self, rel: str, failure: FailureRecord, language: str | None) -> None:
+        self.store.mark_failed(
+            rel, reason=failure.describe(), fingerprint=self.fingerprint, language=language
+        )
+        old = self.states.get(rel)
+        if old is not None and old.chunk_count:
+            self.report.stale += 1
+        self.report.failed += 1
+        self.report.failures.append(failure)
+        self.progress.failed += 1
 
     def _drain_side_queues(self) -> None:
         while self.touches:
@@ -534,16 +566,15 @@ class _Run:
         same_stat = old.mtime_ns == f.mtime_ns
         if old.size == f.size and same_stat and f.rel_path not in self.verify:
             return "skipped" if old.status == "skipped" else "unchanged"
-        if old.size == f.size and old.content_hash is not None:
-            try:
-                data = Path(f.path).read_bytes()
-            except OSError:
-                return "changed"  # let the worker report the read failure
-            if content_hash(data) == old.content_hash:
-                if not same_stat:
-                    self.touches.append((f.rel_path, f.size, f.mtime_ns))
-                return "skipped" if old.status == "skipped" else "unchanged"
-        return "changed"
+        if (
+            old.size == f.size
+            and old.content_hash is not None
+            and _same_content(f.path, old.content_hash)
+        ):
+            if not same_stat:
+                self.touches.append((f.rel_path, f.size, f.mtime_ns))
+            return "skipped" if old.status == "skipped" else "unchanged"
+        return "changed"  # (a file that cannot be read: the worker reports what became of it)
 
     def _discover(self) -> Iterator[DiscoveredFile | SkipRecord]:
         from codeweaver.core.discovery import iter_discovery
@@ -658,8 +689,19 @@ class _Writer(threading.Thread):
         if exc is None:
             return
         if isinstance(exc, sqlite3.Error):
-            raise IndexStoreError(f"cannot write the index: {exc}") from exc
+            raise _write_error(self._run.store.db_path, exc) from exc
         raise exc
+
+
+def _write_error(db_path: Path, exc: sqlite3.Error) -> IndexStoreError:
+    """What the user reads when a write fails; what was committed stays, consistent."""
+    hint = ""
+    if any(w in str(exc) for w in ("disk", "full", "I/O")):
+        hint = " (is the disk full?)"
+    return IndexStoreError(
+        f"cannot write the index {db_path}: {exc}{hint}; what was stored is kept: "
+        "run the same command again once it can be written"
+    )
 
 
 def _drain(q: queue.Queue[FileResult | _Signal]) -> None:
@@ -697,7 +739,11 @@ def _relative_to(path: Path, root: Path) -> str | None:
 
 @dataclass(slots=True)
 class Staleness:
-    """How far an index is behind its directory (size and mtime only; nothing is hashed)."""
+    """How far an index is behind its directory.
+
+    Size and mtime decide, except that a file whose size is the same and whose mtime moved is
+    hashed: merely touched, it is not modified (as ``index_project`` would find).
+    """
 
     new: int = 0
     modified: int = 0
@@ -718,6 +764,25 @@ class Staleness:
             "settings_changed": self.settings_changed,
             "examples": self.examples,
         }
+
+
+def _same_content(path: str, digest: str) -> bool:
+    """True when the file at ``path`` still hashes to ``digest`` (False if it cannot be read;
+    never blocks, should it have become a FIFO)."""
+    try:
+        fh, _ = open_regular(path)
+        with fh:
+            return content_hash(fh.read()) == digest
+    except OSError:
+        return False
+
+
+def _modified(old: FileState, found: DiscoveredFile) -> bool:
+    if old.status == "failed" or old.size != found.size:
+        return True
+    if old.mtime_ns == found.mtime_ns:
+        return False
+    return old.content_hash is None or not _same_content(found.path, old.content_hash)
 
 
 def check_staleness(
@@ -760,9 +825,7 @@ def check_staleness(
         if old is None:
             out.new += 1
             note(f"new: {rel}")
-        elif isinstance(item, DiscoveredFile) and (
-            old.status == "failed" or old.size != item.size or old.mtime_ns != item.mtime_ns
-        ):
+        elif isinstance(item, DiscoveredFile) and _modified(old, item):
             out.modified += 1
             note(f"modified: {rel}")
     for rel in states:

@@ -4,7 +4,10 @@ Layout (one database file, WAL mode)::
 
     meta(key, value)          schema_version, fingerprint (the governor's), root, timestamps
     files(path PK, ...)       one row per file discovery saw: size, mtime_ns, content hash,
-                              status ('chunked' | 'skipped' | 'failed'), reason, fingerprint
+                              status ('chunked' | 'skipped' | 'failed'), reason, fingerprint;
+                              a failed file keeps the chunks of its last good version (stale)
+                              until a run chunks it again: size, hash and chunk_count then
+                              describe those chunks
     chunks(id PK, path, ...)  one row per chunk; (path, ordinal) unique; spans, kinds and symbol
                               path (each joined with U+001F), symbol (joined with " > ")
     chunks_fts                FTS5 over each chunk's search terms (rowid = chunks.id): ``body``
@@ -16,6 +19,11 @@ Layout (one database file, WAL mode)::
 Every write happens inside :meth:`IndexStore.transaction`, and a file's row and its chunks are
 always written in the same transaction, so a crash or Ctrl-C leaves each file either fully at its
 old state or fully at its new one: the next run sees which and carries on from there.
+
+An index marks itself with ``PRAGMA application_id`` (:data:`APPLICATION_ID`). Nothing here ever
+drops or rewrites a database that is not recognisably a codeweaver index, whatever the caller
+asks; a damaged index (unreadable pages, a missing table) is refused with the fix (``--full``),
+and ``recreate_incompatible`` rebuilds it only when it is recognisably ours.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from codeweaver.core.errors import IndexStoreError, IndexVersionError
 from codeweaver.index.terms import path_terms, symbol_terms, text_terms
 
 __all__ = [
+    "APPLICATION_ID",
     "DEFAULT_DB_DIR",
     "DEFAULT_DB_NAME",
     "MARK_END",
@@ -45,10 +54,14 @@ __all__ = [
     "MatchRow",
     "default_db_path",
     "match_expression",
+    "prepare_db_dir",
     "split_joined",
 ]
 
 SCHEMA_VERSION = 3
+"""3: the database carries :data:`APPLICATION_ID`; a failed file may keep stale chunks."""
+APPLICATION_ID = 0x43575658
+"""``PRAGMA application_id`` of every index this version writes (``"CWVX"``)."""
 DEFAULT_DB_DIR = ".codeweaver"
 DEFAULT_DB_NAME = "index.db"
 MARK_START = "\x02"
@@ -103,6 +116,24 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 """
 
 
+# What an index of this schema version cannot work without.
+_REQUIRED = frozenset({"meta", "files", "chunks", "chunks_fts"})
+
+
+class _Damaged(Exception):
+    """The index cannot be used as it is; ``ours``: it is recognisably a codeweaver index."""
+
+    def __init__(self, db_path: Path, problem: str, *, ours: bool) -> None:
+        self.ours = ours
+        # quick_check reports "*** in database main ***\nPage 12: ...": one line, please
+        problem = " ".join(problem.replace("*** in database main ***", "").split())
+        self.message = (
+            f"the index {db_path} is damaged ({problem}): rebuild it with "
+            f"`codeweaver index --full` or delete {db_path}"
+        )
+        super().__init__(self.message)
+
+
 def default_db_path(root: str | Path) -> Path:
     """``<root>/.codeweaver/index.db``."""
     return Path(root) / DEFAULT_DB_DIR / DEFAULT_DB_NAME
@@ -119,6 +150,7 @@ class FileState:
     status: FileStatus
     fingerprint: str | None
     reason: str | None = None
+    chunk_count: int = 0
 
 
 class MatchRow(NamedTuple):
@@ -151,6 +183,9 @@ class IndexStats:
     failed: int
     chunks: int
     bytes_indexed: int
+    stale_files: int
+    """Failed files that still hold the chunks of their last good version."""
+    stale_chunks: int
     languages: dict[str, int]
     fingerprint: str | None
     root: str | None
@@ -184,42 +219,105 @@ class IndexStore:
         *,
         create: bool = True,
         recreate_incompatible: bool = False,
+        read_only: bool = False,
     ) -> IndexStore:
         """Open (or, with ``create``, create) the index at ``db_path``.
 
+        ``create`` also checks the whole file (``PRAGMA quick_check``: a writer must not build on
+        damaged pages). ``recreate_incompatible`` wipes and recreates an index of another schema
+        version or a damaged one -- only when the file is recognisably a codeweaver index.
+        ``read_only`` opens it for reading only, and works in a directory this process cannot
+        write to (``search``, ``status``).
+
         Raises:
-            IndexStoreError: the file cannot be created or opened, is not a database, or (without
-                ``create``) does not exist.
+            IndexStoreError: the file cannot be created or opened, is not a database, is damaged,
+                or (without ``create``) does not exist.
             IndexVersionError: it was written with another schema version (unless
-                ``recreate_incompatible``, which wipes and recreates it).
+                ``recreate_incompatible``), or it is not a codeweaver index (always).
         """
         path = Path(db_path)
-        if not create and not path.is_file():
+        if (read_only or not create) and not path.is_file():
             raise IndexStoreError(
                 f"no index at {path}: run `codeweaver index` on the directory first"
             )
+        if read_only:
+            return cls._open_read_only(path)
         if create:
-            _prepare_dir(path.parent)
+            prepare_db_dir(path.parent)
+        try:
+            return cls._connect_and_setup(path, create, recreate_incompatible)
+        except _Damaged as exc:
+            if not (recreate_incompatible and exc.ours):
+                raise IndexStoreError(exc.message) from None
+        _remove_db_files(path)  # ours and damaged: start again from nothing
+        return cls._connect_and_setup(path, create, False)
+
+    @classmethod
+    def _connect_and_setup(cls, path: Path, create: bool, recreate: bool) -> IndexStore:
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise IndexStoreError(f"cannot open index {path}: {exc}") from None
         store = cls(conn, path)
         try:
-            store._setup(create=create, recreate_incompatible=recreate_incompatible)
+            store._setup(create=create, recreate_incompatible=recreate)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if _header_is_ours(path):
+                raise _Damaged(path, str(exc), ours=True) from None
             raise IndexStoreError(f"cannot use index {path}: {exc}") from None
         except BaseException:
             conn.close()
             raise
         return store
 
+    @classmethod
+    def _open_read_only(cls, path: Path) -> IndexStore:
+        """A read-only connection; ``immutable`` when SQLite cannot create its shared-memory
+        file beside the database (a read-only directory: then nobody can be writing it)."""
+        uri = path.absolute().as_uri() + "?mode=ro"
+        last: sqlite3.Error | None = None
+        for suffix in ("", "&immutable=1"):
+            try:
+                conn = sqlite3.connect(
+                    uri + suffix, uri=True, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as exc:  # cannot open: try immutable
+                last = exc
+                continue
+            except sqlite3.DatabaseError as exc:
+                raise _unusable(path, exc) from None
+            store = cls(conn, path)
+            try:
+                store._setup(create=False, recreate_incompatible=False)
+            except _Damaged as exc:
+                conn.close()
+                raise IndexStoreError(exc.message) from None
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise _unusable(path, exc) from None
+            except BaseException:
+                conn.close()
+                raise
+            return store
+        raise IndexStoreError(f"cannot open index {path}: {last}")
+
     def _setup(self, *, create: bool, recreate_incompatible: bool) -> None:
         c = self._conn
         c.execute("PRAGMA busy_timeout = 10000")
-        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" in tables:
+        objects = c.execute(
+            "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        tables = {name for name, kind in objects if kind == "table"}
+        app_id = int(c.execute("PRAGMA application_id").fetchone()[0])
+        if objects or app_id:
+            if not self._is_ours(app_id, tables):
+                # Never touch it, whatever the caller asked (--full included).
+                raise IndexVersionError(
+                    f"{self.db_path} is an SQLite database but not a codeweaver index; "
+                    "pass another --db path or delete it"
+                )
             row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             found = row[0] if row else "unknown"
             if found != str(SCHEMA_VERSION):
@@ -232,14 +330,12 @@ class IndexStore:
                     )
                 self._drop_all()
                 tables = set()
-        elif tables and not recreate_incompatible:
-            raise IndexVersionError(
-                f"{self.db_path} is an SQLite database but not a codeweaver index; "
-                "pass another --db path or delete it"
-            )
-        elif tables:
-            self._drop_all()
-            tables = set()
+            elif missing := sorted(_REQUIRED - tables):
+                raise _Damaged(self.db_path, f"missing table {', '.join(missing)}", ours=True)
+            elif create:
+                problem = c.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if problem != "ok":
+                    raise _Damaged(self.db_path, str(problem), ours=True)
         if create:
             c.execute("PRAGMA journal_mode = WAL")
             c.execute("PRAGMA synchronous = NORMAL")
@@ -249,6 +345,7 @@ class IndexStore:
             if not create:
                 raise IndexStoreError(f"{self.db_path} holds no codeweaver index")
             with self.transaction():
+                c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 for stmt in _split_script(_SCHEMA):
                     c.execute(stmt)
                 # Merge FTS5 segments in bigger steps: ~10% less CPU per chunk written.
@@ -259,7 +356,17 @@ class IndexStore:
                     [("schema_version", str(SCHEMA_VERSION)), ("created_at", now)],
                 )
 
+    def _is_ours(self, app_id: int, tables: set[str]) -> bool:
+        """Marked as ours, or (an index from before the mark) holding our tables and version."""
+        if app_id:
+            return app_id == APPLICATION_ID
+        if not {"meta", "files", "chunks"} <= tables:
+            return False
+        row = self._conn.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone()
+        return row is not None
+
     def _drop_all(self) -> None:
+        """Empty a database :meth:`_is_ours` recognised (only ever called after that check)."""
         c = self._conn
         rows = c.execute(
             "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger', 'view') "
@@ -326,7 +433,10 @@ class IndexStore:
 
         ``under`` limits them to the rows at or below these paths (``"a"``: ``a`` and ``a/...``).
         """
-        cols = "SELECT path, size, mtime_ns, content_hash, status, fingerprint, reason FROM files"
+        cols = (
+            "SELECT path, size, mtime_ns, content_hash, status, fingerprint, reason, chunk_count "
+            "FROM files"
+        )
         if under is None:
             return {r[0]: FileState(*r) for r in self._conn.execute(cols)}
         out: dict[str, FileState] = {}
@@ -431,6 +541,24 @@ class IndexStore:
         )
         self._conn.execute("DELETE FROM chunks WHERE path=?", (path,))
 
+    def mark_failed(
+        self, path: str, *, reason: str, fingerprint: str | None, language: str | None = None
+    ) -> None:
+        """Record that chunking ``path`` failed, keeping the chunks it had (now stale).
+
+        A file seen for the first time gets a row with no chunks; a file the index already held
+        keeps its chunks, size and hash (they describe the last good version) until a run chunks,
+        skips or deletes it. Failed files are retried on every run.
+        """
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO files(path, language, status, reason, chunk_count, fingerprint, "
+                "indexed_at) VALUES (?, ?, 'failed', ?, 0, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET status='failed', reason=excluded.reason, "
+                "fingerprint=excluded.fingerprint, indexed_at=excluded.indexed_at",
+                (path, language, reason, fingerprint, time.time()),
+            )
+
     def touch_file(self, path: str, *, size: int, mtime_ns: int) -> None:
         """Record a new size/mtime for a file whose content (hash) did not change."""
         with self.transaction():
@@ -509,6 +637,10 @@ class IndexStore:
         nbytes = c.execute(
             "SELECT coalesce(sum(size), 0) FROM files WHERE status='chunked'"
         ).fetchone()[0]
+        stale_files, stale_chunks = c.execute(
+            "SELECT count(*), coalesce(sum(chunk_count), 0) FROM files "
+            "WHERE status='failed' AND chunk_count > 0"
+        ).fetchone()
         updated = self.get_meta("updated_at")
         db_bytes = 0
         for suffix in ("", "-wal"):
@@ -523,6 +655,8 @@ class IndexStore:
             failed=by_status.get("failed", 0),
             chunks=self.chunk_count(),
             bytes_indexed=int(nbytes),
+            stale_files=int(stale_files),
+            stale_chunks=int(stale_chunks),
             languages={str(k): int(v) for k, v in langs.items()},
             fingerprint=self.fingerprint,
             root=self.get_meta("root"),
@@ -604,8 +738,45 @@ def _split_script(script: str) -> list[str]:
     return out
 
 
-def _prepare_dir(directory: Path) -> None:
-    """Create the index directory; keep it out of version control when it is ours."""
+def _header_is_ours(path: Path) -> bool:
+    """True if the file's SQLite header carries :data:`APPLICATION_ID` (read without SQLite, so
+    it works on a file whose other pages are damaged)."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except OSError:
+        return False
+    return (
+        len(header) == 100
+        and header.startswith(b"SQLite format 3\x00")
+        and int.from_bytes(header[68:72], "big") == APPLICATION_ID
+    )
+
+
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> IndexStoreError:
+    """The error for a database SQLite refuses: damaged when it is recognisably ours."""
+    if _header_is_ours(path):
+        return IndexStoreError(_Damaged(path, str(exc), ours=True).message)
+    return IndexStoreError(f"cannot use index {path}: {exc}")
+
+
+def _remove_db_files(path: Path) -> None:
+    """Delete a database and its side files (called only for an index that is ours)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        except OSError as exc:
+            raise IndexStoreError(
+                f"cannot remove the damaged index {path}{suffix}: {exc.strerror or exc}"
+            ) from None
+
+
+def prepare_db_dir(directory: Path) -> None:
+    """Create the index directory; keep it out of version control when it is ours.
+
+    Raises:
+        IndexStoreError: it cannot be created (the message suggests ``--db``).
+    """
     try:
         directory.mkdir(parents=True, exist_ok=True)
         if directory.name == DEFAULT_DB_DIR:

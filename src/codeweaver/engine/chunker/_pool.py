@@ -37,10 +37,13 @@ In each worker a reader thread moves tasks from the pipe into a local queue, so 
 blocked sending a big result never leaves the parent blocked sending it the next big batch (the
 two-full-pipes deadlock); the main thread chunks.
 
-Workers ignore SIGINT: on Ctrl-C the parent gets ``KeyboardInterrupt`` and its ``finally`` (also
-run when the caller breaks out of the loop) terminates, then kills, and joins every worker. A
-worker also exits when its pipe reaches EOF, and a watchdog thread in it exits when the parent
-process dies, so an abruptly killed parent leaves no busy worker behind for long.
+Workers ignore SIGINT (and start with it blocked, so a Ctrl-C during their start-up prints
+nothing): on Ctrl-C the parent gets ``KeyboardInterrupt`` and its ``finally`` (also run when the
+caller breaks out of the loop) terminates, then kills, and joins every worker. A worker also exits
+when its pipe reaches EOF; on Linux the kernel SIGKILLs it when its parent dies
+(``PR_SET_PDEATHSIG``), elsewhere a watchdog thread exits when the parent process dies (once the
+file in hand lets go of the GIL). So an abruptly killed parent leaves no busy worker behind, and
+none keeps the parent's writer lock (see ``codeweaver.index.pipeline``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -92,11 +96,23 @@ _IDLE = -1.0
 
 # -- the worker process ------------------------------------------------------------------------
 def _worker_main(
-    conn: Connection, progress: Any, governor_bytes: bytes, inherited_fds: Sequence[int]
+    conn: Connection,
+    progress: Any,
+    governor_bytes: bytes,
+    inherited_fds: Sequence[int],
+    parent_pid: int | None = None,
 ) -> None:
-    """Entry point of a pool worker (module level, so every start method can find it)."""
-    # The parent owns Ctrl-C: it stops the run and reaps us.
+    """Entry point of a pool worker (module level, so every start method can find it).
+
+    ``parent_pid``: the pid our parent process must have (fork and spawn: the pool's process);
+    None under forkserver, whose server is the parent.
+    """
+    # The parent owns Ctrl-C: it stops the run and reaps us. SIGINT arrives blocked (see
+    # _sigint_blocked): a Ctrl-C while we started is dropped here, not a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with_parent(parent_pid)
     for fd in inherited_fds:  # fork: other workers' parent-side pipe ends, so EOFs stay exact
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -165,6 +181,42 @@ def _picklable(
         else:
             out.append(result)
     return out
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Have the kernel SIGKILL this worker the moment its parent dies (Linux).
+
+    The watchdog thread below cannot act while a parse holds the GIL, so without this a worker
+    outlives a SIGKILLed parent for the rest of its file. Under forkserver the parent is the fork
+    server, which exits when the pool's process dies, so the signal still comes.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(3)  # the parent died before we could ask to die with it
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while a worker starts: the worker inherits the mask, so a
+    Ctrl-C that lands before it ignores SIGINT leaves it pending (and then dropped) instead of
+    printing a KeyboardInterrupt traceback. The parent still gets its Ctrl-C: the signal goes to
+    another thread, or is delivered here as soon as the mask is restored."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _start_parent_watchdog() -> None:
@@ -302,13 +354,21 @@ class ProcessPool:
         if self._ctx.get_start_method() == "fork":
             inherited = [w.conn.fileno() for w in self._workers if not w.conn.closed]
             inherited.append(parent_end.fileno())
+        method = self._ctx.get_start_method()
+        parent_pid = os.getpid() if method in ("fork", "spawn") else None
         proc = self._ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main,
-            args=(child_end, progress, self._governor_bytes, inherited),
+            args=(child_end, progress, self._governor_bytes, inherited, parent_pid),
             name="codeweaver-chunk-worker",
             daemon=True,
         )
-        proc.start()
+        if method != "fork":
+            # Starting the resource tracker unblocks SIGINT; have it running before we block it.
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
+        with _sigint_blocked():
+            proc.start()
         child_end.close()  # only the worker holds it now, so its death reads as EOF here
         return _Worker(
             process=proc, conn=parent_end, progress=progress, spawned_at=time.monotonic()

@@ -21,7 +21,8 @@ import time
 from codeweaver.core.chunks import CodeChunk, trusted_chunk
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
-from codeweaver.core.languages import get_parser, has_grammar
+from codeweaver.core.fileio import NotRegularFileError, open_regular
+from codeweaver.core.languages import LANGUAGES, TEXT, get_parser, has_grammar, resolve_language
 from codeweaver.engine.chunker.delimiter import delimiter_spans
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.packing import RawChunk
@@ -35,20 +36,28 @@ _BINARY_SNIFF = 8192
 
 
 def read_source(path: str | os.PathLike[str], max_bytes: int) -> bytes:
-    """Read a file's bytes, refusing one over ``max_bytes``.
+    """Read a file's bytes, refusing one over ``max_bytes``; never blocks on a FIFO or device.
 
     Raises:
-        FileSkippedError: ``too_large``.
-        ChunkingError: (stage ``read``) the file vanished, is unreadable or is not a file.
+        FileSkippedError: ``too_large``; ``vanished`` (deleted since it was found);
+            ``not_regular`` (it became a FIFO, socket, device or folder).
+        ChunkingError: (stage ``read``) the file cannot be read (permissions, I/O error).
     """
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                raise FileSkippedError("too_large", f"{size} bytes > limit {max_bytes}")
+        fh, st = open_regular(path)
+    except NotRegularFileError:
+        raise FileSkippedError(
+            "not_regular", "not a regular file (a FIFO, socket or device)"
+        ) from None
+    except FileNotFoundError:
+        raise FileSkippedError("vanished", "deleted before it could be read") from None
+    except OSError as exc:
+        raise ChunkingError(f"{type(exc).__name__}: {exc.strerror or exc}", stage="read") from exc
+    try:
+        with fh:
+            if st.st_size > max_bytes:
+                raise FileSkippedError("too_large", f"{st.st_size} bytes > limit {max_bytes}")
             data = fh.read(max_bytes + 1)
-    except FileSkippedError:
-        raise
     except OSError as exc:
         raise ChunkingError(f"{type(exc).__name__}: {exc.strerror or exc}", stage="read") from exc
     if len(data) > max_bytes:  # grew while we read it
@@ -57,9 +66,26 @@ def read_source(path: str | os.PathLike[str], max_bytes: int) -> bytes:
 
 
 def chunk_file(
-    file: DiscoveredFile, governor: ChunkGovernor, *, deadline: float | None = None
+    file: DiscoveredFile | str | os.PathLike[str],
+    governor: ChunkGovernor,
+    *,
+    deadline: float | None = None,
 ) -> list[CodeChunk]:
-    """Chunk one discovered file (chunks carry ``path=file.rel_path``)."""
+    """Chunk one file: a :class:`DiscoveredFile`, or a path (see
+    :meth:`DiscoveredFile.from_path`). Chunks carry ``path=file.rel_path``.
+
+    Example:
+        >>> chunks = chunk_file("src/app.py", ChunkGovernor(max_chunk_tokens=512))  # doctest: +SKIP
+
+    Raises:
+        DiscoveryError: a path that is missing or not a regular file.
+        FileSkippedError: binary or too large content.
+        ChunkingError: reading or chunking failed.
+    """
+    if not isinstance(file, DiscoveredFile):
+        file = DiscoveredFile.from_path(
+            file, max_file_bytes=governor.max_file_bytes, hash_content=False
+        )
     data = read_source(file.path, governor.max_file_bytes)
     return chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
 
@@ -81,6 +107,10 @@ def chunk_bytes(
 ) -> list[CodeChunk]:
     """Chunk a file's bytes. See the module docstring for the contract.
 
+    ``language`` is a name from :data:`~codeweaver.core.languages.LANGUAGES`, in any case, or a
+    common alias (``py``, ``golang``); the chunks carry the canonical name. An unknown name is
+    chunked as plain text, with a warning.
+
     ``deadline`` is a ``time.monotonic()`` value; chunking raises
     :class:`~codeweaver.core.errors.ChunkTimeoutError` once past it (checked between steps: the
     parse itself cannot be interrupted in-process).
@@ -89,6 +119,7 @@ def chunk_bytes(
         FileSkippedError: binary content, or more chunks than ``governor.max_chunks_per_file``.
         ChunkingError: chunking failed (``stage`` says where).
     """
+    language = _known_language(language)
     if not data:
         return []
     if b"\0" in data[:_BINARY_SNIFF]:
@@ -99,6 +130,26 @@ def chunk_bytes(
             "too_many_chunks", f"{len(spans)} chunks > limit {governor.max_chunks_per_file}"
         )
     return _to_chunks(data, spans, path, language, chunker)
+
+
+def _known_language(language: str) -> str:
+    """The canonical name for ``language`` (``Python``, ``py`` and ``golang`` work); an unknown
+    name is chunked as plain text, with a warning the first time it is seen."""
+    if language in LANGUAGES:
+        return language
+    known = resolve_language(language)
+    if known is not None:
+        return known
+    if language not in _warned_languages:
+        _warned_languages.add(language)
+        log.warning(
+            "unknown language %r: chunked as plain text (`codeweaver languages` lists the names)",
+            language,
+        )
+    return TEXT
+
+
+_warned_languages: set[str] = set()
 
 
 def _spans(

@@ -6,12 +6,15 @@ cloudpickle with a user's lambda inside; it holds only settings and the counter.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from typing import Any, Literal
 
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.core.errors import ConfigError
 
-__all__ = ["ChunkGovernor", "TokenCounter"]
+__all__ = ["ChunkGovernor", "TokenCounter", "check_count"]
 
 TokenCounter = Callable[[str], int]
 
@@ -32,7 +35,7 @@ class ChunkGovernor:
         (True, False)
     """
 
-    __slots__ = ("_char_budget", "settings", "token_counter")
+    __slots__ = ("_char_budget", "_user_counter", "settings", "token_counter")
 
     def __init__(
         self,
@@ -46,7 +49,10 @@ class ChunkGovernor:
             settings = settings.model_copy(update=overrides)
             settings = ChunkerSettings.model_validate(settings.model_dump())
         self.settings = settings
-        self.token_counter = token_counter
+        # Every call the chunker makes goes through the check: a count that is not a whole
+        # number >= 0 is a ConfigError naming the counter, not a silently broken budget.
+        self._user_counter = token_counter
+        self.token_counter = None if token_counter is None else _CheckedCounter(token_counter)
         # With no real counter everything is measured in characters.
         if settings.budget_unit == "chars":
             self._char_budget: int | None = settings.budget
@@ -133,14 +139,14 @@ class ChunkGovernor:
         The index stores it and re-chunks everything when it differs.
         """
         s = self.settings
-        counter = "estimate" if self.token_counter is None else _callable_name(self.token_counter)
+        counter = "estimate" if self._user_counter is None else _callable_name(self._user_counter)
         return (
             f"unit={self.unit};budget={self.budget};cpt={s.chars_per_token};"
             f"packing={s.packing};counter={counter}"
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"settings": self.settings.model_dump(), "token_counter": self.token_counter}
+        return {"settings": self.settings.model_dump(), "token_counter": self._user_counter}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(  # type: ignore[misc]
@@ -149,6 +155,45 @@ class ChunkGovernor:
 
     def __repr__(self) -> str:
         return f"ChunkGovernor(budget={self.budget} {self.unit}, packing={self.settings.packing!r})"
+
+
+class _CheckedCounter:
+    """A user's token counter whose every answer is checked (see :func:`check_count`)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: TokenCounter) -> None:
+        self.fn = fn
+
+    def __call__(self, text: str) -> int:
+        n = self.fn(text)
+        if type(n) is int and n >= 0:
+            return n
+        return check_count(n, self.fn)
+
+
+def check_count(value: object, counter: Callable[..., Any]) -> int:
+    """``value`` (what ``counter`` returned) as a token count, or a ConfigError saying why not.
+
+    Counts are numbers >= 0: ``int``, numpy integers, or finite floats, rounded down (a
+    counter returning ``len(s) / 4`` works); ``None``, strings, booleans, NaN, infinities and
+    negative numbers are not.
+    """
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, numbers.Integral):
+        if int(value) >= 0:
+            return int(value)
+    elif isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isfinite(number) and number >= 0:
+            return int(number)
+    raise ConfigError(
+        "token_counter",
+        value,
+        f"the token counter {_callable_name(counter)}",
+        "it must return a whole number of tokens >= 0",
+    )
 
 
 def _callable_name(fn: Callable[..., Any]) -> str:

@@ -21,8 +21,11 @@ Executors (explicit argument > ``governor.concurrency.executor`` > ``"auto"``):
     Start method: ``concurrency.start_method``, else the host's, else the platform default
     (``forkserver`` instead of ``fork`` while other threads run in this process).
 ``auto``
-    Serial for a handful of small files (the input is peeked at, not consumed) or one worker,
-    threads on a free-threaded interpreter, processes otherwise.
+    Serial for one worker (one usable CPU) or for little work: an input of at most
+    ``AUTO_SERIAL_MAX_BYTES`` (6 MB; 1 MB where workers fork; the input is peeked at, not
+    consumed), where starting worker processes costs more than they save; threads on a
+    free-threaded interpreter, processes otherwise. More workers than usable CPUs is warned
+    about.
 ``dask``
     The same worker functions on a Dask distributed cluster (the ``distributed`` extra): an
     existing ``client=``, a scheduler address (``client="tcp://..."`` or
@@ -50,21 +53,33 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import chain, islice
+from itertools import chain
 from typing import Any, Literal, cast
 
 import cloudpickle
 
 from codeweaver.core.chunks import CodeChunk, FailureRecord, SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
-from codeweaver.core.errors import ConfigError, ExecutorError
+from codeweaver.core.errors import CodeWeaverError, ConfigError, ExecutorError
+from codeweaver.core.languages import TEXT, language_for_path
 from codeweaver.engine.chunker._pool import Batch, ProcessPool
 from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.guards import (
+    REPEATED_FAILURES,
+    FailureStreak,
+    check_token_counter,
+    main_script_importable,
+)
 from codeweaver.engine.chunker.results import FileResult, RunStats
-from codeweaver.engine.chunker.worker import failed_result, process_file
+from codeweaver.engine.chunker.worker import failed_result, process_file, watch_interrupts
 
 __all__ = [
+    "AUTO_SERIAL_MAX_BYTES",
+    "AUTO_SERIAL_MAX_BYTES_FORK",
+    "REPEATED_FAILURES",
+    "FileLike",
     "ResolvedExecutor",
+    "check_token_counter",
     "chunk_files_parallel",
     "chunk_files_parallel_dict",
     "default_worker_count",
@@ -76,13 +91,23 @@ __all__ = [
 log = logging.getLogger("codeweaver")
 
 ResolvedExecutor = Literal["serial", "thread", "process", "dask"]
+FileLike = DiscoveredFile | str | os.PathLike[str]
+"""What the entry points take: a discovered file, or a path (``DiscoveredFile.from_path``)."""
 _KINDS = ("auto", "serial", "thread", "process", "dask")
 
 MAX_DEFAULT_WORKERS = 32
 """The default worker count never exceeds this (more rarely pays for its memory)."""
+AUTO_SERIAL_MAX_BYTES = 6_000_000
+AUTO_SERIAL_MAX_BYTES_FORK = 1_000_000
+"""``auto`` stays serial when the whole input is at most this many bytes of source: below it,
+starting worker processes costs more than they save. Workers that import the chunker afresh
+(``forkserver``, ``spawn``: ~0.3 s on an idle 2-core machine) need ~6 MB of work to pay off,
+forked ones (~0.03 s) ~1 MB (``benchmarks/bench_auto.py`` prints the measurement)."""
+AUTO_PEEK_MAX_FILES = 4096
+"""``auto`` looks at most this far ahead in the input to size it (a bounded buffer)."""
 AUTO_SERIAL_MAX_FILES = 8
-AUTO_SERIAL_MAX_BYTES = 256 * 1024
-"""``auto`` stays serial when the whole input is at most this many files and bytes."""
+"""Every executor peeks at this many files first: a smaller input gets no more workers than
+files (and an empty one starts none)."""
 BATCH_MAX_FILES = 64
 BATCH_MAX_BYTES = 512 * 1024
 """Adaptive batches: up to this many files or bytes (the first batches are smaller)."""
@@ -153,12 +178,41 @@ def resolve_executor(
 ) -> ResolvedExecutor:
     """Turn a requested executor (``"auto"`` included) into the one to use.
 
-    ``sample`` is the first few input files; ``complete`` says it is the whole input (so
-    ``auto`` may pick serial for a handful of small files).
+    ``auto`` is serial for one worker (one usable CPU) or for little work: ``sample`` is the
+    start of the input and ``complete`` says it is all of it, so an input of at most
+    :data:`AUTO_SERIAL_MAX_BYTES` is chunked serially. Otherwise threads on a free-threaded
+    interpreter, processes elsewhere.
 
     Raises:
         ConfigError: an unknown executor name.
     """
+    kind = _requested_kind(executor_type, governor)
+    if kind != "auto":
+        return cast(ResolvedExecutor, kind)
+    if workers is not None and workers <= 1:
+        return "serial"
+    if (
+        sample is not None
+        and complete
+        and sum(f.size for f in sample) <= _auto_serial_bytes(governor)
+    ):
+        return "serial"
+    return "thread" if _free_threaded() else "process"
+
+
+def _auto_serial_bytes(governor: ChunkGovernor | None) -> int:
+    """How much work ``auto`` leaves to one process: less where workers start cheaply."""
+    if _free_threaded():
+        return AUTO_SERIAL_MAX_BYTES_FORK  # threads start as cheaply as forks
+    try:
+        method = _start_method(governor) if governor is not None else None
+    except ExecutorError:  # workers could not start at all: as costly as it gets
+        method = None
+    return AUTO_SERIAL_MAX_BYTES_FORK if method == "fork" else AUTO_SERIAL_MAX_BYTES
+
+
+def _requested_kind(executor_type: str | None, governor: ChunkGovernor | None) -> str:
+    """The executor asked for (``"auto"`` included): argument > settings > ``"auto"``."""
     source = "argument"
     kind = executor_type
     if kind is None and governor is not None:
@@ -166,41 +220,79 @@ def resolve_executor(
     kind = kind or "auto"
     if kind not in _KINDS:
         raise ConfigError("executor", kind, source, f"must be one of {', '.join(_KINDS)}")
-    if kind != "auto":
-        return cast(ResolvedExecutor, kind)
-    if (
-        sample is not None
-        and complete
-        and len(sample) <= AUTO_SERIAL_MAX_FILES
-        and sum(f.size for f in sample) <= AUTO_SERIAL_MAX_BYTES
-    ):
-        return "serial"
-    if workers is not None and workers <= 1:
-        return "serial"
-    return "thread" if _free_threaded() else "process"
+    return kind
+
+
+def _peek(
+    files: Iterator[DiscoveredFile], *, max_files: int, max_bytes: float = math.inf
+) -> tuple[list[DiscoveredFile], bool]:
+    """The first files of ``files`` (up to ``max_files``, or past ``max_bytes``), and whether
+    that is all of them."""
+    sample: list[DiscoveredFile] = []
+    nbytes = 0
+    for f in files:
+        sample.append(f)
+        nbytes += f.size
+        if len(sample) > max_files or nbytes > max_bytes:
+            return sample, False
+    return sample, True
+
+
+def _warn_oversubscribed(kind: str, workers: int) -> None:
+    cpus = default_worker_count()
+    if kind in ("process", "thread") and workers > cpus:
+        log.warning(
+            "%d %s workers on %d usable CPU(s): workers beyond the CPU count only add "
+            "overhead; leave the worker count unset to use %d",
+            workers,
+            kind,
+            cpus,
+            cpus,
+        )
 
 
 def _start_method(governor: ChunkGovernor) -> str:
     """The start method for worker processes; never changes the global one.
 
-    The configured one, else the one the host set, else the platform default -- except that a
-    default of ``fork`` becomes ``forkserver`` while other threads run in this process (a
+    The configured one, else the one the host set (if not the platform default), else the
+    platform default -- except that a default of ``fork`` becomes ``forkserver`` while other
+    threads run in this process (a
     writer thread, a progress bar): forking a multi-threaded process can copy a lock some other
     thread holds, and the child would wait on it forever.
+
+    ``spawn`` and ``forkserver`` workers re-import the main script, which is impossible when it
+    was read from standard input (``python - <<EOF``): then a default becomes ``fork`` where
+    there is one, and a method someone chose is an :class:`ExecutorError` saying why.
     """
-    method = governor.concurrency.start_method or multiprocessing.get_start_method(allow_none=True)
-    if method is not None:
-        return method
     available = multiprocessing.get_all_start_methods()
-    default = available[0]
-    if default == "fork" and "forkserver" in available and threading.active_count() > 1:
-        return "forkserver"
-    return default
+    host: str | None = multiprocessing.get_start_method(allow_none=True)
+    if host == available[0]:
+        # The platform default, which any spawn or forkserver process start fixes as the global
+        # method (multiprocessing asks for it): not a choice the host made.
+        host = None
+    chosen = governor.concurrency.start_method or host
+    method = chosen or available[0]
+    if (
+        chosen is None
+        and method == "fork"
+        and "forkserver" in available
+        and threading.active_count() > 1
+    ):
+        method = "forkserver"
+    if method == "fork" or main_script_importable():
+        return method
+    if chosen is None and "fork" in available:
+        return "fork"
+    raise ExecutorError(
+        f"worker processes cannot start with the {method!r} start method: they re-import the "
+        "main script, and this one was read from standard input; save it to a file, or use "
+        "start_method='fork' or executor_type='thread'"
+    )
 
 
 # -- the public entry points -------------------------------------------------------------------
 def iter_file_results(
-    files: Iterable[DiscoveredFile],
+    files: Iterable[FileLike],
     governor: ChunkGovernor,
     *,
     max_workers: int | None = None,
@@ -219,15 +311,24 @@ def iter_file_results(
     :func:`chunk_files_parallel`'s job, or the caller's). ``client`` (the ``dask`` executor
     only): a ``distributed.Client`` or a scheduler address; it beats the settings.
 
+    A run whose first :data:`REPEATED_FAILURES` files all fail the same way (the same error
+    in the same stage, and nothing chunked or skipped meanwhile) stops there with
+    :class:`~codeweaver.core.errors.RepeatedFailureError`: the cause is not in the files (a
+    token counter with a bug, workers that cannot start).
+
     Raises:
-        ConfigError: an unknown executor, a worker count or batch size below 1.
+        ConfigError: an unknown executor, a worker count or batch size below 1; a token
+            counter that fails on a short sample of code or returns something that is not a
+            count (checked here, once, before any file).
         ExecutorError: workers that cannot start; for ``dask``: the extra is missing (raised
             here) or the scheduler cannot be reached (raised at the first ``next()``).
+        RepeatedFailureError: see above (raised from ``next()``).
     """
     if resolve_executor(executor_type, governor) == "dask":
         from codeweaver.engine.chunker.distributed import require_distributed
 
         require_distributed()
+    check_token_counter(governor)
     workers = resolve_worker_count(max_workers, governor)
     size = batch_size if batch_size is not None else governor.concurrency.batch_size
     if size is not None and size < 1:
@@ -239,7 +340,7 @@ def iter_file_results(
 
 
 def chunk_files_parallel(
-    files: Iterable[DiscoveredFile],
+    files: Iterable[FileLike],
     governor: ChunkGovernor,
     *,
     max_workers: int | None = None,
@@ -278,7 +379,7 @@ def chunk_files_parallel(
 
 
 def chunk_files_parallel_dict(
-    files: Iterable[DiscoveredFile],
+    files: Iterable[FileLike],
     governor: ChunkGovernor,
     **kwargs: Any,
 ) -> dict[str, list[CodeChunk]]:
@@ -326,7 +427,7 @@ class _closing:
 
 # -- the run -----------------------------------------------------------------------------------
 def _iter_results(
-    files: Iterator[DiscoveredFile],
+    files: Iterator[FileLike],
     governor: ChunkGovernor,
     executor_type: str | None,
     workers: int,
@@ -336,21 +437,28 @@ def _iter_results(
     on_result: Callable[[FileResult], None] | None,
     client: Any = None,
 ) -> Iterator[FileResult]:
-    sample = list(islice(files, AUTO_SERIAL_MAX_FILES + 1))
-    complete = len(sample) <= AUTO_SERIAL_MAX_FILES
+    found = (f if isinstance(f, DiscoveredFile) else _file_for_path(f) for f in files)
+    if _requested_kind(executor_type, governor) == "auto" and workers > 1:
+        # Size the work: a little is chunked sooner in this thread than workers can start.
+        sample, complete = _peek(
+            found, max_files=AUTO_PEEK_MAX_FILES, max_bytes=_auto_serial_bytes(governor)
+        )
+    else:
+        sample, complete = _peek(found, max_files=AUTO_SERIAL_MAX_FILES)
     kind = resolve_executor(
         executor_type, governor, sample=sample, complete=complete, workers=workers
     )
-    stream = chain(sample, files)
+    stream = chain(sample, found)
     if kind == "serial":
         workers = 1
     elif complete:
         workers = max(1, min(workers, len(sample)))
+    _warn_oversubscribed(kind, workers)
     stats.start(kind, workers)
     if complete and not sample:  # nothing to do: start no workers
         return
     if kind == "serial":
-        source: Iterator[FileResult] = (process_file(f, governor) for f in stream)
+        source: Iterator[FileResult] = _iter_serial(stream, governor)
     elif kind == "dask":
         from codeweaver.engine.chunker.distributed import iter_dask
 
@@ -366,13 +474,33 @@ def _iter_results(
         source = _iter_thread(_iter_batches(stream, batch_size), governor, workers, ordered)
     else:
         source = _iter_process(_iter_batches(stream, batch_size), governor, workers, ordered, stats)
+    streak = FailureStreak()
     with _closing(source):
         for result in source:
             stats.record(result)
             if on_result is not None:
                 on_result(result)
             yield result
+            streak.add(result)
     stats.touch()
+
+
+def _file_for_path(path: object) -> DiscoveredFile:
+    """A :class:`DiscoveredFile` for a path given instead of one. A file discovery would skip
+    (missing, binary, ...) is still passed on, so its worker reports it like any other."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"expected a DiscoveredFile or a path, got {type(path).__name__}")
+    try:
+        return DiscoveredFile.from_path(path, hash_content=False)
+    except (CodeWeaverError, OSError):
+        abs_path = os.path.abspath(os.fspath(path))
+        return DiscoveredFile(abs_path, abs_path, language_for_path(abs_path) or TEXT, 0, 0)
+
+
+def _iter_serial(files: Iterator[DiscoveredFile], governor: ChunkGovernor) -> Iterator[FileResult]:
+    with watch_interrupts():  # a counter's own KeyboardInterrupt fails its file, Ctrl-C stops
+        for f in files:
+            yield process_file(f, governor)
 
 
 def _iter_batches(files: Iterator[DiscoveredFile], batch_size: int | None) -> Iterator[Batch]:

@@ -26,10 +26,14 @@ from __future__ import annotations
 
 import faulthandler
 import hashlib
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any, cast
 
 import cloudpickle
@@ -58,6 +62,7 @@ __all__ = [
     "failure_from_exception",
     "init_worker",
     "process_file",
+    "watch_interrupts",
 ]
 
 # The wire form of one chunk: the CodeChunk row plus what the row leaves out.
@@ -134,6 +139,7 @@ def process_file(
     from codeweaver.engine.chunker.file_chunker import chunk_bytes, read_source
 
     started = time.perf_counter()
+    sigints_before = _watch.sigints
     limit = governor.file_timeout_seconds if timeout is None else timeout
     deadline = time.monotonic() + limit
     file_hash: str | None = None
@@ -152,7 +158,11 @@ def process_file(
             skip=SkipRecord(path=file.path, reason=exc.reason, detail=exc.detail),
             seconds=time.perf_counter() - started,
         )
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        # sys.exit() or a KeyboardInterrupt raised by user code (a token counter) fails this
+        # file, as it would under the process executor; a real Ctrl-C stops the run.
+        if isinstance(exc, KeyboardInterrupt) and _is_ctrl_c(sigints_before):
+            raise
         return FileResult(
             file=file,
             status="failed",
@@ -166,6 +176,59 @@ def process_file(
         chunks=chunks,
         file_hash=file_hash,
         seconds=time.perf_counter() - started,
+    )
+
+
+# -- telling a Ctrl-C from a KeyboardInterrupt that user code raised ---------------------------
+class _InterruptWatch:
+    """SIGINTs counted while :func:`watch_interrupts` is active (``depth`` > 0)."""
+
+    __slots__ = ("depth", "sigints")
+
+    def __init__(self) -> None:
+        self.sigints = 0
+        self.depth = 0
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        self.sigints += 1
+        signal.default_int_handler(signum, frame)
+
+
+_watch = _InterruptWatch()
+
+
+@contextmanager
+def watch_interrupts() -> Iterator[None]:
+    """While active, :func:`process_file` knows whether a KeyboardInterrupt came from a real
+    SIGINT (the serial executor, in the main thread) or from user code raising it.
+
+    It counts SIGINTs and otherwise behaves as Python's default handler; it is installed only in
+    the main thread and only over that default handler (a caller's own handler stays).
+    """
+    current = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or (
+        current is not signal.default_int_handler and current != _watch.handler
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, _watch.handler)
+    _watch.depth += 1
+    try:
+        yield
+    finally:
+        _watch.depth -= 1
+        if not _watch.depth and signal.getsignal(signal.SIGINT) == _watch.handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _is_ctrl_c(sigints_before: int) -> bool:
+    """True if the KeyboardInterrupt being handled may be a real Ctrl-C."""
+    if _watch.depth:
+        return _watch.sigints != sigints_before
+    # Signals reach the main thread only, and not at all where SIGINT is ignored (pool workers).
+    return (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
     )
 
 
