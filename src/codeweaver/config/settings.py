@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.config.embedding import EmbeddingSettings
 from codeweaver.core.errors import ConfigError
 
 __all__ = ["CodeWeaverSettings", "DiscoverySettings", "IndexSettings", "load_settings"]
@@ -80,6 +81,7 @@ class CodeWeaverSettings(BaseSettings):
     chunker: ChunkerSettings = Field(default_factory=ChunkerSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
 
     @property
     def concurrency(self) -> ConcurrencySettings:

@@ -12,6 +12,7 @@ do not know about codeweaver::
     ├── ChunkingError (RuntimeError)        chunking one file failed
     │   └── ChunkTimeoutError (TimeoutError)  it ran past the per-file time limit
     ├── ExecutorError (RuntimeError)        an executor cannot start (missing extra, no scheduler)
+    ├── EmbeddingError (RuntimeError)       an embedder cannot load, or a batch cannot be embedded
     ├── IndexStoreError (RuntimeError)      the SQLite index cannot be used
     │   └── IndexVersionError               the index was written by an incompatible version
     └── SearchError (ValueError)            a search that cannot run as asked (no vectors, ...)
@@ -25,6 +26,7 @@ __all__ = [
     "CodeWeaverError",
     "ConfigError",
     "DiscoveryError",
+    "EmbeddingError",
     "ExecutorError",
     "FileSkippedError",
     "IndexStoreError",
@@ -86,6 +88,18 @@ class ChunkTimeoutError(ChunkingError, TimeoutError):
 
 class ExecutorError(CodeWeaverError, RuntimeError):
     """An executor cannot be started or used (a missing extra, an unreachable scheduler)."""
+
+
+class EmbeddingError(CodeWeaverError, RuntimeError):
+    """An embedder cannot be loaded, or a batch of texts cannot be embedded.
+
+    ``transient`` is True when trying again later may succeed (an endpoint down, rate limits,
+    timeouts after every retry); False when the input or the configuration is at fault.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class IndexStoreError(CodeWeaverError, RuntimeError):

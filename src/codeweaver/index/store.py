@@ -8,6 +8,11 @@ Layout (one database file, WAL mode)::
     chunks(id PK, path, ...)  one row per chunk; (path, ordinal) unique; spans, kinds and symbol
                               path (each joined with U+001F), symbol (joined with " > ")
     chunks_fts                FTS5 over chunks(content, symbol, path), kept in step by triggers
+    embedding_models          one row per model that embedded chunks: dimension, how to rebuild it
+    vectors(model, hash, ..)  one unit-length float32 vector per (model, chunk content hash);
+                              not tied to chunk rows, so an unchanged chunk is never re-embedded
+    embedding_failures        (model, content hash) that failed to embed: attempts, last error
+    (see ``codeweaver.index.vectors``)
 
 Every write happens inside :meth:`IndexStore.transaction`, and a file's row and its chunks are
 always written in the same transaction, so a crash or Ctrl-C leaves each file either fully at its
@@ -44,7 +49,7 @@ __all__ = [
     "split_joined",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_DB_DIR = ".codeweaver"
 DEFAULT_DB_NAME = "index.db"
 MARK_START = "\x02"
@@ -93,6 +98,27 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (path, ordinal)
 );
 CREATE INDEX IF NOT EXISTS chunks_chunk_id ON chunks(chunk_id);
+CREATE INDEX IF NOT EXISTS chunks_content_hash ON chunks(content_hash);
+CREATE TABLE IF NOT EXISTS embedding_models (
+    model        TEXT PRIMARY KEY,
+    dimension    INTEGER NOT NULL,
+    spec         TEXT NOT NULL,
+    updated_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    model        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector       BLOB NOT NULL,
+    PRIMARY KEY (model, content_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS embedding_failures (
+    model        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    error        TEXT NOT NULL,
+    failed_at    REAL NOT NULL,
+    PRIMARY KEY (model, content_hash)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     content, symbol, path, content='chunks', content_rowid='id'
 );
@@ -307,6 +333,11 @@ class IndexStore:
 
     def close(self) -> None:
         self._conn.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (for ``codeweaver.index.vectors``; write only in a transaction)."""
+        return self._conn
 
     def __enter__(self) -> IndexStore:
         return self
