@@ -109,13 +109,15 @@ def prepare_embedding(
     settings: CodeWeaverSettings,
     embedder: Embedder | None,
     governor: ChunkGovernor | None,
+    db_path: Path | None = None,
 ) -> tuple[Embedder | None, ChunkGovernor, EmbeddingReport]:
     """The embedder for a run (given, or loaded from ``settings.embedding``), the governor sized
     for it, and the report the stage will fill.
 
-    ``provider = "auto"`` that cannot load (no ``embed`` extra, no network and no cached model)
-    gives a keyword-only run with a one-line notice; an explicitly configured provider that cannot
-    load raises.
+    ``provider = "auto"`` with no model set means the model the index at ``db_path`` was last
+    embedded with, else the model2vec default; when that cannot load (no ``embed`` extra, no
+    network and no cached model) the run is keyword-only with a one-line notice. An explicitly
+    configured provider or model that cannot load raises.
 
     Raises:
         EmbeddingError: the configured embedder cannot be loaded.
@@ -124,13 +126,17 @@ def prepare_embedding(
 
     report = EmbeddingReport()
     conf = settings.embedding
+    if conf.provider == "auto" and conf.model is None and db_path is not None:
+        spec = vx.recorded_spec(db_path)
+        if spec:
+            conf = conf.model_copy(update=spec)
     if embedder is None and conf.provider != "none":
         from codeweaver.embed import load_embedder
 
         try:
             embedder = load_embedder(conf, chars_per_token=settings.chunker.chars_per_token)
         except EmbeddingError as exc:
-            if conf.provider != "auto":
+            if settings.embedding.provider != "auto" or settings.embedding.model is not None:
                 raise
             report.notice = f"keyword-only index (no embeddings): {exc}"
             log.warning("%s", report.notice)

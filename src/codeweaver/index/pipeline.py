@@ -119,7 +119,8 @@ class IndexReport:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        """No file failed and no chunk failed to embed."""
+        return self.failed == 0 and self.embedding.failed == 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -199,8 +200,8 @@ def index_project(
     root_path = root_path.resolve()
     if settings is None:
         settings = load_settings(root_path)
-    embedder, governor, embedding = prepare_embedding(settings, embedder, governor)
     db_path = resolve_db_path(root_path, settings)
+    embedder, governor, embedding = prepare_embedding(settings, embedder, governor, db_path)
     report = IndexReport(root=root_path, db_path=db_path, embedding=embedding)
     try:
         with (

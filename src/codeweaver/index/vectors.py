@@ -35,6 +35,7 @@ __all__ = [
     "PendingChunk",
     "VectorMatrix",
     "count_pending",
+    "embedding_status",
     "existing_hashes",
     "failure_summary",
     "iter_pending",
@@ -44,6 +45,7 @@ __all__ = [
     "put_vectors",
     "record_failures",
     "record_model",
+    "recorded_spec",
     "vectors_generation",
 ]
 
@@ -90,6 +92,19 @@ def record_model(store: IndexStore, model: str, dimension: int, spec: dict[str, 
             (model, dimension, json.dumps(spec, sort_keys=True), time.time()),
         )
         store.set_meta(CURRENT_MODEL_KEY, model)
+
+
+def recorded_spec(db_path: Path) -> dict[str, Any] | None:
+    """How to rebuild the embedder the index at ``db_path`` was last embedded with (None when
+    there is no such index or it holds no vectors). Reads without creating anything."""
+    if not db_path.is_file():
+        return None
+    try:
+        with IndexStore.open(db_path, create=False) as store:
+            models = [m for m in list_models(store) if m.vectors > 0]
+    except Exception:  # no index, another version, damaged: nothing recorded to reuse
+        return None
+    return dict(models[0].spec) if models else None
 
 
 def list_models(store: IndexStore) -> list[ModelInfo]:
@@ -242,6 +257,26 @@ def failure_summary(store: IndexStore, model: str) -> tuple[int, str | None]:
         (model,),
     ).fetchone()
     return int(n), (str(row[0]) if row and n else None)
+
+
+def embedding_status(store: IndexStore) -> dict[str, Any]:
+    """What ``codeweaver status`` shows: the models with vectors, the current one, and for it the
+    chunks still waiting for a vector and those that failed (with the last error)."""
+    models = list_models(store)
+    current = store.get_meta(CURRENT_MODEL_KEY)
+    out: dict[str, Any] = {
+        "current_model": current,
+        "models": [
+            {"model": m.model, "dimension": m.dimension, "vectors": m.vectors} for m in models
+        ],
+        "pending": None,
+        "failed": 0,
+        "last_error": None,
+    }
+    if current is not None:
+        out["pending"] = count_pending(store, current)
+        out["failed"], out["last_error"] = failure_summary(store, current)
+    return out
 
 
 # -- reading the matrix ----------------------------------------------------------------------------
