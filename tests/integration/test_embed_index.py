@@ -171,6 +171,8 @@ def test_no_model_available_gives_a_keyword_index_and_a_notice(tmp_path: Path) -
     assert proc.returncode == 2 and "embeddings" in proc.stderr
     proc = _cli("index", str(repo), "--embed-provider", "model2vec", "--embed-model", "x/nope")
     assert proc.returncode == 2 and "cannot load" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _cli("index", str(repo), "--no-embed", "--embed-model", "x")
+    assert proc.returncode == 2 and "--no-embed" in proc.stderr
 
 
 # -- killed mid-embedding, then resumed ----------------------------------------------------------
@@ -200,8 +202,9 @@ def _content(text: str) -> str:
 
 
 @pytest.mark.slow
-def test_killed_mid_embedding_resumes_without_embedding_twice(
-    tmp_path: Path, server: EmbeddingServer
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_stopped_mid_embedding_resumes_without_embedding_twice(
+    tmp_path: Path, server: EmbeddingServer, sig: signal.Signals
 ) -> None:
     files = {
         f"pkg/m{i:02d}.py": f"def task_{i}(x):\n    return x * {i} + {i * i}\n" for i in range(40)
@@ -235,9 +238,16 @@ def test_killed_mid_embedding_resumes_without_embedding_twice(
             time.sleep(0.02)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+            if sig == signal.SIGINT:
+                os.kill(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the CLI
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, err
+        assert b"run the same command again" in err and b"Traceback" not in err
+    else:
+        assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     with IndexStore.open(db, create=False) as store:
         assert store.check_integrity() == []
     stored = _vector_hashes(db)

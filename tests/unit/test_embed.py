@@ -53,11 +53,12 @@ def test_counter_counts_like_the_model_without_special_tokens_or_truncation(
     minilm_path: Path,
 ) -> None:
     tok = load_tokenizer(str(minilm_path))
+    assert tok.truncation is not None  # MiniLM's tokenizer.json cuts at 128 tokens...
     counter = HFTokenCounter(tok, "minilm")
-    long_text = "identifier_" * 400  # far past the tokenizer.json's own truncation (128)
-    expected = len(tok.encode(long_text, add_special_tokens=False).ids)
-    assert counter(long_text) == expected or tok.truncation is not None
+    long_text = "identifier_ " * 400
     tok.no_truncation()
+    tok.no_padding()
+    # ...the counter does not (and the model's own tokenizer was left as it was).
     assert counter(long_text) == len(tok.encode(long_text, add_special_tokens=False).ids) > 128
     assert counter("") == 0 and counter.special_tokens() == 2
     for clone in (
@@ -65,6 +66,37 @@ def test_counter_counts_like_the_model_without_special_tokens_or_truncation(
         cloudpickle.loads(cloudpickle.dumps(counter)),
     ):
         assert clone(CODE) == counter(CODE) and clone.fingerprint == counter.fingerprint
+
+
+def test_line_by_line_counts_are_exact_on_real_code(minilm_path: Path) -> None:
+    import random
+
+    import codeweaver.index.pipeline as source
+
+    tok = load_tokenizer(str(minilm_path))
+    tok.no_truncation()
+    tok.no_padding()
+    counter = HFTokenCounter(tok, "minilm")
+    text = Path(source.__file__).read_text() + "\r\n\x1c\u2028naïve café 漢字\n\n  \n"
+    rnd = random.Random(7)
+    for _ in range(300):  # overlapping slices, as the chunker measures them
+        a = rnd.randrange(len(text))
+        piece = text[a : a + rnd.randrange(4000)]
+        assert counter(piece) == len(tok.encode(piece, add_special_tokens=False).ids)
+
+
+def test_a_tokenizer_that_merges_across_lines_counts_whole_texts() -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(
+        ["def f():\n\n    return 1\n"] * 50, trainers.BpeTrainer(vocab_size=300)
+    )
+    counter = HFTokenCounter(bpe, "tiny-bpe")
+    text = "def f():\n\n    return 1\n\n\n    x\n"
+    assert counter(text) == len(bpe.encode(text).ids)
+    assert not counter._by_line
 
 
 def test_a_missing_tokenizer_is_an_embedding_error(tmp_path: Path) -> None:

@@ -5,10 +5,18 @@ be fast (a Rust ``tokenizers`` call, no Python tokenizer), count only the text (
 the model adds those itself, and the budget keeps room for them), never truncate, and survive
 cloudpickle under ``spawn``. ``tokenizers.Tokenizer`` does all of that once truncation and padding
 are switched off (a model's ``tokenizer.json`` often turns both on).
+
+The chunker measures many overlapping pieces (a class, then the class less its last method, ...),
+so the same lines are counted again and again. For tokenizers where a newline always ends a token
+(a whitespace-splitting pre-tokenizer after a character-wise normalizer: BERT's WordPiece and
+the like) the count of a text is exactly the sum of the counts of its lines, and lines are
+counted once and remembered. Other tokenizers (byte-level BPE merges whitespace runs across
+lines) count each text whole.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +25,15 @@ from codeweaver.core.errors import EmbeddingError
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["HFTokenCounter", "load_tokenizer"]
+__all__ = ["HFTokenCounter", "load_tokenizer", "splits_at_newlines"]
+
+MAX_CACHED_LINES = 200_000
+"""Remembered line counts per counter (per worker process) before the memory is cleared."""
+
+_SPLIT_AT_WHITESPACE = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
+_CHARACTER_WISE = {
+    "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip",
+}  # fmt: skip
 
 
 class HFTokenCounter:
@@ -32,7 +48,7 @@ class HFTokenCounter:
         7
     """
 
-    __slots__ = ("_tokenizer", "fingerprint")
+    __slots__ = ("_by_line", "_lines", "_tokenizer", "fingerprint")
 
     def __init__(self, tokenizer: Tokenizer, name: str) -> None:
         from tokenizers import Tokenizer
@@ -43,9 +59,26 @@ class HFTokenCounter:
         tok.no_padding()
         self._tokenizer = tok
         self.fingerprint = f"hf-tokenizer:{name}"
+        self._by_line = splits_at_newlines(tok)
+        self._lines: dict[str, int] = {}
 
     def __call__(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        if not self._by_line or text.count("\n") < 2:
+            return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        cache = self._lines
+        lines = text.split("\n")
+        try:
+            return sum(map(cache.__getitem__, lines))  # the usual case: every line seen before
+        except KeyError:
+            pass
+        missing = [line for line in set(lines) if line not in cache]
+        if len(cache) > MAX_CACHED_LINES:
+            cache.clear()
+            missing = list(set(lines))
+        encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)
+        for line, enc in zip(missing, encoded, strict=True):
+            cache[line] = len(enc.ids)
+        return sum(map(cache.__getitem__, lines))
 
     def special_tokens(self) -> int:
         """How many tokens the tokenizer's post-processor adds to one input (e.g. [CLS], [SEP])."""
@@ -59,9 +92,29 @@ class HFTokenCounter:
 
         self._tokenizer = Tokenizer.from_str(state["json"])
         self.fingerprint = state["fingerprint"]
+        self._by_line = splits_at_newlines(self._tokenizer)
+        self._lines = {}
 
     def __repr__(self) -> str:
         return f"HFTokenCounter({self.fingerprint!r})"
+
+
+def splits_at_newlines(tokenizer: Tokenizer) -> bool:
+    """True when no token of ``tokenizer`` can span a newline, so counts add up line by line.
+
+    That holds when the pre-tokenizer splits at every whitespace character and the normalizer
+    before it works character by character (it may turn a newline into a space, never join
+    lines). Anything else, or anything unknown, is False.
+    """
+    spec = json.loads(tokenizer.to_str())
+    pre, norm = spec.get("pre_tokenizer") or {}, spec.get("normalizer")
+    pres = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    if not pres or pres[0].get("type") not in _SPLIT_AT_WHITESPACE:
+        return False
+    if norm is None:
+        return True
+    norms = norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm]
+    return all(n.get("type") in _CHARACTER_WISE for n in norms)
 
 
 def load_tokenizer(name_or_path: str) -> Tokenizer:

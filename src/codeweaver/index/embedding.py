@@ -4,10 +4,10 @@ their vectors into the index, while files are still being chunked.
 ::
 
     writer thread ──chunks it committed──▶ queue ──▶ embed thread ──(hashes, vectors)──▶ store
-       ▲ (main thread waits while the queue       │ first: chunks an earlier run     thread: own
-       │  is over HIGH_WATER: chunking never      │ left without a vector; dedup     connection,
-       │  runs far ahead of a slow embedder)      │ by content hash; skip hashes     one commit
-       └──────────────────────────────────────────┘ that already have a vector      per drain
+       ▲ (main thread waits while the queue       │ dedup by content hash; skip      thread: own
+       │  is over HIGH_WATER: chunking never      │ hashes with a vector; last: the  connection,
+       │  runs far ahead of a slow embedder)      │ chunks still without a vector    one commit
+       └──────────────────────────────────────────┘ (a killed run's, failed ones)   per drain
 
 A vector is keyed by (model name, chunk content hash), so unchanged text is never embedded twice,
 whichever file it sits in. A batch the embedder fails on is recorded in ``embedding_failures``
@@ -28,8 +28,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from codeweaver.core.chunks import CodeChunk, trusted_chunk
 from codeweaver.core.errors import EmbeddingError, IndexStoreError
@@ -131,15 +129,13 @@ def prepare_embedding(
         if spec:
             conf = conf.model_copy(update=spec)
     if embedder is None and conf.provider != "none":
-        from codeweaver.embed import load_embedder
-
         try:
-            embedder = load_embedder(conf, chars_per_token=settings.chunker.chars_per_token)
+            embedder = _load(conf, settings.chunker.chars_per_token)
         except EmbeddingError as exc:
             if settings.embedding.provider != "auto" or settings.embedding.model is not None:
                 raise
             report.notice = f"keyword-only index (no embeddings): {exc}"
-            log.warning("%s", report.notice)
+            log.info("%s", report.notice)  # shown with the run's summary, not as a warning
     if embedder is None:
         return None, governor or ChunkGovernor(settings.chunker), report
     report.model = embedder.name
@@ -148,6 +144,16 @@ def prepare_embedding(
 
         governor = governor_for(embedder, settings.chunker, header_tokens=conf.header_tokens)
     return embedder, governor, report
+
+
+def _load(conf: Any, chars_per_token: float) -> Embedder:
+    try:
+        from codeweaver.embed import load_embedder
+    except ImportError:  # numpy missing: the light install
+        raise EmbeddingError(
+            "semantic search needs the embed extra: pip install 'codeweaver[embed]'"
+        ) from None
+    return load_embedder(conf, chars_per_token=chars_per_token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +256,12 @@ class EmbeddingStage:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        for thread in self._threads:
-            thread.join()
+        try:
+            for thread in self._threads:
+                thread.join()
+        except BaseException:  # Ctrl-C while the last batches embed
+            self.abort()
+            raise
         try:
             if self._error is not None:
                 raise IndexStoreError(f"cannot store vectors: {self._error}") from self._error
@@ -298,7 +308,13 @@ class EmbeddingStage:
             self._stored.put(_DONE)
 
     def _batches(self) -> Iterator[list[_Item]]:
-        """Chunks left by earlier runs first, then those this run writes, in embedder batches."""
+        """The chunks this run writes, then those still without a vector, in embedder batches.
+
+        The backlog (chunks an earlier run left: killed, failed, or a new model) comes last, once
+        every file this run re-chunks has its new chunks: a chunk about to be replaced is never
+        embedded.
+        """
+        yield from self._live()
         size = self.embedder.batch_size
         assert self._reader is not None
         backlog: list[_Item] = []
@@ -315,6 +331,10 @@ class EmbeddingStage:
                 backlog = []
         if backlog:
             yield backlog
+
+    def _live(self) -> Iterator[list[_Item]]:
+        size = self.embedder.batch_size
+        assert self._reader is not None
         while True:
             with self._cond:
                 deadline = time.monotonic() + FILL_WAIT_SECONDS
@@ -331,7 +351,8 @@ class EmbeddingStage:
                 continue
             have = vx.existing_hashes(self._reader, self.model, [i.content_hash for i in take])
             if have:
-                self.report.reused += len(have)
+                with self._cond:
+                    self.report.reused += len(have)
                 take = [i for i in take if i.content_hash not in have]
             if take:
                 yield take
@@ -421,7 +442,7 @@ class EmbeddingStage:
                 if not self._model_recorded:
                     vx.record_model(writer, self.model, int(payload.shape[1]), self._spec)
                     self._model_recorded = True
-                vx.put_vectors(writer, self.model, hashes, np.asarray(payload))
+                vx.put_vectors(writer, self.model, hashes, payload)
 
 
 def _pending_chunk(p: vx.PendingChunk) -> CodeChunk:

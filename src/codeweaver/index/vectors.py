@@ -23,12 +23,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from codeweaver.core.chunks import content_hash as _digest
 from codeweaver.index.store import IndexStore
+
+if TYPE_CHECKING:  # numpy comes with the embed extra; a keyword-only install never needs it
+    import numpy as np
 
 __all__ = [
     "ModelInfo",
@@ -149,6 +150,8 @@ def put_vectors(
     store: IndexStore, model: str, hashes: Sequence[str], matrix: np.ndarray[Any, Any]
 ) -> None:
     """Store one row of ``matrix`` (float32) per hash and clear their recorded failures."""
+    import numpy as np
+
     rows = np.ascontiguousarray(matrix, dtype=np.float32)
     c = store.connection
     with store.transaction():
@@ -298,6 +301,8 @@ def load_matrix(store: IndexStore, model: str, *, use_cache: bool = True) -> Vec
     Uses the memory-mapped copy beside the database when it is current; otherwise reads the
     table and (where the directory is writable) writes a fresh copy for the next caller.
     """
+    import numpy as np
+
     generation = vectors_generation(store)
     folder = cache_dir(store.db_path)
     stem = f"{_digest(model)[:16]}.{generation}"
@@ -324,6 +329,8 @@ def cache_dir(db_path: Path) -> Path:
 
 
 def _read_table(store: IndexStore, model: str) -> VectorMatrix | None:
+    import numpy as np
+
     rows = store.connection.execute(
         "SELECT content_hash, vector FROM vectors WHERE model=? ORDER BY content_hash", (model,)
     ).fetchall()
@@ -336,6 +343,8 @@ def _read_table(store: IndexStore, model: str) -> VectorMatrix | None:
 
 def _write_cache(folder: Path, stem: str, model: str, loaded: VectorMatrix) -> None:
     """Write the two files atomically (temp name, then rename) and drop older generations."""
+    import numpy as np
+
     prefix = stem.split(".", maxsplit=1)[0] + "."
     try:
         folder.mkdir(exist_ok=True)

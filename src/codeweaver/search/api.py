@@ -71,40 +71,42 @@ def _search(
 ) -> list[SearchResult]:
     if mode == "keyword":
         return keyword_search(store, query, limit=limit)
-    from codeweaver.search.vector import query_embedder, semantic_search
+    try:
+        from codeweaver.search.vector import query_embedder, semantic_search
+    except ImportError:  # numpy missing: the light install has no vectors to search
+        if mode == "auto":
+            return keyword_search(store, query, limit=limit)
+        raise SearchError(
+            f"--mode {mode} needs the embed extra: pip install 'codeweaver[embed]'"
+        ) from None
 
-    owned = None
     if embedder is None:
         try:
-            embedder = owned = query_embedder(store, settings)
+            embedder = query_embedder(store, settings)
         except SearchError:
             if mode == "auto":  # vectors of another model, or it will not load: keyword still works
                 return keyword_search(store, query, limit=limit)
             raise
-    try:
-        if embedder is None or not _has_vectors(store, embedder):
-            if mode == "auto":
-                return keyword_search(store, query, limit=limit)
-            raise SearchError(
-                f"--mode {mode} needs an index with embeddings; this one holds none "
-                "(index it with an embedding model: see `codeweaver index --help`)"
-            )
-        if mode == "semantic":
-            return semantic_search(store, query, embedder, limit=limit)
-        params = fusion or FusionParams()
-        depth = max(limit, params.candidates)
-        return reciprocal_rank_fusion(
-            {
-                "keyword": keyword_search(store, query, limit=depth),
-                "semantic": semantic_search(store, query, embedder, limit=depth),
-            },
-            weights=params.weights(),
-            k=params.k,
-            limit=limit,
+    if embedder is None or not _has_vectors(store, embedder):
+        if mode == "auto":
+            return keyword_search(store, query, limit=limit)
+        raise SearchError(
+            f"--mode {mode} needs an index with embeddings; this one holds none "
+            "(index it with an embedding model: see `codeweaver index --help`)"
         )
-    finally:
-        if owned is not None:
-            owned.close()
+    if mode == "semantic":
+        return semantic_search(store, query, embedder, limit=limit)
+    params = fusion or FusionParams()
+    depth = max(limit, params.candidates)
+    return reciprocal_rank_fusion(
+        {
+            "keyword": keyword_search(store, query, limit=depth),
+            "semantic": semantic_search(store, query, embedder, limit=depth),
+        },
+        weights=params.weights(),
+        k=params.k,
+        limit=limit,
+    )
 
 
 def _has_vectors(store: IndexStore, embedder: Embedder) -> bool:

@@ -21,11 +21,15 @@ from codeweaver.search.results import SearchResult
 
 if TYPE_CHECKING:
     from codeweaver.config import CodeWeaverSettings
+    from codeweaver.config.embedding import EmbeddingSettings
     from codeweaver.embed.base import Embedder
 
 __all__ = ["nearest_hashes", "query_embedder", "semantic_search", "vector_search"]
 
 SNIPPET_LINES = 6
+_LOADED: dict[str, Embedder] = {}
+"""Query embedders loaded by this process, by their settings: a library caller that searches
+again (a server, a benchmark) does not load the model again."""
 
 
 def semantic_search(
@@ -136,27 +140,33 @@ def query_embedder(store: IndexStore, settings: CodeWeaverSettings) -> Embedder 
         SearchError: the model cannot be loaded, or the index holds no vectors of the
             configured one.
     """
-    from codeweaver.embed import load_embedder
-
     conf = settings.embedding
     models = [m for m in vx.list_models(store) if m.vectors > 0]
     if conf.provider == "none" or not models:
         return None
     explicit = conf.provider != "auto" or conf.model is not None
-    if explicit:
-        wanted = conf
-    else:
-        spec = dict(models[0].spec)
-        wanted = conf.model_copy(update=spec)
-    try:
-        embedder = load_embedder(wanted, chars_per_token=settings.chunker.chars_per_token)
-    except EmbeddingError as exc:
-        raise SearchError(f"cannot load the model to embed the query: {exc}") from None
+    wanted = conf if explicit else conf.model_copy(update=dict(models[0].spec))
+    embedder = _cached_embedder(wanted, settings.chunker.chars_per_token)
     if embedder.name not in {m.model for m in models}:
         held = ", ".join(m.model for m in models)
-        embedder.close()
         raise SearchError(
             f"the index holds vectors of {held}, not of the configured {embedder.name}: "
             "run `codeweaver index` to embed it with that model"
         )
+    return embedder
+
+
+def _cached_embedder(conf: EmbeddingSettings, chars_per_token: float) -> Embedder:
+    from codeweaver.embed import load_embedder
+
+    key = f"{conf.model_dump_json()};{chars_per_token}"
+    embedder = _LOADED.get(key)
+    if embedder is None:
+        try:
+            embedder = load_embedder(conf, chars_per_token=chars_per_token)
+        except EmbeddingError as exc:
+            raise SearchError(f"cannot load the model to embed the query: {exc}") from None
+        if len(_LOADED) >= 2:  # models are big: keep the last two
+            _LOADED.pop(next(iter(_LOADED))).close()
+        _LOADED[key] = embedder
     return embedder
