@@ -23,10 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
+import statistics
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -107,10 +110,20 @@ def _texts(emb: Embedder, files: list[Path], root: Path) -> list[str]:
 
 
 def _embed_all(emb: Embedder, texts: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) to embed ``texts`` in the embedder's batches."""
+    """(wall seconds, CPU seconds) to embed ``texts`` in the embedder's batches.
+
+    In a thread of its own, as in the index: measured here, torch ran 15-30% slower on this
+    machine when called from the main thread than from another one.
+    """
+
+    def run() -> None:
+        for i in range(0, len(texts), emb.batch_size):
+            emb.embed(texts[i : i + emb.batch_size])
+
     wall, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(texts), emb.batch_size):
-        emb.embed(texts[i : i + emb.batch_size])
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -126,30 +139,43 @@ def part_embed(embs: dict[str, Embedder], files: list[Path], root: Path) -> dict
     return out
 
 
-def part_pipeline(embs: dict[str, Embedder], files: list[Path], root: Path) -> dict[str, Any]:
+def _index_wall(files: list[Path], root: Path, emb: Embedder, *, embed: bool) -> tuple[float, Any]:
+    with tempfile.TemporaryDirectory(prefix="cw-bench-embed-") as tmp:
+        repo = _copy_tree(files, root, Path(tmp) / "repo")
+        settings = load_settings(repo, embedding={"provider": "none"})
+        wall = time.perf_counter()
+        if embed:
+            report = index_project(repo, settings, embedder=emb)
+        else:  # the same chunks (the model's budget), no embedding stage
+            report = index_project(repo, settings, governor=governor_for(emb))
+        return time.perf_counter() - wall, report
+
+
+def part_pipeline(
+    embs: dict[str, Embedder], files: list[Path], root: Path, repeat: int
+) -> dict[str, Any]:
     out = {}
-    print("\n## index_project with embeddings vs the embedding alone (wall clock)")
+    print(
+        "\n## index_project with embeddings vs the embedding alone and vs indexing without "
+        f"embeddings (wall clock, interleaved, median of {repeat}; the model is loaded beforehand)"
+    )
     for name, emb in embs.items():
         texts = _texts(emb, files, root)
-        alone, _ = _embed_all(emb, texts)
-        with tempfile.TemporaryDirectory(prefix="cw-bench-embed-") as tmp:
-            repo = _copy_tree(files, root, Path(tmp) / "repo")
-            settings = load_settings(repo, embedding={"provider": "none"})
-            wall = time.perf_counter()
-            report = index_project(repo, settings, embedder=emb)
-            wall = time.perf_counter() - wall
-        e = report.embedding
-        ratio = wall / alone if alone > 0 else float("nan")
-        out[name] = {
-            "pipeline_s": wall,
-            "embed_alone_s": alone,
-            "ratio": ratio,
-            "embedded": e.embedded,
-            "embedder_busy_s": e.seconds,
-        }
+        runs: dict[str, list[float]] = {"alone": [], "pipeline": [], "keyword": [], "busy": []}
+        for _ in range(repeat):
+            runs["alone"].append(_embed_all(emb, texts)[0])
+            wall, report = _index_wall(files, root, emb, embed=True)
+            runs["pipeline"].append(wall)
+            runs["busy"].append(report.embedding.seconds / wall)
+            runs["keyword"].append(_index_wall(files, root, emb, embed=False)[0])
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        ratios = [p / a for p, a in zip(runs["pipeline"], runs["alone"], strict=True)]
+        out[name] = {"median_s": med, "runs": runs, "ratios": ratios, "chunks": len(texts)}
         print(
-            f"{name:<42} pipeline {wall:7.2f}s  embedding alone {alone:7.2f}s  "
-            f"ratio {ratio:5.2f}  ({e.embedded} embedded, embedder busy {e.seconds:.2f}s)"
+            f"{name:<42} pipeline {med['pipeline']:7.2f}s = {statistics.median(ratios):5.2f}x "
+            f"embedding alone ({med['alone']:.2f}s; per run {', '.join(f'{r:.2f}' for r in ratios)}), "
+            f"{med['pipeline'] / med['keyword']:5.2f}x indexing without embeddings "
+            f"({med['keyword']:.2f}s); embedder busy {med['busy']:.0%} of the run; {len(texts)} chunks"
         )
     return out
 
@@ -157,18 +183,23 @@ def part_pipeline(embs: dict[str, Embedder], files: list[Path], root: Path) -> d
 def part_budget(emb: Embedder, files: list[Path], root: Path, repeat: int) -> dict[str, Any]:
     exact = governor_for(emb)
     estimate = ChunkGovernor(max_chunk_tokens=exact.budget)
+    counter = emb.token_counter
     texts = [(p.relative_to(root).as_posix(), p.read_text(errors="replace")) for p in files]
     times: dict[str, list[float]] = {"estimate": [], "tokenizer": []}
     counts: dict[str, int] = {}
     for _ in range(repeat):  # interleaved: the machine is shared
-        for name, gov in (("estimate", estimate), ("tokenizer", exact)):
+        # A fresh counter each time: a worker process starts with an empty line cache.
+        fresh = ChunkGovernor(exact.settings, token_counter=pickle.loads(pickle.dumps(counter)))
+        for name, gov in (("estimate", estimate), ("tokenizer", fresh)):
             t = time.process_time()
             n = sum(len(chunk_text(text, "python", gov, path=rel)) for rel, text in texts)
             times[name].append(time.process_time() - t)
             counts[name] = n
     best = {k: min(v) for k, v in times.items()}
     ratio = best["tokenizer"] / best["estimate"]
-    print(f"\n## chunking CPU time, budget {exact.budget} tokens ({len(files)} files, best of {repeat})")
+    print(
+        f"\n## chunking CPU time, budget {exact.budget} tokens ({len(files)} files, best of {repeat})"
+    )
     for name in ("estimate", "tokenizer"):
         print(f"{name:<12} {best[name]:7.2f}s CPU  {counts[name]:>6} chunks")
     print(f"real-tokenizer budgets cost {ratio:.2f}x the character estimate")
@@ -248,15 +279,17 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root).resolve()
     files = _files(root, args.files, args.step)
     size = sum(p.stat().st_size for p in files)
-    print(f"# bench_embed: {len(files)} files ({size / 1e6:.1f} MB) from {root.name}; "
-          f"{os.cpu_count()} CPUs (shared: wall-clock numbers are noisy)")
+    print(
+        f"# bench_embed: {len(files)} files ({size / 1e6:.1f} MB) from {root.name}; "
+        f"{os.cpu_count()} CPUs (shared: wall-clock numbers are noisy)"
+    )
     results: dict[str, Any] = {}
     if parts & {"embed", "pipeline", "budget"}:
         embs = _embedders(args)
         if "embed" in parts:
             results["embed"] = part_embed(embs, files, root)
         if "pipeline" in parts:
-            results["pipeline"] = part_pipeline(embs, files, root)
+            results["pipeline"] = part_pipeline(embs, files, root, args.repeat)
         if "budget" in parts:
             st = next(e for n, e in embs.items() if n.startswith("sentence"))
             results["budget"] = part_budget(st, files, root, args.repeat)

@@ -201,6 +201,7 @@ def index_project(
     if settings is None:
         settings = load_settings(root_path)
     db_path = resolve_db_path(root_path, settings)
+    owned = embedder is None
     embedder, governor, embedding = prepare_embedding(settings, embedder, governor, db_path)
     report = IndexReport(root=root_path, db_path=db_path, embedding=embedding)
     try:
@@ -221,6 +222,9 @@ def index_project(
             stats = store.stats()
     except sqlite3.Error as exc:  # disk full, locked by a foreign writer, ...
         raise IndexStoreError(f"cannot write the index {db_path}: {exc}") from exc
+    finally:
+        if owned and embedder is not None:
+            embedder.close()
     report.total_files = stats.files
     report.total_chunks = stats.chunks
     report.seconds = time.perf_counter() - started
