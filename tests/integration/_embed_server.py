@@ -85,9 +85,16 @@ class EmbeddingServer:
                     action = server.script.popleft() if server.script else "ok"
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self._counted = True
                 try:
                     self._serve(action, texts)
                 finally:
+                    self._done()
+
+            def _done(self) -> None:
+                # Before the answer goes out: once the client has it, it may send the next.
+                if self._counted:
+                    self._counted = False
                     with server._lock:
                         server.in_flight -= 1
 
@@ -118,6 +125,7 @@ class EmbeddingServer:
                 self._send(200, payload)
 
             def _send(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self._done()
                 with contextlib.suppress(OSError):  # the client may have given up (slow)
                     self.send_response(code)
                     self.send_header("content-type", "application/json")

@@ -5,6 +5,7 @@ the token limit; refused inputs found and recorded by the index, never losing a 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ def server(minilm: Any) -> Iterator[EmbeddingServer]:
 
 @pytest.fixture
 def fresh(server: EmbeddingServer) -> EmbeddingServer:
+    deadline = time.monotonic() + 10
+    while server.in_flight and time.monotonic() < deadline:  # a slow answer a test gave up on
+        time.sleep(0.02)
     server.script.clear()
     server.requests.clear()
     server.answered.clear()

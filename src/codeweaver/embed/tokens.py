@@ -71,14 +71,21 @@ class HFTokenCounter:
             return sum(map(cache.__getitem__, lines))  # the usual case: every line seen before
         except KeyError:
             pass
-        missing = [line for line in set(lines) if line not in cache]
         if len(cache) > MAX_CACHED_LINES:
             cache.clear()
-            missing = list(set(lines))
+        missing = [line for line in set(lines) if line not in cache]
         encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)
-        for line, enc in zip(missing, encoded, strict=True):
-            cache[line] = len(enc.ids)
-        return sum(map(cache.__getitem__, lines))
+        fresh = {line: len(enc.ids) for line, enc in zip(missing, encoded, strict=True)}
+        cache.update(fresh)
+        total = 0
+        for line in lines:  # read what this call counted first: another thread may clear
+            n = fresh.get(line)
+            if n is None:
+                n = cache.get(line)
+            total += (
+                len(self._tokenizer.encode(line, add_special_tokens=False).ids) if n is None else n
+            )
+        return total
 
     def special_tokens(self) -> int:
         """How many tokens the tokenizer's post-processor adds to one input (e.g. [CLS], [SEP])."""
