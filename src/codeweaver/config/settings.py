@@ -37,6 +37,7 @@ from pydantic_settings import (
 
 from codeweaver.config import _explain
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
+from codeweaver.config.embedding import EmbeddingSettings
 from codeweaver.core.errors import ConfigError
 
 __all__ = [
@@ -90,6 +91,7 @@ class CodeWeaverSettings(BaseSettings):
     chunker: ChunkerSettings = Field(default_factory=ChunkerSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
 
     @property
     def concurrency(self) -> ConcurrencySettings:

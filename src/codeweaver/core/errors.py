@@ -13,6 +13,7 @@ do not know about codeweaver::
     │   ├── ChunkTimeoutError (TimeoutError)  it ran past the per-file time limit
     │   └── RepeatedFailureError            a run's first files all failed the same way: stopped
     ├── ExecutorError (RuntimeError)        an executor cannot start (missing extra, no scheduler)
+    ├── EmbeddingError (RuntimeError)       an embedder cannot load, or a batch cannot be embedded
     ├── IndexStoreError (RuntimeError)      the SQLite index cannot be used
     │   └── IndexVersionError               the index was written by an incompatible version
     └── SearchError (ValueError)            a search that cannot run as asked (no vectors, ...)
@@ -26,6 +27,7 @@ __all__ = [
     "CodeWeaverError",
     "ConfigError",
     "DiscoveryError",
+    "EmbeddingError",
     "ExecutorError",
     "FileSkippedError",
     "IndexStoreError",
@@ -108,6 +110,18 @@ class RepeatedFailureError(ChunkingError):
 
 class ExecutorError(CodeWeaverError, RuntimeError):
     """An executor cannot be started or used (a missing extra, an unreachable scheduler)."""
+
+
+class EmbeddingError(CodeWeaverError, RuntimeError):
+    """An embedder cannot be loaded, or a batch of texts cannot be embedded.
+
+    ``transient`` is True when trying again later may succeed (an endpoint down, rate limits,
+    timeouts after every retry); False when the input or the configuration is at fault.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class IndexStoreError(CodeWeaverError, RuntimeError):

@@ -36,16 +36,20 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from codeweaver.config import ChunkerSettings, CodeWeaverSettings, load_settings
-from codeweaver.core.chunks import FailureRecord, SkipRecord, content_hash
+from codeweaver.core.chunks import CodeChunk, FailureRecord, SkipRecord, content_hash
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import DiscoveryError, IndexStoreError
 from codeweaver.core.fileio import open_regular
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
+from codeweaver.index.embedding import EmbeddingReport, EmbeddingStage, prepare_embedding
 from codeweaver.index.store import FileState, IndexStore, default_db_path, prepare_db_dir
+
+if TYPE_CHECKING:
+    from codeweaver.embed.base import Embedder
 
 __all__ = [
     "IndexProgress",
@@ -75,6 +79,7 @@ class IndexProgress:
     done: int = 0
     chunks: int = 0
     failed: int = 0
+    embedded: int = 0
     discovery_done: bool = False
     elapsed: float = 0.0
     current: str = ""
@@ -109,6 +114,7 @@ class IndexReport:
     workers: int = 0
     failures: list[FailureRecord] = field(default_factory=list)
     skips: list[SkipRecord] = field(default_factory=list)
+    embedding: EmbeddingReport = field(default_factory=EmbeddingReport)
 
     @property
     def files(self) -> int:
@@ -122,7 +128,8 @@ class IndexReport:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        """No file failed and no chunk failed to embed."""
+        return self.failed == 0 and self.embedding.failed == 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +155,7 @@ class IndexReport:
                 for f in self.failures
             ],
             "skips": [{"path": s.path, "reason": s.reason, "detail": s.detail} for s in self.skips],
+            "embedding": self.embedding.to_dict(),
         }
 
 
@@ -170,13 +178,17 @@ def index_project(
     progress: ProgressCallback | None = None,
     governor: ChunkGovernor | None = None,
     paths: Iterable[str | os.PathLike[str]] | None = None,
+    embedder: Embedder | None = None,
 ) -> IndexReport:
     """Bring the index of ``root`` up to date and report what changed.
 
     ``settings`` default to :func:`~codeweaver.config.load_settings` for ``root``; a
     :class:`~codeweaver.config.ChunkerSettings` alone replaces the chunker settings found there
     (discovery and index settings still come from the project's files); ``governor``
-    (for a custom token counter) defaults to one built from ``settings.chunker``. ``full`` re-chunks
+    (for a custom token counter) defaults to one built from ``settings.chunker``, sized for the
+    embedder when there is one. ``embedder`` defaults to the one ``settings.embedding`` names
+    (none when its provider is ``none``, or ``auto`` finds no usable model: the index is then
+    keyword-only and ``report.embedding.notice`` says why). ``full`` re-chunks
     every file (and recreates an index from an incompatible version). ``progress`` is called with
     an :class:`IndexProgress` snapshot as work proceeds (possibly from a helper thread).
 
@@ -196,6 +208,7 @@ def index_project(
         IndexStoreError: the index cannot be created or written (``IndexVersionError`` when it
             comes from an incompatible version and ``full`` is not set).
         ConfigError: a setting is invalid.
+        EmbeddingError: the configured embedder cannot be loaded (not raised for ``auto``).
     """
     started = time.perf_counter()
     root_path = Path(root).expanduser()
@@ -211,17 +224,17 @@ def index_project(
             "settings must be a CodeWeaverSettings (load_settings()) or a ChunkerSettings, "
             f"got {type(settings).__name__}"
         )
-    if governor is None:
-        governor = ChunkGovernor(settings.chunker)
     db_path = resolve_db_path(root_path, settings)
-    report = IndexReport(root=root_path, db_path=db_path)
+    owned = embedder is None
+    embedder, governor, embedding = prepare_embedding(settings, embedder, governor, db_path)
+    report = IndexReport(root=root_path, db_path=db_path, embedding=embedding)
     try:
         # The lock first: --full may recreate the database, which no other writer may be using.
         with (
             _writer_lock(db_path),
             IndexStore.open(db_path, recreate_incompatible=full) as store,
         ):
-            _Run(
+            run = _Run(
                 root_path,
                 settings,
                 governor,
@@ -230,10 +243,22 @@ def index_project(
                 full=full,
                 progress=progress,
                 paths=paths,
-            ).run()
+            )
+            if embedder is not None:
+                run.stage = EmbeddingStage(
+                    embedder,
+                    db_path,
+                    embedding,
+                    header_tokens=settings.embedding.header_tokens,
+                    on_progress=run.embedded,
+                )
+            run.run()
             stats = store.stats()
     except sqlite3.Error as exc:  # disk full, locked by a foreign writer, ...
         raise _write_error(db_path, exc) from exc
+    finally:
+        if owned and embedder is not None:
+            embedder.close()
     report.total_files = stats.files
     report.total_chunks = stats.chunks
     report.seconds = time.perf_counter() - started
@@ -340,6 +365,8 @@ class _Run:
         self.pending: dict[str, Outcome] = {}  # rel_path -> "new" | "changed", while in flight
         self.touches: deque[tuple[str, int, int]] = deque()
         self.discovery_skips: deque[tuple[SkipRecord, str]] = deque()
+        self.stage: EmbeddingStage | None = None
+        self.fresh: list[CodeChunk] = []  # chunks of the transaction in progress, for the stage
         self._root_prefix = str(root).rstrip(os.sep) + os.sep
         self.db_rel = _relative_to(store.db_path, root)
         # The default index directory is ours as a whole (the db, its WAL, the .gitignore).
@@ -372,13 +399,20 @@ class _Run:
         )
         writer = _Writer(self)
         writer.start()
+        stage = self.stage
+        if stage is not None:
+            stage.start()
         try:
             for result in results:
+                if stage is not None:
+                    stage.wait_for_room()  # the embedder sets the pace
                 if not writer.put(result):
                     break  # the writer failed; its error is raised below
             writer.finish()
         except BaseException:
             writer.abort()
+            if stage is not None:
+                stage.abort()
             raise
         finally:
             close = getattr(results, "close", None)
@@ -387,6 +421,11 @@ class _Run:
             writer.join()
             self.report.executor = stats.executor
             self.report.workers = stats.workers
+        if stage is not None:
+            if writer.error is None:
+                stage.finish()
+            else:
+                stage.abort()
         writer.raise_error()
         self._fail_missing_results()
         gone = [p for p in self.states if p not in self.seen]
@@ -430,10 +469,22 @@ class _Run:
                         stop = True
                         break
                 self._drain_side_queues()
+            self._hand_off()
             if stop:
                 break
         with store.transaction():  # mtime updates and skips queued after the last result
             self._drain_side_queues()
+
+    def _hand_off(self) -> None:
+        """Give the chunks just committed to the embedding stage."""
+        if self.stage is not None and self.fresh:
+            self.stage.submit(self.fresh)
+        self.fresh = []
+
+    def embedded(self, count: int) -> None:
+        """Progress from the embedding stage (called from its thread)."""
+        self.progress.embedded = count
+        self._emit()
 
     def _store_result(self, result: FileResult) -> None:
         f = result.file
@@ -456,6 +507,7 @@ class _Run:
             )
             if skip is None:
                 self._count(tag)
+                self.fresh.extend(result.chunks)
                 self.report.chunks += len(result.chunks)
                 self.progress.chunks += len(result.chunks)
             else:
@@ -611,6 +663,7 @@ class _Run:
             and (
                 rel == self.db_rel
                 or rel[len(self.db_rel) :] in ("-wal", "-shm", "-journal", ".lock")
+                or rel[len(self.db_rel) :].startswith(".vectors/")  # index.vectors.cache_dir
             )
         )
 

@@ -15,6 +15,11 @@ Layout (one database file, WAL mode)::
                               (its file's stem and folders), cut by :mod:`codeweaver.index.terms`
                               into identifier-aware words (``parseConfig`` -> parseconfig pars
                               config) and written with the chunk
+    embedding_models          one row per model that embedded chunks: dimension, how to rebuild it
+    vectors(model, hash, ..)  one unit-length float32 vector per (model, chunk content hash);
+                              not tied to chunk rows, so an unchanged chunk is never re-embedded
+    embedding_failures        (model, content hash) that failed to embed: attempts, last error
+    (see ``codeweaver.index.vectors``)
 
 Every write happens inside :meth:`IndexStore.transaction`, and a file's row and its chunks are
 always written in the same transaction, so a crash or Ctrl-C leaves each file either fully at its
@@ -59,7 +64,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 3
-"""3: the database carries :data:`APPLICATION_ID`; a failed file may keep stale chunks."""
+"""3: the database carries :data:`APPLICATION_ID`; a failed file may keep stale chunks; FTS5 over
+identifier-aware terms; vectors beside the chunks."""
 APPLICATION_ID = 0x43575658
 """``PRAGMA application_id`` of every index this version writes (``"CWVX"``)."""
 DEFAULT_DB_DIR = ".codeweaver"
@@ -110,6 +116,27 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (path, ordinal)
 );
 CREATE INDEX IF NOT EXISTS chunks_chunk_id ON chunks(chunk_id);
+CREATE INDEX IF NOT EXISTS chunks_content_hash ON chunks(content_hash);
+CREATE TABLE IF NOT EXISTS embedding_models (
+    model        TEXT PRIMARY KEY,
+    dimension    INTEGER NOT NULL,
+    spec         TEXT NOT NULL,
+    updated_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    model        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector       BLOB NOT NULL,
+    PRIMARY KEY (model, content_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS embedding_failures (
+    model        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    error        TEXT NOT NULL,
+    failed_at    REAL NOT NULL,
+    PRIMARY KEY (model, content_hash)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     body, symbol, path, tokenize="unicode61 remove_diacritics 0 tokenchars '_'"
 );
@@ -383,6 +410,11 @@ class IndexStore:
 
     def close(self) -> None:
         self._conn.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (for ``codeweaver.index.vectors``; write only in a transaction)."""
+        return self._conn
 
     def __enter__(self) -> IndexStore:
         return self

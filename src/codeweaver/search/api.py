@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codeweaver.core.errors import SearchError
 from codeweaver.index.store import IndexStore
+from codeweaver.search.fusion import FusionParams, reciprocal_rank_fusion
 from codeweaver.search.keyword import keyword_search
 from codeweaver.search.results import SearchMode, SearchResult
+
+if TYPE_CHECKING:
+    from codeweaver.config import CodeWeaverSettings
+    from codeweaver.embed.base import Embedder
 
 __all__ = ["search"]
 
@@ -18,32 +24,92 @@ def search(
     *,
     mode: SearchMode = "auto",
     limit: int = 10,
+    embedder: Embedder | None = None,
+    settings: CodeWeaverSettings | None = None,
+    fusion: FusionParams | None = None,
 ) -> list[SearchResult]:
     """Rank the chunks of an index for ``query``, best first.
 
     ``index`` is an open store, or the indexed directory (its default index is opened read-only
     for the call). ``mode``: ``keyword`` (BM25), ``semantic`` (vectors), ``hybrid`` (both,
-    fused) or ``auto`` (hybrid when the index holds vectors, keyword otherwise).
+    fused by :func:`~codeweaver.search.fusion.reciprocal_rank_fusion` with ``fusion``) or
+    ``auto`` (hybrid when the index holds vectors of the model, keyword otherwise).
+    ``embedder`` embeds the query (default: the configured model if the index holds its
+    vectors, else the model the index was embedded with; it is loaded only when needed).
+    ``settings`` default to the indexed directory's.
 
     Example:
         >>> for r in search("my-repo", "parse the config file", limit=5):  # doctest: +SKIP
         ...     print(r.path, r.start_line, r.symbol, r.score)
 
     Raises:
-        SearchError: the mode needs vectors the index does not hold.
+        SearchError: the mode needs vectors the index does not hold, or the model cannot load.
         IndexStoreError: there is no usable index.
     """
-    if isinstance(index, IndexStore):
-        return _search(index, query, mode=mode, limit=limit)
     from codeweaver.config import load_settings
+
+    if isinstance(index, IndexStore):
+        if settings is None:
+            settings = load_settings(index.get_meta("root") or Path.cwd())
+        return _search(index, query, mode, limit, embedder, settings, fusion)
     from codeweaver.index.pipeline import resolve_db_path
 
     root = Path(index).expanduser().resolve()
-    with IndexStore.open(resolve_db_path(root, load_settings(root)), create=False) as store:
-        return _search(store, query, mode=mode, limit=limit)
+    settings = settings or load_settings(root)
+    with IndexStore.open(resolve_db_path(root, settings), create=False) as store:
+        return _search(store, query, mode, limit, embedder, settings, fusion)
 
 
-def _search(store: IndexStore, query: str, *, mode: SearchMode, limit: int) -> list[SearchResult]:
-    if mode in ("auto", "keyword"):
+def _search(
+    store: IndexStore,
+    query: str,
+    mode: SearchMode,
+    limit: int,
+    embedder: Embedder | None,
+    settings: CodeWeaverSettings,
+    fusion: FusionParams | None,
+) -> list[SearchResult]:
+    if mode == "keyword":
         return keyword_search(store, query, limit=limit)
-    raise SearchError(f"--mode {mode} needs an index with embeddings; this one holds none")
+    try:
+        from codeweaver.search.vector import query_embedder, semantic_search
+    except ImportError:  # numpy missing: the light install has no vectors to search
+        if mode == "auto":
+            return keyword_search(store, query, limit=limit)
+        raise SearchError(
+            f"--mode {mode} needs the embed extra: pip install 'codeweaver[embed]'"
+        ) from None
+
+    if embedder is None:
+        try:
+            embedder = query_embedder(store, settings)
+        except SearchError:
+            if mode == "auto":  # vectors of another model, or it will not load: keyword still works
+                return keyword_search(store, query, limit=limit)
+            raise
+    if embedder is None or not _has_vectors(store, embedder):
+        if mode == "auto":
+            return keyword_search(store, query, limit=limit)
+        raise SearchError(
+            f"--mode {mode} needs an index with embeddings; this one holds none "
+            "(index it with an embedding model: see `codeweaver index --help`)"
+        )
+    if mode == "semantic":
+        return semantic_search(store, query, embedder, limit=limit)
+    params = fusion or FusionParams()
+    depth = max(limit, params.candidates)
+    return reciprocal_rank_fusion(
+        {
+            "keyword": keyword_search(store, query, limit=depth),
+            "semantic": semantic_search(store, query, embedder, limit=depth),
+        },
+        weights=params.weights(),
+        k=params.k,
+        limit=limit,
+    )
+
+
+def _has_vectors(store: IndexStore, embedder: Embedder) -> bool:
+    from codeweaver.index.vectors import list_models
+
+    return any(m.model == embedder.name and m.vectors > 0 for m in list_models(store))

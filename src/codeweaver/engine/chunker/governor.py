@@ -197,6 +197,9 @@ def check_count(value: object, counter: Callable[..., Any]) -> int:
 
 
 def _callable_name(fn: Callable[..., Any]) -> str:
+    named = getattr(fn, "fingerprint", None)  # a counter that names its tokenizer (embed.tokens)
+    if isinstance(named, str):
+        return named
     module = getattr(fn, "__module__", "") or ""
     name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
     return f"{module}.{name}"

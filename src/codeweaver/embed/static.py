@@ -1,0 +1,78 @@
+"""``StaticEmbedder``: model2vec static embeddings (a token-vector lookup and a mean; no network
+of layers), thousands of chunks per second on one CPU core."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codeweaver.config.embedding import DEFAULT_MODELS
+from codeweaver.core.errors import EmbeddingError
+from codeweaver.embed.base import Embedder, describe_load_error
+from codeweaver.embed.tokens import HFTokenCounter
+
+__all__ = ["StaticEmbedder"]
+
+DEFAULT_BATCH = 1024
+
+
+class StaticEmbedder(Embedder):
+    """A model2vec ``StaticModel`` from the hub (cached after the first download) or a folder.
+
+    A static model has no hard input limit; ``max_input_tokens`` (default: the model's
+    ``max_length``, else 512) sizes the chunks, and inputs are never truncated.
+    """
+
+    provider = "model2vec"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODELS["model2vec"],
+        *,
+        batch_size: int | None = None,
+        max_input_tokens: int | None = None,
+        query_prefix: str = "",
+        document_prefix: str = "",
+    ) -> None:
+        try:
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # we fork chunk workers later
+            from model2vec import StaticModel
+        except ImportError:
+            raise EmbeddingError(
+                "model2vec embeddings need the embed extra: pip install 'codeweaver[embed]'"
+            ) from None
+        local = Path(model).expanduser()
+        source = str(local.resolve()) if local.exists() else model
+        try:
+            static = StaticModel.from_pretrained(source, force_download=False)
+        except Exception as exc:  # hub errors, missing files, bad layouts: all mean "cannot load"
+            reason = describe_load_error(exc)
+            raise EmbeddingError(
+                f"cannot load the model2vec model {model!r}: {reason}", transient=True
+            ) from None
+        self._model: Any = static
+        counter = HFTokenCounter(static.tokenizer, source)
+        super().__init__(
+            source,
+            batch_size=batch_size or DEFAULT_BATCH,
+            max_input_tokens=max_input_tokens or static.max_length or 512,
+            token_counter=counter,
+            special_tokens=0,
+            query_prefix=query_prefix,
+            document_prefix=document_prefix,
+        )
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.dim)
+
+    def _embed(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        # max_length=None: no truncation (model2vec would otherwise cut long inputs, even by
+        # characters); the chunk budget already keeps inputs to max_input_tokens.
+        out: np.ndarray[Any, Any] = self._model.encode(
+            texts, max_length=None, batch_size=self.batch_size, use_multiprocessing=False
+        )
+        return out

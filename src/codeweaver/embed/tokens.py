@@ -1,0 +1,151 @@
+"""``HFTokenCounter``: counts tokens the way a model's fast tokenizer does, cheaply and picklably.
+
+The chunker calls a token counter on many candidate pieces, in worker processes: the counter must
+be fast (a Rust ``tokenizers`` call, no Python tokenizer), count only the text (no special tokens:
+the model adds those itself, and the budget keeps room for them), never truncate, and survive
+cloudpickle under ``spawn``. ``tokenizers.Tokenizer`` does all of that once truncation and padding
+are switched off (a model's ``tokenizer.json`` often turns both on).
+
+The chunker measures many overlapping pieces (a class, then the class less its last method, ...),
+so the same lines are counted again and again. For tokenizers where a newline always ends a token
+(a whitespace-splitting pre-tokenizer after a character-wise normalizer: BERT's WordPiece and
+the like) the count of a text is exactly the sum of the counts of its lines, and lines are
+counted once and remembered. Other tokenizers (byte-level BPE merges whitespace runs across
+lines) count each text whole.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codeweaver.core.errors import EmbeddingError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+__all__ = ["HFTokenCounter", "load_tokenizer", "splits_at_newlines"]
+
+MAX_CACHED_LINES = 200_000
+"""Remembered line counts per counter (per worker process) before the memory is cleared."""
+
+_SPLIT_AT_WHITESPACE = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
+_CHARACTER_WISE = {
+    "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip",
+}  # fmt: skip
+
+
+class HFTokenCounter:
+    """``counter(text) -> int``: the number of tokens ``tokenizer`` makes of ``text``.
+
+    ``fingerprint`` names the tokenizer (the chunk governor records it, so changing the model
+    re-chunks the index).
+
+    Example:
+        >>> counter = HFTokenCounter(load_tokenizer("path/to/model"), "my-model")  # doctest: +SKIP
+        >>> counter("def parse(text): ...")  # doctest: +SKIP
+        7
+    """
+
+    __slots__ = ("_by_line", "_lines", "_tokenizer", "fingerprint")
+
+    def __init__(self, tokenizer: Tokenizer, name: str) -> None:
+        from tokenizers import Tokenizer
+
+        # A private copy: switching off truncation must not change the model's own tokenizer.
+        tok = Tokenizer.from_str(tokenizer.to_str())
+        tok.no_truncation()
+        tok.no_padding()
+        self._tokenizer = tok
+        self.fingerprint = f"hf-tokenizer:{name}"
+        self._by_line = splits_at_newlines(tok)
+        self._lines: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        if not self._by_line or text.count("\n") < 2:
+            return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        cache = self._lines
+        lines = text.split("\n")
+        try:
+            return sum(map(cache.__getitem__, lines))  # the usual case: every line seen before
+        except KeyError:
+            pass
+        if len(cache) > MAX_CACHED_LINES:
+            cache.clear()
+        missing = [line for line in set(lines) if line not in cache]
+        encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)
+        fresh = {line: len(enc.ids) for line, enc in zip(missing, encoded, strict=True)}
+        cache.update(fresh)
+        total = 0
+        for line in lines:  # read what this call counted first: another thread may clear
+            n = fresh.get(line)
+            if n is None:
+                n = cache.get(line)
+            total += (
+                len(self._tokenizer.encode(line, add_special_tokens=False).ids) if n is None else n
+            )
+        return total
+
+    def special_tokens(self) -> int:
+        """How many tokens the tokenizer's post-processor adds to one input (e.g. [CLS], [SEP])."""
+        return len(self._tokenizer.encode("", add_special_tokens=True).ids)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"json": self._tokenizer.to_str(), "fingerprint": self.fingerprint}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_str(state["json"])
+        self.fingerprint = state["fingerprint"]
+        self._by_line = splits_at_newlines(self._tokenizer)
+        self._lines = {}
+
+    def __repr__(self) -> str:
+        return f"HFTokenCounter({self.fingerprint!r})"
+
+
+def splits_at_newlines(tokenizer: Tokenizer) -> bool:
+    """True when no token of ``tokenizer`` can span a newline, so counts add up line by line.
+
+    That holds when the pre-tokenizer splits at every whitespace character and the normalizer
+    before it works character by character (it may turn a newline into a space, never join
+    lines). Anything else, or anything unknown, is False.
+    """
+    spec = json.loads(tokenizer.to_str())
+    pre, norm = spec.get("pre_tokenizer") or {}, spec.get("normalizer")
+    pres = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    if not pres or pres[0].get("type") not in _SPLIT_AT_WHITESPACE:
+        return False
+    if norm is None:
+        return True
+    norms = norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm]
+    return all(n.get("type") in _CHARACTER_WISE for n in norms)
+
+
+def load_tokenizer(name_or_path: str) -> Tokenizer:
+    """A fast tokenizer from a ``tokenizer.json`` file, a folder holding one, or a hub name.
+
+    Raises:
+        EmbeddingError: ``tokenizers`` is not installed or the tokenizer cannot be found.
+    """
+    from codeweaver.embed.base import describe_load_error
+
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        raise EmbeddingError(
+            "counting tokens needs the 'tokenizers' package: pip install 'codeweaver[embed]'"
+        ) from None
+    path = Path(name_or_path).expanduser()
+    try:
+        if path.is_dir():
+            path = path / "tokenizer.json"
+        if path.is_file():
+            return Tokenizer.from_file(str(path))
+        return Tokenizer.from_pretrained(name_or_path)
+    except Exception as exc:  # tokenizers raises plain Exceptions for missing/unreadable files
+        raise EmbeddingError(
+            f"cannot load the tokenizer {name_or_path!r}: {describe_load_error(exc)}"
+        ) from None

@@ -1,0 +1,268 @@
+"""End-to-end: indexing with embeddings on temp repositories, with the real MiniLM model.
+
+An edit re-embeds exactly the changed chunks, a move re-embeds nothing, a new model re-embeds
+everything; a run killed mid-embedding resumes without embedding anything twice or missing
+anything; ``codeweaver search --mode semantic`` finds a function from a paraphrase sharing no
+word with it; with no model available, indexing is keyword-only and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeweaver.config import load_settings
+from codeweaver.core.chunks import content_hash
+from codeweaver.index import IndexReport, index_project
+from codeweaver.index.store import IndexStore, default_db_path
+from codeweaver.index.vectors import list_models
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _embed_server import EmbeddingServer
+
+TIMEOUT = 240
+
+FILES = {
+    "helpers.py": '''\
+        """Small helpers."""
+
+
+        def celsius_to_fahrenheit(degrees):
+            return degrees * 9 / 5 + 32
+
+
+        def send_email(address, body):
+            smtp = connect_smtp_server()
+            smtp.deliver(address, body)
+            return True
+        ''',
+    "text.py": """\
+        def parse_csv_rows(text):
+            return [line.split(",") for line in text.splitlines()]
+
+
+        def shout(message):
+            return message.upper() + "!"
+        """,
+    "digest.py": """\
+        import hashlib
+
+
+        def compute_md5(data):
+            return hashlib.md5(data).hexdigest()
+        """,
+}
+
+
+def _repo(root: Path, files: dict[str, str] = FILES) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def _hashes(repo: Path) -> set[str]:
+    with IndexStore.open(default_db_path(repo), create=False) as store:
+        return {r[0] for r in store.connection.execute("SELECT content_hash FROM chunks")}
+
+
+def _index(repo: Path, embedder: Any) -> IndexReport:
+    settings = load_settings(repo, embedding={"provider": "none"})
+    report = index_project(repo, settings, embedder=embedder)
+    assert report.ok and report.embedding.pending == 0, report.embedding
+    return report
+
+
+def test_only_changed_chunks_are_embedded_again(
+    tmp_path: Path, minilm: Any, static_model_path: Path
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    (repo / "copy_of_text.py").write_text((repo / "text.py").read_text())  # same chunks twice
+    first = _index(repo, minilm)
+    hashes = _hashes(repo)
+    assert first.embedding.embedded == len(hashes) and first.embedding.reused > 0
+
+    assert _index(repo, minilm).embedding.embedded == 0  # nothing changed
+
+    src = repo / "helpers.py"
+    src.write_text(src.read_text().replace("return True", "return False"))
+    edited = _index(repo, minilm)
+    changed = _hashes(repo) - hashes
+    assert edited.changed == 1 and len(changed) == 1
+    assert edited.embedding.embedded == 1  # send_email; its file neighbours kept their vectors
+
+    (repo / "moved").mkdir()
+    (repo / "digest.py").rename(repo / "moved" / "digest2.py")
+    moved = _index(repo, minilm)
+    assert moved.new == 1 and moved.deleted == 1 and moved.embedding.embedded == 0
+
+    with IndexStore.open(default_db_path(repo), create=False) as store:
+        [model] = list_models(store)
+        assert model.vectors == len(_hashes(repo))  # the replaced vector was pruned
+
+    from codeweaver.embed.static import StaticEmbedder
+
+    other = _index(repo, StaticEmbedder(str(static_model_path)))  # a new model re-embeds all
+    assert other.embedding.embedded == len(_hashes(repo))
+    with IndexStore.open(default_db_path(repo), create=False) as store:
+        models = list_models(store)
+        assert models[0].model.startswith("model2vec:") and len(models) == 2
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "codeweaver", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=full,
+        check=False,
+    )
+
+
+def test_semantic_search_finds_a_function_from_a_paraphrase(
+    tmp_path: Path, minilm_path: Path
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    flags = ["--embed-provider", "sentence-transformers", "--embed-model", str(minilm_path)]
+    proc = _cli("index", str(repo), "--json", *flags)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)["embedding"]
+    assert report["embedded"] == len(_hashes(repo)) and report["pending"] == 0
+
+    query = "convert temperature units"  # no word of it is in the function
+    keyword = json.loads(_cli("search", query, str(repo), "--mode", "keyword", "--json").stdout)
+    assert keyword == []
+    proc = _cli("search", query, str(repo), "--mode", "semantic", "--json", "-n", "3")
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    assert hits[0]["symbol"] == "def celsius_to_fahrenheit" and "semantic" in hits[0]["scores"]
+    # auto: the index holds vectors, so it is hybrid (the model is the one the index recorded)
+    hits = json.loads(_cli("search", query, str(repo), "--json").stdout)
+    assert hits[0]["symbol"] == "def celsius_to_fahrenheit" and "hybrid" in hits[0]["scores"]
+
+    status = json.loads(_cli("status", str(repo), "--json").stdout)
+    assert status["embedding"]["pending"] == 0 and not status["stale"]["stale"]
+    assert status["embedding"]["models"][0]["dimension"] == 384
+
+
+def test_no_model_available_gives_a_keyword_index_and_a_notice(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    proc = _cli("index", str(repo))  # auto, the hub offline, nothing cached
+    assert proc.returncode == 0, proc.stderr
+    assert "keyword-only" in proc.stdout and "Traceback" not in proc.stderr
+    hits = json.loads(_cli("search", "md5 digest", str(repo), "--json").stdout)
+    assert hits[0]["symbol"] == "def compute_md5" and set(hits[0]["scores"]) == {"keyword"}
+    proc = _cli("search", "md5", str(repo), "--mode", "semantic")
+    assert proc.returncode == 2 and "embeddings" in proc.stderr
+    proc = _cli("index", str(repo), "--embed-provider", "model2vec", "--embed-model", "x/nope")
+    assert proc.returncode == 2 and "cannot load" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _cli("index", str(repo), "--no-embed", "--embed-model", "x")
+    assert proc.returncode == 2 and "--no-embed" in proc.stderr
+
+
+# -- killed mid-embedding, then resumed ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(minilm: Any) -> Iterator[EmbeddingServer]:
+    with EmbeddingServer(minilm) as srv:
+        yield srv
+
+
+def _vector_hashes(db: Path) -> set[str]:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return {r[0] for r in conn.execute("SELECT content_hash FROM vectors")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return set()
+
+
+def _content(text: str) -> str:
+    """The chunk content of an embedded text (its ``# file:``/``# symbol:`` header removed)."""
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith(("# file: ", "# symbol: ")):
+        lines.pop(0)
+    return "".join(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_stopped_mid_embedding_resumes_without_embedding_twice(
+    tmp_path: Path, server: EmbeddingServer, sig: signal.Signals
+) -> None:
+    files = {
+        f"pkg/m{i:02d}.py": f"def task_{i}(x):\n    return x * {i} + {i * i}\n" for i in range(40)
+    }
+    repo = _repo(tmp_path / "repo", files)
+    db = default_db_path(repo)
+    server.delay = 0.2
+    env = {
+        "CODEWEAVER_EMBEDDING__PROVIDER": "openai",
+        "CODEWEAVER_EMBEDDING__URL": server.url,
+        "CODEWEAVER_EMBEDDING__MODEL": "minilm-test",
+        "CODEWEAVER_EMBEDDING__BATCH_SIZE": "3",
+        "CODEWEAVER_EMBEDDING__MAX_IN_FLIGHT": "1",
+        "CODEWEAVER_EMBEDDING__MAX_INPUT_TOKENS": "256",
+    }
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")} | env
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeweaver", "index", str(repo), "-q"],
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    stored: set[str] = set()
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            stored = _vector_hashes(db)
+            if len(stored) >= 6:
+                break
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            if sig == signal.SIGINT:
+                os.kill(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C reaches the CLI
+            else:
+                os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, err
+        assert b"run the same command again" in err and b"Traceback" not in err
+    else:
+        assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    with IndexStore.open(db, create=False) as store:
+        assert store.check_integrity() == []
+    stored = _vector_hashes(db)
+    assert len(stored) >= 6
+
+    server.delay = 0.0
+    while server.in_flight and time.monotonic() < deadline:  # the killed client's last request
+        time.sleep(0.02)
+    before = len(server.embedded_texts())
+    conf = {k.split("__")[1].lower(): v for k, v in env.items()}
+    settings = load_settings(repo, embedding=conf)
+    resumed = index_project(repo, settings)
+    again = server.embedded_texts()[before:]
+    everything = _hashes(repo)
+    assert resumed.ok and resumed.embedding.pending == 0
+    assert resumed.embedding.embedded == len(everything - stored) == len(again)
+    assert not {content_hash(_content(t)) for t in again} & stored  # nothing embedded twice
+    assert _vector_hashes(db) == everything  # nothing missing

