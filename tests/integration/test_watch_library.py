@@ -84,3 +84,28 @@ def test_polling_instead_of_events_sees_changes_too(repo: Path) -> None:
         assert update.report is not None and update.report.deleted == 1
     finally:
         events.close()
+
+
+def test_changed_chunks_are_embedded_in_the_same_update(
+    repo: Path, static_model_path: Path
+) -> None:
+    """One model for the whole watch: the initial index and each update embed what changed."""
+    from codeweaver.index.vectors import embedding_status
+
+    embedding = {"provider": "model2vec", "model": str(static_model_path)}
+    settings = load_settings(repo, chunker=SERIAL, embedding=embedding)
+    stop = threading.Event()
+    reports = []
+    for event in watch_project(repo, settings, stop=stop, settle_ms=20):
+        if event.kind == "ready":
+            reports.append(event.report)
+            (repo / "b.py").write_text("def convert_celsius(c):\n    return c * 9 / 5 + 32\n")
+        elif event.kind == "update":
+            reports.append(event.report)
+            stop.set()
+    ready, update = (r.embedding for r in reports if r is not None)
+    assert ready.model == update.model and ready.model.endswith(static_model_path.name)
+    assert ready.embedded == 1 and update.embedded == 1  # a.py's chunk, then b.py's
+    with IndexStore.open(repo / ".codeweaver" / "index.db", create=False) as store:
+        status = embedding_status(store)
+        assert status["pending"] == 0 and status["models"][0]["vectors"] == 2

@@ -42,6 +42,7 @@ from codeweaver.config import CodeWeaverSettings, load_settings
 from codeweaver.core.discovery import IGNORE_FILENAME, VCS_DIRS
 from codeweaver.core.errors import CodeWeaverError, DiscoveryError
 from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.index.embedding import prepare_embedding
 from codeweaver.index.pipeline import (
     IndexReport,
     ProgressCallback,
@@ -53,6 +54,8 @@ from codeweaver.index.store import IndexStore
 
 if TYPE_CHECKING:
     from watchfiles._rust_notify import RustNotify
+
+    from codeweaver.embed.base import Embedder
 
 __all__ = ["WatchEvent", "default_rescan_threshold", "watch_project"]
 
@@ -132,6 +135,7 @@ def watch_project(
     settings: CodeWeaverSettings | None = None,
     *,
     governor: ChunkGovernor | None = None,
+    embedder: Embedder | None = None,
     settle_ms: int = SETTLE_MS,
     max_delay_ms: int = MAX_DELAY_MS,
     rescan_above: int | None = None,
@@ -144,8 +148,10 @@ def watch_project(
     The first event is ``ready`` (after an incremental index of the whole tree); then, for each
     batch of changes, ``changes`` and ``update`` (or ``error``). It runs until ``stop`` is set,
     the generator is closed (``break`` out of the loop), or Ctrl-C (``KeyboardInterrupt``); each
-    way leaves a consistent index and releases the writer lock. ``settings`` and ``governor``
-    are as for :func:`~codeweaver.index.index_project`; ``progress`` is passed to every run.
+    way leaves a consistent index and releases the writer lock. ``settings``, ``governor`` and
+    ``embedder`` are as for :func:`~codeweaver.index.index_project` (the embedder is loaded
+    once, and changed chunks are embedded as part of each update); ``progress`` is passed to
+    every run.
     ``rescan_above`` defaults to :func:`default_rescan_threshold`; ``force_polling`` polls the
     tree instead of using OS events (network file systems).
 
@@ -166,9 +172,43 @@ def watch_project(
     root_path = root_path.resolve()
     if settings is None:
         settings = load_settings(root_path)
-    if governor is None:
-        governor = ChunkGovernor(settings.chunker)
     db_path = resolve_db_path(root_path, settings)
+    # The embedder (and the governor sized for it) once for the whole watch, not per batch.
+    owned = embedder is None
+    embedder, governor, _ = prepare_embedding(settings, embedder, governor, db_path)
+    try:
+        yield from _watch(
+            root_path,
+            settings,
+            governor,
+            embedder,
+            db_path,
+            settle_ms=settle_ms,
+            max_delay_ms=max_delay_ms,
+            rescan_above=rescan_above,
+            force_polling=force_polling,
+            stop=stop,
+            progress=progress,
+        )
+    finally:
+        if owned and embedder is not None:
+            embedder.close()
+
+
+def _watch(
+    root_path: Path,
+    settings: CodeWeaverSettings,
+    governor: ChunkGovernor,
+    embedder: Embedder | None,
+    db_path: Path,
+    *,
+    settle_ms: int,
+    max_delay_ms: int,
+    rescan_above: int | None,
+    force_polling: bool,
+    stop: threading.Event | None,
+    progress: ProgressCallback | None,
+) -> Generator[WatchEvent, None, None]:
     limit = default_rescan_threshold() if rescan_above is None else max(1, rescan_above)
     scope = _Scope(root_path, settings, db_path)
 
@@ -178,7 +218,9 @@ def watch_project(
         # Watch first, index second: a change made while the initial index runs is caught.
         watcher = _start_watcher(root_path, force_polling)
         try:
-            report = index_project(root_path, settings, governor=governor, progress=progress)
+            report = index_project(
+                root_path, settings, governor=governor, embedder=embedder, progress=progress
+            )
             retry = _to_retry(report)
             db_id = _file_id(db_path)  # before the yield: the consumer may act on the event
             yield WatchEvent("ready", report=report)
@@ -222,6 +264,7 @@ def watch_project(
                         root_path,
                         settings,
                         governor=governor,
+                        embedder=embedder,
                         progress=progress,
                         paths=None if rescan else batch,
                     )
