@@ -142,6 +142,7 @@ def run_config(
     from codeweaver.core.errors import IndexVersionError
     from codeweaver.index import IndexStore, index_project
     from codeweaver.search import search
+    from codeweaver.search.fusion import FusionParams
 
     out: list[RepoResult] = []
     for spec in specs:
@@ -171,7 +172,14 @@ def run_config(
             for ann in annotations:
                 targets = [Target.parse(t) for t in ann["relevant"] + ann["secondary"]]
                 t0 = time.perf_counter()
-                results = search(store, ann["query"], mode=config["mode"], limit=TOP_K)
+                results = search(
+                    store,
+                    ann["query"],
+                    mode=config["mode"],
+                    limit=TOP_K,
+                    settings=settings,
+                    fusion=FusionParams() if config.get("rrf") else None,
+                )
                 res.latencies_ms.append((time.perf_counter() - t0) * 1000)
                 ranked = [(r.path, r.start_line, r.end_line) for r in results]
                 cn, cr = score_ranking(ranked, targets)
@@ -355,20 +363,26 @@ def write_section(section: str, page: Path = RESULTS_MD) -> None:
 
 
 # -- command line --------------------------------------------------------------------------------
+NO_MODEL = {"provider": "none"}
 CONFIGS: dict[str, dict[str, Any]] = {
-    "keyword": {"mode": "keyword", "index_label": "default"},
-    "semantic": {"mode": "semantic", "index_label": "default"},
-    "hybrid": {"mode": "hybrid", "index_label": "default"},
+    "keyword": {"mode": "keyword", "index_label": "default", "embedding": NO_MODEL},
     "keyword-greedy": {
         "mode": "keyword",
         "index_label": "greedy",
         "chunker": {"packing": "greedy"},
+        "embedding": NO_MODEL,
     },
     "keyword-1500c": {
         "mode": "keyword",
         "index_label": "chars1500",
         "chunker": {"max_chunk_chars": 1500},
+        "embedding": NO_MODEL,
     },
+    # An index embedded with --embed-model: its chunks are sized for that model.
+    "keyword-model": {"mode": "keyword", "index_label": "model", "embedding": "MODEL"},
+    "semantic": {"mode": "semantic", "index_label": "model", "embedding": "MODEL"},
+    "hybrid": {"mode": "hybrid", "index_label": "model", "embedding": "MODEL"},
+    "hybrid-rrf": {"mode": "hybrid", "index_label": "model", "embedding": "MODEL", "rrf": True},
 }
 
 
@@ -395,6 +409,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="keyword",
         help=f"comma-separated rows to run: {', '.join(CONFIGS)} (default keyword)",
     )
+    ap.add_argument(
+        "--embed-model",
+        default=None,
+        help="the embedding model of the semantic, hybrid and keyword-model rows (a name or a "
+        "local folder)",
+    )
+    ap.add_argument(
+        "--embed-provider",
+        default="sentence-transformers",
+        help="its provider: sentence-transformers (default), model2vec or openai",
+    )
     ap.add_argument("--reindex", action="store_true", help="rebuild every index (--full)")
     ap.add_argument("--json", type=Path, default=None, help="write the raw results here")
     ap.add_argument("--queries", action="store_true", help="keep every query's ranking in the JSON")
@@ -414,6 +439,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [c for c in a.configs.split(",") if c not in CONFIGS]
     if unknown:
         ap.error(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
+    model = {"provider": a.embed_provider, "model": a.embed_model}
+    configs = {}
+    for label in a.configs.split(","):
+        config = dict(CONFIGS[label])
+        if config["embedding"] == "MODEL":
+            if not a.embed_model:
+                ap.error(f"the {label} row needs --embed-model")
+            config["embedding"] = model
+            config["model_name"] = Path(a.embed_model).name
+        configs[label] = config
     from benchmarks.report import machine_info
 
     started = time.time()
@@ -427,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"--repos {a.repos}" if a.repos else "",
                     f"--languages {a.languages}" if a.languages else "",
                     f"--configs {a.configs}",
+                    f"--embed-model {Path(a.embed_model).name}" if a.embed_model else "",
                 )
                 if x
             ]
@@ -435,10 +471,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine_info(),
         "configs": [],
     }
-    for label in a.configs.split(","):
+    for label, config in configs.items():
         _log(f"{label}:")
         results = run_config(
-            CONFIGS[label],
+            config,
             specs,
             data=a.data,
             repos_dir=a.repos_dir,
@@ -449,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = summarize(results)
         run["configs"].append(
             {
-                "label": label,
+                "label": f"{label}, {config['model_name']}" if "model_name" in config else label,
                 "summary": summary,
                 "repos": [
                     {

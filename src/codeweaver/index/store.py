@@ -657,6 +657,19 @@ class IndexStore:
         ).fetchall()
         return [MatchRow(*r) for r in rows]
 
+    def rows_with_content(self, hashes: Sequence[str]) -> list[MatchRow]:
+        """The chunks whose content hash is one of ``hashes`` (score 0), in no set order."""
+        if not hashes:
+            return []
+        marks = ", ".join("?" * len(hashes))
+        rows = self._conn.execute(
+            "SELECT id, path, start_line, end_line, start_byte, end_byte, language, symbol_path, "
+            f"kinds, chunk_id, content_hash, content, 0.0 FROM chunks "
+            f"WHERE content_hash IN ({marks})",
+            list(hashes),
+        ).fetchall()
+        return [MatchRow(*r) for r in rows]
+
     def stats(self) -> IndexStats:
         c = self._conn
         by_status = dict(c.execute("SELECT status, count(*) FROM files GROUP BY status").fetchall())

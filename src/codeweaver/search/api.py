@@ -31,9 +31,10 @@ def search(
     """Rank the chunks of an index for ``query``, best first.
 
     ``index`` is an open store, or the indexed directory (its default index is opened read-only
-    for the call). ``mode``: ``keyword`` (BM25), ``semantic`` (vectors), ``hybrid`` (both,
-    fused by :func:`~codeweaver.search.fusion.reciprocal_rank_fusion` with ``fusion``) or
-    ``auto`` (hybrid when the index holds vectors of the model, keyword otherwise).
+    for the call). ``mode``: ``keyword`` (BM25, re-ranked), ``semantic`` (vectors), ``hybrid``
+    (both candidate sets, one score, re-ranked: :func:`~codeweaver.search.hybrid.hybrid_search`;
+    with ``fusion``, reciprocal-rank fusion of the two lists instead) or ``auto`` (hybrid when
+    the index holds vectors of the model, keyword otherwise).
     ``embedder`` embeds the query (default: the configured model if the index holds its
     vectors, else the model the index was embedded with; it is loaded only when needed).
     ``settings`` default to the indexed directory's.
@@ -96,7 +97,12 @@ def _search(
         )
     if mode == "semantic":
         return semantic_search(store, query, embedder, limit=limit)
-    params = fusion or FusionParams()
+    if fusion is None:
+        from codeweaver.search.hybrid import hybrid_search
+
+        return hybrid_search(store, query, embedder, limit=limit)
+    # reciprocal-rank fusion of the two final lists, when asked for (kept for comparison)
+    params = fusion
     depth = max(limit, params.candidates)
     return reciprocal_rank_fusion(
         {
