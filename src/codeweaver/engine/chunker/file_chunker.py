@@ -127,7 +127,7 @@ def _to_chunks(
     count = data.count
     # The spans are contiguous, so each newline is counted once: the ones inside a chunk move
     # the next chunk's first line.
-    for ordinal, (start, end, kinds, symbols, oversized) in enumerate(spans):
+    for ordinal, (start, end, kinds, symbols, oversized, _, _) in enumerate(spans):
         newlines = count(b"\n", start, end)
         end_line = line + newlines - (data[end - 1] == 0x0A)
         content = data[start:end].decode("utf-8", "replace")

@@ -1,9 +1,14 @@
-"""The packer: turns an ordered stream of items into budget-sized chunk spans.
+"""Sizes, cuts and the item packer: what both chunkers share.
 
-Both chunkers feed it. An *item* is a contiguous byte range ``[start, end)`` of the file with the
-syntax kind it stands for, whether it is a definition, and the symbol path it sits in; the items a
-chunker feeds cover the file without gaps or overlaps, so the spans the packer emits do too (the
-lossless property is structural, not a post-hoc repair).
+:class:`Measure` answers "does this range fit the budget?"; :func:`line_cut`, :func:`char_cut` and
+:func:`prose_cut` choose where to cut text that has no better boundary; :class:`RawChunk` is a
+chunk span as the chunkers emit it. :func:`pack` packs a stream of items (the delimiter chunker's
+blocks and sections; the syntax chunker has its own walk in :mod:`.semantic`).
+
+An *item* is a contiguous byte range ``[start, end)`` of the file with the kind it stands for,
+whether it is a definition, and the symbol path it sits in; the items a chunker feeds cover the
+file without gaps or overlaps, so the spans the packer emits do too (the lossless property is
+structural, not a post-hoc repair).
 
 Rules, in order (``packing="definition"``, the default):
 
@@ -21,6 +26,7 @@ With ``packing="greedy"`` definitions join groups like any other item (fewer, bi
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -28,7 +34,27 @@ from typing import NamedTuple
 from codeweaver.core.errors import ChunkTimeoutError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 
-__all__ = ["Item", "Measure", "RawChunk", "pack"]
+__all__ = [
+    "DEF",
+    "DOC",
+    "GROUP",
+    "HASH_COMMENTS",
+    "HEADER",
+    "Item",
+    "Measure",
+    "RawChunk",
+    "char_cut",
+    "header_start",
+    "line_cut",
+    "pack",
+    "prose_cut",
+]
+
+# What a chunk holds (``RawChunk.role``), for the crumb pass.
+GROUP = 0  # statements, members, pieces of something split
+DEF = 1  # one whole definition (with its doc comment)
+DOC = 2  # the part of a definition's doc comment that did not fit with it
+HEADER = 3  # only the header of something split (what followed did not fit with it)
 
 
 class Item(NamedTuple):
@@ -51,11 +77,18 @@ class Item(NamedTuple):
 
 
 class RawChunk(NamedTuple):
+    """A chunk span: ``data[start:end]``, the node kinds it holds, its symbol path, whether it
+    is over budget (one character the budget cannot hold), what it holds (:data:`GROUP`,
+    :data:`DEF`, :data:`DOC`, :data:`HEADER`) and the scope it sits in (the symbol path of the
+    definition or file around it: chunks of one scope may merge)."""
+
     start: int
     end: int
     kinds: tuple[str, ...]
     path: tuple[str, ...]
     oversized: bool
+    role: int = GROUP
+    scope: tuple[str, ...] = ()
 
 
 Expander = Callable[[Item], "list[Item] | None"]
@@ -184,6 +217,70 @@ def line_cut(data: bytes, lo: int, target: int) -> int:
     return nl + 1 if nl != -1 and nl + 1 > lo else -1
 
 
+# A paragraph break (a blank line, or a comment line with nothing but its markers) and a line
+# ending a sentence, each as the position just past the newline.
+_PARAGRAPH = re.compile(rb"\n[ \t]*(?:(?://+|#+|\*|--|;+)[ \t]*)?\r?\n")
+_SENTENCE = re.compile(rb"[.!?:][ \t]*(?:\*/)?\r?\n")
+
+
+def prose_cut(data: bytes, lo: int, target: int) -> int:
+    """For a comment or string: the last paragraph break starting in ``[lo, target)``, else the
+    last line ending a sentence there, as the start of the line after it; -1 for none."""
+    best = -1
+    for m in _PARAGRAPH.finditer(data, lo, target):
+        best = m.end()
+    if best < 0:
+        for m in _SENTENCE.finditer(data, lo, target):
+            best = m.end()
+    return best if best <= target else -1
+
+
+# A line that opens what the lines after it hold: a block, a call, a header, a decorator.
+_OPENER_LINE = re.compile(
+    rb"(?:[{(\[]|[^:]:|=>|->|\bdo(?:\s*\|[^|]*\|)?|\bthen|^(?:else|try|finally|begin))\s*$"
+    rb"|^(?:@|#!?\[)[^;]*$"
+)
+_COMMENT_LINE = re.compile(rb"^(?://|/\*|\*|--)")
+_HASH_COMMENT_LINE = re.compile(rb"^#(?![\[!])")
+# Languages where a line starting with ``#`` is a comment (not a preprocessor line).
+HASH_COMMENTS = frozenset(
+    {"python", "ruby", "bash", "perl", "r", "yaml", "toml", "make", "elixir", "julia", "nim"}
+)
+_HEADER_LINES = 4
+
+
+def header_start(data: bytes, lo: int, b: int, hash_comments: bool = False) -> int:
+    """Where the run of header lines ending just before ``b`` (a line start) begins: lines that
+    open a block, call or construct (``if x:``, ``} else {``, ``foo(``), decorator and attribute
+    lines, and the comment lines above them, at most a few; ``b`` when the line before ``b`` is
+    none of those. Never at or before ``lo``."""
+    start = b
+    opened = False
+    blank = True  # blank lines right before ``b`` are skipped, not a stop
+    for _ in range(_HEADER_LINES + 2):
+        if start <= lo:
+            break
+        nl = data.rfind(b"\n", lo, start - 1)
+        line_start = nl + 1 if nl >= 0 else lo
+        line = data[line_start:start].strip()
+        if not line:
+            if not blank:
+                break
+            start = line_start
+            continue
+        blank = False
+        comment = bool(_COMMENT_LINE.match(line)) or (
+            hash_comments and bool(_HASH_COMMENT_LINE.match(line))
+        )
+        if not comment and not _OPENER_LINE.search(line):
+            break
+        opened = opened or not comment
+        start = line_start
+    if not opened or start <= lo:
+        return b
+    return start
+
+
 def char_cut(data: bytes, lo: int, target: int) -> int:
     """``target``, or just after a space in the last quarter before it (``target`` is already on a
     character boundary)."""
@@ -216,7 +313,10 @@ def pack(
         nonlocal g_start, g_header
         if g_start >= 0:
             out.append(
-                _new(RawChunk, (g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False))
+                _new(
+                    RawChunk,
+                    (g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False, GROUP, g_path),
+                )
             )
             g_start = -1
             g_header = False
@@ -245,7 +345,7 @@ def pack(
                 and fits(out[-1].start, g_end)
             ):
                 last = out[-1]
-                out[-1] = RawChunk(last.start, g_end, last.kinds, last.path, last.oversized)
+                out[-1] = last._replace(end=g_end)
                 g_start, g_header = -1, False
                 g_kinds.clear()
             continue
@@ -275,14 +375,15 @@ def pack(
                 if g_header and g_end == start and g_end - g_start <= small and fits(g_start, end):
                     # A split definition's small header rides with its first member.
                     g_kinds.append(kind)
-                    chunk = (g_start, end, tuple(dict.fromkeys(g_kinds)), (*path, label), False)
+                    kinds = tuple(dict.fromkeys(g_kinds))
+                    chunk = (g_start, end, kinds, (*path, label), False, DEF, path)
                     out.append(_new(RawChunk, chunk))
                     g_start, g_header = -1, False
                     g_kinds.clear()
                     opened = False
                     continue
                 flush()
-                out.append(_new(RawChunk, (start, end, (kind,), (*path, label), False)))
+                out.append(_new(RawChunk, (start, end, (kind,), (*path, label), False, DEF, path)))
                 opened = False
                 continue
         elif g_start >= 0 and fits(g_start, end):
@@ -325,7 +426,8 @@ def pack(
             target = measure.max_prefix(pos, end)
             if target >= end:
                 if not fits(pos, end):  # a single character the budget cannot hold
-                    out.append(RawChunk(pos, end, tuple(dict.fromkeys(g_kinds)), g_path, True))
+                    kinds = tuple(dict.fromkeys(g_kinds))
+                    out.append(RawChunk(pos, end, kinds, g_path, True, GROUP, g_path))
                     pos = end
                 break
             aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
@@ -338,7 +440,8 @@ def pack(
                 b = anywhere
             else:
                 b = char_cut(data, pos, target)
-            out.append(RawChunk(pos, b, tuple(dict.fromkeys(g_kinds)), g_path, not fits(pos, b)))
+            kinds = tuple(dict.fromkeys(g_kinds))
+            out.append(RawChunk(pos, b, kinds, g_path, not fits(pos, b), GROUP, g_path))
             g_kinds[:] = [kind]
             pos = b
         if pos < end:
