@@ -45,38 +45,48 @@ def doc_start(
     before it when there is one; else the attributes, then the definition's line, then its node.
     """
     own = _line_start(data, start, core)
+    if not fits(core, end):
+        return -1  # not even the definition alone: it is split, its doc comment goes first
     keep = own
     for node in reversed(lead):  # attributes and decorators directly above stay with it
         if "comment" in names[node.kind_id] or not cats[node.kind_id] & ATTACH:
             break
         keep = _line_start(data, start, node.start_byte)
-    lines: list[tuple[int, int]] = []  # (line start, kind of boundary before it) inside the doc
-    prev = start
+    lines: list[int] = []  # line starts inside the doc comment, after its first line
     nl = data.find(b"\n", start, keep)
     while nl >= 0 and nl + 1 < keep:
-        line = nl + 1
-        lines.append((line, _kind(data, prev, line)))
-        prev = line
-        nl = data.find(b"\n", line, keep)
-    tail = [keep, own, core]
-    candidates = [line for line, _ in lines] + tail
+        lines.append(nl + 1)
+        nl = data.find(b"\n", nl + 1, keep)
+    candidates = [*lines, keep, own, core]
     # ``fits`` is monotone in the start (a later start is a shorter range): bisect the first.
-    lo, hi = 0, len(candidates)
+    first = _first(len(candidates), lambda k: candidates[k] < end and fits(candidates[k], end))
+    if first >= len(lines):
+        return candidates[first] if first < len(candidates) else -1
+    # Among the lines that fit, those leaving a solid part before them (not a crumb) if any.
+    solid = _first(
+        len(lines), lambda k: len(data[start : lines[k]].translate(None, _WS)) >= min_chars
+    )
+    lo = max(first, solid) if solid < len(lines) else first
+    sentence = -1
+    for k in range(lo, len(lines)):
+        kind = _kind(data, lines[k - 1] if k else start, lines[k])
+        if kind == _PARA:
+            return lines[k]
+        if kind == _SENTENCE and sentence < 0:
+            sentence = lines[k]
+    return sentence if sentence >= 0 else lines[lo]
+
+
+def _first(n: int, ok: Callable[[int], bool]) -> int:
+    """The first ``k`` in ``range(n)`` with ``ok(k)`` for a monotone ``ok``; ``n`` for none."""
+    lo, hi = 0, n
     while lo < hi:
         mid = (lo + hi) // 2
-        if candidates[mid] < end and fits(candidates[mid], end):
+        if ok(mid):
             hi = mid
         else:
             lo = mid + 1
-    if lo == len(candidates):
-        return -1
-    first = candidates[lo]
-    if lo >= len(lines):
-        return first
-    fitting = lines[lo:]
-    solid = [(ln, kind) for ln, kind in fitting if _non_ws(data, start, ln) >= min_chars]
-    pool = solid or fitting
-    return min(pool, key=lambda lk: (lk[1], lk[0]))[0]
+    return lo
 
 
 def _line_start(data: bytes, floor: int, pos: int) -> int:
@@ -94,7 +104,3 @@ def _kind(data: bytes, line_start: int, next_start: int) -> int:
     if text.endswith(b"*/"):  # a comment block ends: the next one is a new paragraph
         return _PARA
     return _SENTENCE if text[-1:] in _SENTENCE_ENDS else _LINE
-
-
-def _non_ws(data: bytes, lo: int, hi: int) -> int:
-    return hi - lo - sum(data.count(w, lo, hi) for w in (b" ", b"\t", b"\n", b"\r"))

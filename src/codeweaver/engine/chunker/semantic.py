@@ -83,7 +83,7 @@ _MAX_CUT_DEPTH = 48
 MAX_SYMBOL_DEPTH = 12
 _KEEP_OUTER = 4
 _ELLIPSIS = "…"
-_SLOW = MAYBE_DEF | ATTACH
+_SLOW = MAYBE_DEF
 _WS = b" \t\n\r\f\v"
 # Frame flags.
 _F_SCOPE = 1  # children too big are split child by child whatever their number
@@ -183,14 +183,11 @@ class _Walk:
         # Where the header of the construct being split begins (it travels with what follows),
         # -1 for none; ``hold == pos`` with kids: the group is nothing but a header.
         self.hold = -1
+        self.hold_nk = 0  # how many of ``kids`` precede the header (they go if it is cut there)
         # While a split definition's header is pending: where it begins after its doc comment
         # (the doc comment can go apart and the header still travel on), else -1.
         self.hs = -1
-        # The run of comments/attributes directly above the current child (for a definition):
-        # its frame, first and last child index, first byte, last node's end, kids count before.
-        self.att_frame: _Frame | None = None
-        self.att_first = self.att_last = -2
-        self.att_start = self.att_end = self.att_nk = 0
+        self.hs_nk = 0
 
     # -- the walk --------------------------------------------------------------------------------
     def run(self, root: Node) -> None:
@@ -201,25 +198,37 @@ class _Walk:
             f = frames[-1]
             i = f.i
             n = f.n
-            if self.hold < 0 and self.path is f.path and (i >= f.blo or f.hs < 0):
-                # The common case, inlined: a child that joins the group.
+            hold = self.hold
+            if self.path is f.path and (hold >= 0 or f.hs < 0 or i >= f.blo):
+                # The common case, inlined: a child that joins the group (see join()).
                 kids = f.kids
                 starts = f.starts
                 fk = f.fk
                 pos = self.pos
                 limit = self.flimit
                 append = self.kids.append
+                flags = f.flags
+                body = flags & _F_BODY
+                blo = f.blo if flags & _F_DEF else n
+                bhi = f.bhi
                 while i < n:
                     k = kids[i].kind_id
                     cat = cats[k]
                     if cat & _SLOW or starts[i + 1] - pos > limit:
                         break
                     append(k if cat & NAMED else fk)
+                    if (
+                        hold >= 0
+                        and cat & (NAMED | ATTACH) == NAMED
+                        and (body or cat & BODY or blo <= i < bhi)
+                    ):
+                        hold = -1
                     i += 1
                 f.i = i
+                if hold < 0 <= self.hold:
+                    self.hold = self.hs = -1
             if i >= n:
                 frames.pop()
-                self.att_last = -2
                 continue
             self.step(f)
         self.flush(len(self.data))
@@ -241,9 +250,9 @@ class _Walk:
                 self.definition(f, i, c, k, d, s)
                 return
         if cat & ATTACH:
-            self.attachable(f, i, c, s)
-            if self.att_last == i and not self.fits(self.att_start, e) and self.doc_of_next(f, i):
-                return
+            first = self.run_start(f, i)
+            if not self.fits(self.bound(self.pos, f.starts[first]), e) and self.doc_of_next(f, i):
+                return  # a doc comment too big for any chunk goes with its definition
         path = f.path
         if self.path is not path:
             if self.kids:
@@ -254,14 +263,14 @@ class _Walk:
             self.join(f, i, k, cat)
             return
         if self.kids and self.hold != self.pos:  # a header alone waits for what it heads
-            self.flush(self.cut_point(f, i, s, cat))
+            self.flush(*self.cut_point(f, i, s, cat))
             if fits(self.pos, e):
                 self.join(f, i, k, cat)
                 return
         f.i = i + 1
         count = c.child_count
         if count and (f.flags & _F_SCOPE or count <= _ITEMIZE_MAX_CHILDREN or cat & SCOPE):
-            self.expand(f, c, k, cat, s, e)
+            self.expand(f, i, c, k, cat, e)
         else:
             self.cut_node(f, i, c, k, cat, e)
 
@@ -269,6 +278,7 @@ class _Walk:
         """Child ``i`` joins the group."""
         if self.hold < 0 and f.hs >= self.pos and i < f.blo and not cat & ATTACH:
             self.hold = self.hs = f.hs  # the split definition's header after its cut doc comment
+            self.hold_nk = self.hs_nk = len(self.kids)
         self.kids.append(k if cat & NAMED else f.fk)
         f.i = i + 1
         if (
@@ -278,23 +288,6 @@ class _Walk:
             and (f.flags & _F_BODY or cat & BODY or (f.flags & _F_DEF and f.blo <= i < f.bhi))
         ):
             self.hold = self.hs = -1  # a statement or member: the header is no longer the tail
-
-    def attachable(self, f: _Frame, i: int, c: Node, s: int) -> None:
-        """Track the run of comments/attributes that a definition below would take along."""
-        data = self.data
-        if i and _newlines(data, f.kids[i - 1].end_byte, s) == 0:
-            if self.att_frame is f and self.att_last == i - 1:  # ``#[attr] // why``
-                self.att_last = i
-                self.att_end = c.end_byte
-            return  # trails the code on its line: stays with it
-        if self.att_frame is f and self.att_last == i - 1 and _newlines(data, self.att_end, s) <= 1:
-            self.att_last = i
-        else:
-            self.att_frame = f
-            self.att_first = self.att_last = i
-            self.att_start = self.bound(self.pos, s)
-            self.att_nk = len(self.kids)
-        self.att_end = c.end_byte
 
     def doc_of_next(self, f: _Frame, i: int) -> bool:
         """A comment too big for any chunk: when a definition follows the run it belongs to,
@@ -315,19 +308,31 @@ class _Walk:
         d = resolve_definition(kids[j])
         if d is None:
             return False
-        self.att_last = j - 1
-        self.att_end = kids[j - 1].end_byte
         self.definition(f, j, kids[j], kids[j].kind_id, d, f.starts[j])
         return True
 
-    def above(self, f: _Frame, i: int, s: int) -> bool:
-        """Whether the tracked comment run sits directly above child ``i`` (no blank line), or
-        child ``i`` is the run's last comment; its part from ``pos`` on is what counts."""
-        if self.att_frame is not f or self.att_end <= self.pos:
-            return False
-        if self.att_last == i:
-            return True
-        return self.att_last == i - 1 and _newlines(self.data, self.att_end, s) <= 1
+    def run_start(self, f: _Frame, i: int) -> int:
+        """The first of the comments, decorators and attributes right above child ``i`` of
+        ``f`` (no blank line between them or before child ``i``; not before ``pos``, not a
+        comment trailing the code on its line): ``i`` when there are none."""
+        kids = f.kids
+        starts = f.starts
+        cats = self.cats
+        data = self.data
+        pos = self.pos
+        j = i
+        while j and starts[j - 1] >= pos:
+            c = kids[j - 1]
+            if not cats[c.kind_id] & ATTACH or _newlines(data, c.end_byte, starts[j]) > 1:
+                break
+            if (
+                j > 1
+                and not cats[kids[j - 2].kind_id] & ATTACH
+                and _newlines(data, kids[j - 2].end_byte, starts[j - 1]) == 0
+            ):
+                break  # it trails the code before it on its line
+            j -= 1
+        return j
 
     def bound(self, lo: int, s: int) -> int:
         """Where a chunk ending before the node at ``s`` ends (never before ``lo``): the start of
@@ -340,41 +345,56 @@ class _Walk:
         line = nl + 1
         return line if s - line <= self.quarter else s
 
-    def cut_point(self, f: _Frame, i: int, s: int, cat: int) -> int:
-        """Where to end the group when child ``i`` does not fit in it: before the header of what
-        is being split, the comments above child ``i``, or the line a closing bracket needs."""
+    def cut_point(self, f: _Frame, i: int, s: int, cat: int) -> tuple[int, int]:
+        """Where to end the group when child ``i`` does not fit in it (and how many of the
+        group's last children go on to the next group, -1: as many as its header holds):
+        before the header of what is being split, the comments above child ``i``, or the line
+        a closing bracket needs."""
         pos = self.pos
         hold = self.hold
         if hold > pos:
-            return hold
+            return hold, -1
         if hold == pos and pos < self.hs <= s:
-            return self.hs  # a doc comment goes apart, the header it describes travels on
-        if self.att_start > pos and self.above(f, i, s):
-            return self.att_start
+            return self.hs, -1  # a doc comment goes apart, the header it describes travels on
+        first = self.run_start(f, i)
+        if first < i:
+            above = self.bound(pos, f.starts[first])
+            if above > pos:
+                return above, i - first  # the comments above it go with it
         b = self.bound(pos, s)
         if cat & CLOSER and b < s and i and f.starts[i - 1] > pos:
             before = self.bound(pos, f.starts[i - 1])
             if before > pos:
-                return before  # a closing bracket takes the line before it along
+                return before, 1  # a closing bracket takes the line before it along
         # A header the syntax did not mark (inside an ERROR node, a macro): by its lines.
-        return header_start(self.data, pos, b, self.hash_comments)
+        return header_start(self.data, pos, b, self.hash_comments), 0
 
     # -- emitting --------------------------------------------------------------------------------
-    def flush(self, b: int) -> None:
-        """Emit the group up to ``b`` (nothing when it is empty)."""
+    def flush(self, b: int, keep: int = -1) -> None:
+        """Emit the group up to ``b`` (nothing when it is empty). ``keep``: how many of the
+        group's last children lie after ``b`` and stay (-1: those after the header start when
+        ``b`` is it, else none); only the chunk's kinds depend on it."""
+        kids = self.kids
         pos = self.pos
+        if keep < 0:
+            keep = (
+                len(kids) - self.hold_nk
+                if b == self.hold
+                else len(kids) - self.hs_nk
+                if b == self.hs
+                else 0
+            )
+        cut = max(0, len(kids) - keep)
         if b > pos:
             names = self.names
-            kinds = tuple(dict.fromkeys([names[k] for k in self.kids]))
-            role = HEADER if self.hold == pos and self.kids else GROUP
-            self.emit(b, kinds, self.path, self.path, role)
+            kinds = tuple(dict.fromkeys([names[k] for k in kids[:cut]]))
+            self.emit(b, kinds, self.path, self.path, HEADER if self.hold == pos else GROUP)
         if b == self.hs:
             self.hold = b  # what is left is the header
         elif self.hold != self.pos:
             self.hold = self.hs = -1
-        if self.att_start == self.pos:
-            self.att_nk = 0  # the comment run now starts the group
-        self.kids = []
+        self.kids = kids[cut:]
+        self.hold_nk = self.hs_nk = 0
 
     def emit(
         self,
@@ -447,24 +467,28 @@ class _Walk:
         self.pos = pos
 
     # -- splitting -------------------------------------------------------------------------------
-    def expand(self, f: _Frame, c: Node, k: int, cat: int, s: int, e: int) -> None:
-        """Split child ``c`` (too big for any group) into its children."""
+    def expand(self, f: _Frame, i: int, c: Node, k: int, cat: int, e: int) -> None:
+        """Split child ``i`` of ``f`` (too big for any group) into its children."""
         if self.hold < 0:
-            # From here the group's tail is this node's header, until a statement of it joins.
-            self.hold = self.bound(self.pos, s) if self.kids else self.pos
+            # From here the group's tail is this node's header (with the comments right above
+            # it), until a statement of it joins.
+            first = self.run_start(f, i)
+            self.hold = self.bound(self.pos, f.starts[first]) if self.kids else self.pos
+            self.hold_nk = max(0, len(self.kids) - (i - first))
         flags = _F_SCOPE if cat & FUNC_VALUE else 0
         if cat & (BODY | SCOPE):
             flags |= _F_BODY
         self.frames.append(_Frame(c.children, e, f.path, k, flags))
-        self.att_last = -2
 
     def cut_node(self, f: _Frame, i: int, c: Node, k: int, cat: int, e: int) -> None:
         """Cut a leaf or a big flat node near the budget; its last piece stays in the group."""
         pos = self.pos
         if self.hold > pos:
             self.flush(self.hold)  # the header starts the node's first piece
-        elif self.hold < 0 and self.att_start > pos and self.above(f, i, f.starts[i]):
-            self.flush(self.att_start)  # and so do the comments right above it
+        elif self.hold < 0:
+            first = self.run_start(f, i)
+            if first < i:
+                self.flush(self.bound(pos, f.starts[first]))  # and the comments right above it
         names = self.names
         kinds = tuple(dict.fromkeys([*(names[x] for x in self.kids), names[k]]))
         self.cut_range(
@@ -472,7 +496,6 @@ class _Walk:
         )
         self.kids = [k] if self.pos < e else []
         self.hold = self.hs = -1
-        self.att_last = -2
 
     def definition(self, f: _Frame, i: int, c: Node, k: int, d: Node, s: int) -> None:
         """Place a definition: whole when it fits, else its doc comment apart, else split."""
@@ -483,12 +506,11 @@ class _Walk:
         label = definition_label(d, data, self.language)
         inner = child_path(f.path, label)
         lead: list[Node] = []
-        if self.above(f, i, s):
-            ds = max(self.att_start, self.pos)
-            lead = [x for x in kids[self.att_first : i] if x.start_byte >= ds]
-            del self.kids[self.att_nk :]
-        else:
-            ds = self.bound(self.pos, s)
+        first = self.run_start(f, i)
+        ds = self.bound(self.pos, starts[first])
+        lead = kids[first:i]
+        if lead:
+            del self.kids[-len(lead) :]  # they go with the definition
         # Its end: a comment (or ``;``) trailing its last line stays with it.
         end = c.end_byte
         j = i
@@ -500,7 +522,6 @@ class _Walk:
             end = kids[j].end_byte
         de = starts[j + 1] if j + 1 >= n else self.bound(end, starts[j + 1])
         f.i = j + 1
-        self.att_last = -2
         kind = self.names[k]
         fits = self.fits
         if self.path is not f.path:
@@ -520,7 +541,7 @@ class _Walk:
         if tight is not None:
             t_start, t_end = tight
             # A pending header (``impl X {``) travels on with the doc comment, or the definition.
-            carry = self.hold >= 0 and bool(self.kids)
+            carry = 0 <= self.hold < ds
             self.flush(self.hold if carry else ds)
             if t_start > ds and data[ds:t_start].strip():
                 lead_kinds = [self.names[x.kind_id] for x in lead]
@@ -535,9 +556,8 @@ class _Walk:
         # Split it: its members become chunks of their own. A pending header (a split
         # definition's signature, without its doc comment) rides on into its first piece.
         hold = self.hold
-        if hold >= 0 and self.kids:
-            hold = max(hold, self.hs)
-            self.flush(hold)
+        if 0 <= hold < ds:
+            self.flush(max(hold, self.hs))
         else:
             self.flush(ds)
         children = [*lead, *_flatten_to(c, d)]
@@ -557,9 +577,11 @@ class _Walk:
         if docs:
             frame.hs = self.bound(self.pos, frame.starts[docs])
         self.hs = frame.hs
+        self.hs_nk = len(self.kids) + docs  # the doc comment's children come first
         self.frames.append(frame)
         self.path = inner
         self.hold = self.pos
+        self.hold_nk = 0
 
     def place(self, f: _Frame, ds: int, de: int, kind: str, path: tuple[str, ...]) -> None:
         """Emit a definition that fits as one chunk; a pending header (a signature, an opening
@@ -567,12 +589,12 @@ class _Walk:
         hold = self.hold
         scope = f.path
         ride = -1
-        if hold >= 0 and self.kids:
+        if 0 <= hold < ds:
             for start in (hold, self.hs):
                 if hold <= start < ds and self.fits(start, de):
                     ride = start
                     break
-        elif self.kids:  # a header by its lines (``public:``, a macro opening a block)
+        elif self.pos < ds:  # a header by its lines (``public:``, a macro opening a block)
             start = header_start(self.data, self.pos, ds, self.hash_comments)
             if start < ds and self.fits(start, de):
                 ride = start
