@@ -23,7 +23,7 @@ __all__ = ["merge_crumbs"]
 
 _WS = b" \t\n\r\f\v"
 _LABEL_MAX = 120  # the label of a chunk holding several small definitions (``f, g, h``)
-_CLOSE_FIRST = (b"}", b")", b"]", b"e")
+_CLOSE_FIRST = (b"}", b")", b"]")
 # A line of closing brackets (and ``;``/``,``), or ``end``, with maybe a comment after it.
 _CLOSER_LINE = re.compile(rb"[ \t]*(?:[\])}][\])};,]*|end;?)[ \t]*(?:(?://|/\*|#).*)?\r?\n")
 _CLOSERS = (b"}", b")", b"]", b"end")
@@ -42,11 +42,30 @@ def merge_crumbs(chunks: list[RawChunk], measure: Measure, min_chars: int) -> li
         return chunks
     data = measure.data
     fits = measure.fits
-    _closers_back(chunks, data, fits)
     need = max(1, min_chars)
     ascii_ = data.isascii()
-    weights = [_weight(data, c.start, c.end, need, ascii_) for c in chunks]
-    if min(weights) >= need:
+    # A chunk whose first ``window`` bytes hold ``enough`` non-whitespace bytes is no crumb (a
+    # character takes 1 to 4 bytes): most chunks are decided by that look at their head.
+    enough = need if ascii_ else 4 * need
+    window = 4 * enough
+    closer = _CLOSER_LINE.match
+    weights: list[int] = []
+    crumbs = False
+    for k in range(n):
+        start = chunks[k].start
+        if k and closer(data, start) and _closer_back(chunks, k, data, fits):
+            start = chunks[k].start  # the chunk lost its first line to the one before
+            p = chunks[k - 1]
+            if weights[k - 1] < need:
+                weights[k - 1] = _weight(data, p.start, p.end, need, ascii_)
+        # Non-whitespace characters, or ``need`` if there are that many: the head is enough.
+        end = chunks[k].end
+        if len(data[start : min(end, start + window)].translate(None, _WS)) >= enough:
+            weights.append(need)
+        else:
+            weights.append(_weight(data, start, end, need, ascii_))
+            crumbs = True
+    if not crumbs or min(weights) >= need:
         return chunks
     out: list[RawChunk] = []
     out_w: list[int] = []
@@ -88,43 +107,33 @@ def merge_crumbs(chunks: list[RawChunk], measure: Measure, min_chars: int) -> li
 
 def _closes(data: bytes, c: RawChunk) -> bool:
     """Whether ``c`` starts with a closing bracket (it never takes what follows it along)."""
-    return data[c.start : c.start + 64].lstrip(_WS)[:1] in _CLOSE_FIRST[:3]
+    return data[c.start : c.start + 64].lstrip(_WS)[:1] in _CLOSE_FIRST
 
 
-def _closers_back(chunks: list[RawChunk], data: bytes, fits: Callable[[int, int], bool]) -> None:
-    """A chunk that starts with a line of closing brackets (``}``, ``});``, ``end``) hands that
-    line to the chunk before it when it fits there (in place)."""
-    for i in range(1, len(chunks)):
-        c = chunks[i]
-        start = c.start
-        if data[start : start + 64].lstrip(b" \t")[:1] not in _CLOSE_FIRST:
-            continue
-        nl = data.find(b"\n", start, c.end)
-        if nl < 0 or nl + 1 >= c.end:
-            continue  # the whole chunk is that line: a crumb, for the pass below
-        if not _CLOSER_LINE.fullmatch(data, start, nl + 1):
-            continue
-        p = chunks[i - 1]
-        if fits(p.start, nl + 1):
-            chunks[i - 1] = p._replace(end=nl + 1)
-            chunks[i] = c._replace(start=nl + 1)
+def _closer_back(
+    chunks: list[RawChunk], i: int, data: bytes, fits: Callable[[int, int], bool]
+) -> bool:
+    """Chunk ``i`` starts with a line of closing brackets (``}``, ``});``, ``end``): hand that
+    line to the chunk before it when it fits there (in place); whether it moved."""
+    c = chunks[i]
+    nl = data.find(b"\n", c.start, c.end)
+    if nl < 0 or nl + 1 >= c.end:
+        return False  # the whole chunk is that line: a crumb, for the pass below
+    p = chunks[i - 1]
+    if not fits(p.start, nl + 1):
+        return False
+    chunks[i - 1] = p._replace(end=nl + 1)
+    chunks[i] = c._replace(start=nl + 1)
+    return True
 
 
 def _weight(data: bytes, start: int, end: int, need: int, ascii_: bool) -> int:
     """The non-whitespace characters of ``data[start:end]``, or ``need`` if there are more."""
-    probe = need if ascii_ else 4 * need  # a character takes 1 to 4 bytes
-    head = data[start : min(end, start + probe)]
-    solid = len(head.translate(None, _WS))
-    if solid >= probe:
-        return need
-    if end - start > probe:
-        solid = len(data[start:end].translate(None, _WS))
-        if ascii_ or solid >= probe:
-            return min(need, solid)
-        head = data[start:end]
-    if ascii_:
+    solid = len(data[start:end].translate(None, _WS))
+    enough = need if ascii_ else 4 * need  # a character takes 1 to 4 bytes
+    if ascii_ or solid >= enough:
         return min(need, solid)
-    text = head.decode("utf-8", "replace")
+    text = data[start:end].decode("utf-8", "replace")
     return min(need, len(text) - sum(1 for ch in text if ch.isspace()))
 
 

@@ -16,12 +16,18 @@ from codeweaver.engine.chunker.syntax import ATTACH
 
 __all__ = ["doc_start"]
 
-# A line of a comment with nothing but its markers (a paragraph break inside a comment).
-_BLANK_COMMENT = re.compile(rb"[ \t]*(?:/[/*]+!?|#+|\*+/?|--+|;+)?[ \t]*\r?\n?")
-_SENTENCE_ENDS = (b".", b"!", b"?", b":")
+# A line that ends a paragraph of a comment: one with nothing but its markers, or the end of a
+# block comment (a new comment starts a new paragraph); and a line that ends a sentence.
+_PARA_BODY = rb"(?:[ \t]*(?:/[/*]+!?|#+|\*+/?|--+|;+)?[ \t]*\r?|[^\n]*\*/[ \t\r\f\v]*)\n"
+_SENTENCE_BODY = rb"[^\n]*[.!?:][ \t\r\f\v]*\n"
+_PARA = re.compile(_PARA_BODY)
+_SENTENCE = re.compile(_SENTENCE_BODY)
+# The same, as whole lines found by a search (``^``: at a line start).
+_LINES = {
+    _PARA: re.compile(rb"(?m)^" + _PARA_BODY),
+    _SENTENCE: re.compile(rb"(?m)^" + _SENTENCE_BODY),
+}
 _WS = b" \t\n\r\f\v"
-
-_PARA, _SENTENCE, _LINE = 0, 1, 2
 
 
 def doc_start(
@@ -34,6 +40,7 @@ def doc_start(
     names: dict[int, str],
     cats: dict[int, int],
     min_chars: int,
+    exact: int = -1,
 ) -> int:
     """The start of the widest ``data[s:end]`` that fits, with ``start <= s <= core``; -1 when
     even ``data[core:end]`` does not fit.
@@ -43,6 +50,8 @@ def doc_start(
     comment is taken at the first line boundary of the best kind that fits (paragraph, then
     sentence, then any line) that leaves at least ``min_chars`` non-whitespace characters
     before it when there is one; else the attributes, then the definition's line, then its node.
+    ``exact`` >= 0 says that a range fits exactly when it is at most that many bytes (a
+    character budget over ASCII text), so no line needs measuring.
     """
     own = _line_start(data, start, core)
     if not fits(core, end):
@@ -52,29 +61,44 @@ def doc_start(
         if "comment" in names[node.kind_id] or not cats[node.kind_id] & ATTACH:
             break
         keep = _line_start(data, start, node.start_byte)
-    lines: list[int] = []  # line starts inside the doc comment, after its first line
-    nl = data.find(b"\n", start, keep)
-    while nl >= 0 and nl + 1 < keep:
-        lines.append(nl + 1)
-        nl = data.find(b"\n", nl + 1, keep)
-    candidates = [*lines, keep, own, core]
-    # ``fits`` is monotone in the start (a later start is a shorter range): bisect the first.
-    first = _first(len(candidates), lambda k: candidates[k] < end and fits(candidates[k], end))
-    if first >= len(lines):
-        return candidates[first] if first < len(candidates) else -1
-    # Among the lines that fit, those leaving a solid part before them (not a crumb) if any.
-    solid = _first(
-        len(lines), lambda k: len(data[start : lines[k]].translate(None, _WS)) >= min_chars
-    )
-    lo = max(first, solid) if solid < len(lines) else first
-    sentence = -1
-    for k in range(lo, len(lines)):
-        kind = _kind(data, lines[k - 1] if k else start, lines[k])
-        if kind == _PARA:
-            return lines[k]
-        if kind == _SENTENCE and sentence < 0:
-            sentence = lines[k]
-    return sentence if sentence >= 0 else lines[lo]
+    # The first line start inside the doc comment from which the rest fits.
+    if exact >= 0:
+        nl = data.find(b"\n", max(start, end - exact - 1), keep)
+        first = nl + 1 if nl >= 0 and nl + 1 < keep else -1
+    else:
+        lines: list[int] = []
+        nl = data.find(b"\n", start, keep)
+        while nl >= 0 and nl + 1 < keep:
+            lines.append(nl + 1)
+            nl = data.find(b"\n", nl + 1, keep)
+        # ``fits`` is monotone in the start (a later start is a shorter range): bisect.
+        k = _first(len(lines), lambda k: fits(lines[k], end))
+        first = lines[k] if k < len(lines) else -1
+    if first < 0:
+        for candidate in (keep, own, core):
+            if candidate < end and fits(candidate, end):
+                return candidate
+        return -1
+    # Leave a solid part before it (not a crumb) when a later line allows it.
+    lo = first
+    if len(data[start:lo].translate(None, _WS)) < min_chars:
+        y = lo
+        while 0 <= y < keep:
+            if len(data[start:y].translate(None, _WS)) >= min_chars:
+                lo = y
+                break
+            nl = data.find(b"\n", y, keep)
+            y = nl + 1 if 0 <= nl < keep - 1 else -1
+    # The best boundary from there: the first paragraph break, else the first sentence end
+    # (the line that ends at ``lo``, then the lines after it).
+    line = max(start, data.rfind(b"\n", start, lo - 1) + 1)
+    for kind in (_PARA, _SENTENCE):
+        if kind.fullmatch(data, line, lo):
+            return lo
+        m = _LINES[kind].search(data, lo, keep - 1)
+        if m is not None:
+            return m.end()
+    return lo
 
 
 def _first(n: int, ok: Callable[[int], bool]) -> int:
@@ -94,13 +118,3 @@ def _line_start(data: bytes, floor: int, pos: int) -> int:
     ``floor``), else ``pos``."""
     line = max(floor, data.rfind(b"\n", floor, pos) + 1)
     return line if not data[line:pos].strip() else pos
-
-
-def _kind(data: bytes, line_start: int, next_start: int) -> int:
-    """What kind of boundary the end of the line ``[line_start, next_start)`` is."""
-    if _BLANK_COMMENT.fullmatch(data, line_start, next_start):
-        return _PARA
-    text = data[line_start:next_start].rstrip(_WS)
-    if text.endswith(b"*/"):  # a comment block ends: the next one is a new paragraph
-        return _PARA
-    return _SENTENCE if text[-1:] in _SENTENCE_ENDS else _LINE

@@ -124,6 +124,11 @@ class Measure:
         self._probe = max(16, int(self.limit * governor.settings.chars_per_token))
 
     @property
+    def is_ascii(self) -> bool:
+        """True when the file is ASCII (a byte is a character)."""
+        return self._ascii
+
+    @property
     def counts_tokens(self) -> bool:
         """True when sizes come from a user's token counter (each check may be slow)."""
         return self._counter is not None

@@ -173,6 +173,8 @@ class _Walk:
         self.min_chars = governor.settings.min_chunk_chars
         self.hash_comments = language in HASH_COMMENTS
         self.quarter = max(1, measure.limit // 4)
+        # A range fits exactly when its byte length does (characters over ASCII), else -1.
+        self.exact = self.flimit if measure.is_ascii else -1
         self.out: list[RawChunk] = []
         self.frames: list[_Frame] = []
         # The group: [pos, current child); ``kids`` are the kind ids it holds (anonymous tokens
@@ -320,18 +322,25 @@ class _Walk:
         cats = self.cats
         data = self.data
         pos = self.pos
+        count = data.count
         j = i
         while j and starts[j - 1] >= pos:
             c = kids[j - 1]
-            if not cats[c.kind_id] & ATTACH or _newlines(data, c.end_byte, starts[j]) > 1:
+            if not cats[c.kind_id] & ATTACH:
                 break
-            if (
-                j > 1
-                and not cats[kids[j - 2].kind_id] & ATTACH
-                and _newlines(data, kids[j - 2].end_byte, starts[j - 1]) == 0
-            ):
-                break  # it trails the code before it on its line
+            end = c.end_byte
+            if end and data[end - 1] == 0x0A:  # a comment that holds its newline
+                end -= 1
+            if count(b"\n", end, starts[j]) > 1:
+                break
             j -= 1
+        if (
+            j < i
+            and j
+            and not cats[kids[j - 1].kind_id] & ATTACH
+            and _newlines(data, kids[j - 1].end_byte, starts[j]) == 0
+        ):
+            j += 1  # the first trails the code before it on its line
         return j
 
     def bound(self, lo: int, s: int) -> int:
@@ -503,38 +512,58 @@ class _Walk:
         kids = f.kids
         starts = f.starts
         n = f.n
-        label = definition_label(d, data, self.language)
-        inner = child_path(f.path, label)
-        lead: list[Node] = []
-        first = self.run_start(f, i)
-        ds = self.bound(self.pos, starts[first])
-        lead = kids[first:i]
-        if lead:
-            del self.kids[-len(lead) :]  # they go with the definition
-        # Its end: a comment (or ``;``) trailing its last line stays with it.
-        end = c.end_byte
-        j = i
         cats = self.cats
-        while j + 1 < n and cats[kids[j + 1].kind_id] & GLUE:
-            if _newlines(data, end, starts[j + 1]):
-                break
-            j += 1
+        pos = self.pos
+        quarter = self.quarter
+        path = f.path
+        label = definition_label(d, data, self.language)
+        inner = (*path, label) if len(path) < MAX_SYMBOL_DEPTH else child_path(path, label)
+        first = i
+        lead: list[Node] = []
+        if i and cats[kids[i - 1].kind_id] & ATTACH:
+            first = self.run_start(f, i)  # the comments right above it go with it
+            if first < i:
+                lead = kids[first:i]
+                del self.kids[-len(lead) :]
+        # Its start and end as bound() finds them, inlined: line starts where they can be.
+        a = starts[first]
+        nl = data.rfind(b"\n", pos - 1 if pos else 0, a)
+        if nl < 0:
+            nl = a - 1 if pos or a > quarter else -1  # no line start to move to: ``a`` itself
+        ds = nl + 1 if a - nl - 1 <= quarter else a
+        # A comment (or ``;``) trailing its last line stays with it.
+        end = c.end_byte
+        j = i + 1
+        while j < n and cats[kids[j].kind_id] & GLUE and not _newlines(data, end, starts[j]):
             end = kids[j].end_byte
-        de = starts[j + 1] if j + 1 >= n else self.bound(end, starts[j + 1])
-        f.i = j + 1
+            j += 1
+        if j < n:
+            a = starts[j]
+            nl = data.rfind(b"\n", end - 1, a)
+            de = nl + 1 if nl >= 0 and a - nl - 1 <= quarter else a
+        else:
+            de = f.hi
+        f.i = j
         kind = self.names[k]
         fits = self.fits
-        if self.path is not f.path:
+        if self.path is not path:
             if self.kids:
-                self.flush(self.bound(self.pos, ds))
-            self.path = f.path
+                self.flush(self.bound(pos, ds))
+            self.path = path
         if self.greedy:  # a definition is content like any other, split only when too big
             if not fits(self.pos, de) and fits(ds, de):
                 self.flush(ds)
             if fits(self.pos, de):
                 self.kids.append(k)
                 return
-        elif fits(ds, de):
+        elif de - ds <= self.flimit or fits(ds, de):
+            if self.hold < 0 and self.pos == ds:
+                # The common case, inlined: nothing pending that could ride along.
+                self.out.append(_new(RawChunk, (ds, de, (kind,), inner, False, DEF, path)))
+                self.pos = de
+                if self.kids:
+                    self.kids = []
+                return
             self.place(f, ds, de, kind, inner)
             return
         tight = self.tighten(ds, de, c.start_byte, lead)
@@ -594,7 +623,8 @@ class _Walk:
                 if hold <= start < ds and self.fits(start, de):
                     ride = start
                     break
-        elif self.pos < ds:  # a header by its lines (``public:``, a macro opening a block)
+        elif self.pos < ds and _may_open(self.data, self.pos, ds):
+            # A header by its lines (``public:``, a macro opening a block).
             start = header_start(self.data, self.pos, ds, self.hash_comments)
             if start < ds and self.fits(start, de):
                 ride = start
@@ -617,6 +647,8 @@ class _Walk:
         bare = de
         while bare > core and data[bare - 1] in _WS:
             bare -= 1
+        if not fits(core, bare):
+            return None  # not even the definition alone: it is split
         ends = [de]
         if data[bare : bare + 2] == b"\r\n":
             ends.append(bare + 2)
@@ -626,7 +658,16 @@ class _Walk:
         best: tuple[int, int] | None = None
         for t_end in ends:  # keep as much of the doc comment as fits, then the blank lines
             t_start = doc_start(
-                data, ds, core, t_end, lead, fits, self.names, self.cats, self.min_chars
+                data,
+                ds,
+                core,
+                t_end,
+                lead,
+                fits,
+                self.names,
+                self.cats,
+                self.min_chars,
+                self.exact,
             )
             if (
                 t_start >= 0
@@ -635,6 +676,19 @@ class _Walk:
             ):
                 best = (t_start, t_end)
         return best
+
+
+_OPEN_ENDS = (b"{", b"(", b"[", b":", b">", b"do", b"then", b"else", b"try", b"finally", b"begin")
+_HEAD_STARTS = (b"@", b"#", b"//", b"/*", b"*", b"--")
+
+
+def _may_open(data: bytes, lo: int, b: int) -> bool:
+    """A cheap test before :func:`header_start`: does the last non-blank line before ``b`` end
+    like an opener, or start like a decorator, an attribute or a comment?"""
+    tail = data[max(lo, b - 160) : b].rstrip()
+    line = tail[tail.rfind(b"\n") + 1 :].lstrip()
+    # (a comment line may sit between an opener and ``b``: header_start() looks further up)
+    return line.endswith(_OPEN_ENDS) or line.startswith(_HEAD_STARTS)
 
 
 def _newlines(data: bytes, end: int, start: int) -> int:

@@ -402,33 +402,41 @@ def _unwrap(node: Node, depth: int) -> Node | None:
 
 def definition_label(node: Node, data: bytes, language: str) -> str:
     """A short label for a definition, e.g. ``def parse``, ``class Parser``, ``impl Tr for S``."""
-    kind = node.type
-    key = (language, kind)
-    word = _WORDS.get(key)
-    if word is None:
-        word = _WORDS[key] = _word(node, kind, data, language)
-    if kind == "impl_item":
-        target = node.child_by_field_name("type")
-        if target is not None:
-            trait = node.child_by_field_name("trait")
-            name = _text(target, data)
-            if trait is not None:
-                name = f"{_text(trait, data)} for {name}"
-            return f"{word} {name}"
-    if word == "init":
-        return word
-    if kind == "method_declaration" and language == "go":
-        receiver = node.child_by_field_name("receiver")
+    table = _LABELS.get(language)
+    if table is None:
+        name_id = get_language(language).field_id_for_name("name")
+        table = _LABELS[language] = {-1: ("", name_id or -1)}
+    kid = node.kind_id
+    entry = table.get(kid)
+    if entry is None:
+        entry = table[kid] = _label_entry(node, data, language)
+    word, mode = entry
+    if mode == _PLAIN:
+        name_id = table[-1][1]
+        name_node = node.child_by_field_id(name_id) if name_id >= 0 else None
+    else:
+        if mode == _INIT:
+            return word
+        if mode == _IMPL:
+            target = node.child_by_field_name("type")
+            if target is not None:
+                trait = node.child_by_field_name("trait")
+                name = _text(target, data)
+                if trait is not None:
+                    name = f"{_text(trait, data)} for {name}"
+                return f"{word} {name}"
+        elif mode == _GO_METHOD:
+            receiver = node.child_by_field_name("receiver")
+            name_node = node.child_by_field_name("name")
+            if receiver is not None and name_node is not None:
+                params = receiver.named_children
+                rtype = params[0].child_by_field_name("type") if params else None
+                shown = f"({_text(rtype, data)}) " if rtype is not None else ""
+                return f"{word} {shown}{_text(name_node, data)}"
+        elif mode == _SWIFT:  # Swift says which it is: class / struct / extension / enum
+            decl = node.child_by_field_name("declaration_kind")
+            word = _text(decl, data) if decl is not None else "class"
         name_node = node.child_by_field_name("name")
-        if receiver is not None and name_node is not None:
-            params = receiver.named_children
-            rtype = params[0].child_by_field_name("type") if params else None
-            shown = f"({_text(rtype, data)}) " if rtype is not None else ""
-            return f"{word} {shown}{_text(name_node, data)}"
-    if word == "\0swift":  # Swift says which it is: class / struct / extension / enum / actor
-        decl = node.child_by_field_name("declaration_kind")
-        word = _text(decl, data) if decl is not None else "class"
-    name_node = node.child_by_field_name("name")
     if name_node is not None:
         s, e = name_node.start_byte, name_node.end_byte
         if e - s <= 80:
@@ -441,8 +449,25 @@ def definition_label(node: Node, data: bytes, language: str) -> str:
     return f"{word} {name}" if name else word
 
 
-# (language, kind) -> the word a label starts with; filled as kinds are seen.
-_WORDS: dict[tuple[str, str], str] = {}
+# How a label is made: from the ``name`` field, or one of the special cases.
+_PLAIN, _INIT, _IMPL, _GO_METHOD, _SWIFT = range(5)
+# language -> kind id -> (the word a label starts with, how the rest is found); filled as kinds
+# are seen. Entry -1 holds the language's ``name`` field id.
+_LABELS: dict[str, dict[int, tuple[str, int]]] = {}
+
+
+def _label_entry(node: Node, data: bytes, language: str) -> tuple[str, int]:
+    kind = node.type
+    word = _word(node, kind, data, language)
+    if kind == "impl_item":
+        return word, _IMPL
+    if word == "init":
+        return word, _INIT
+    if kind == "method_declaration" and language == "go":
+        return word, _GO_METHOD
+    if word == "\0swift":
+        return word, _SWIFT
+    return word, _PLAIN
 
 
 def _word(node: Node, kind: str, data: bytes, language: str) -> str:
