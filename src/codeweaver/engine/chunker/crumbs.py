@@ -133,8 +133,7 @@ def _weight(data: bytes, start: int, end: int, need: int, ascii_: bool) -> int:
     enough = need if ascii_ else 4 * need  # a character takes 1 to 4 bytes
     if ascii_ or solid >= enough:
         return min(need, solid)
-    text = data[start:end].decode("utf-8", "replace")
-    return min(need, len(text) - sum(1 for ch in text if ch.isspace()))
+    return min(need, len("".join(data[start:end].decode("utf-8", "replace").split())))
 
 
 def _mergeable(p: RawChunk, c: RawChunk, wp: int, wc: int, need: int) -> bool:

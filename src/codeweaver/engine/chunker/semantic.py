@@ -196,43 +196,48 @@ class _Walk:
         frames = self.frames
         frames.append(_Frame(root.children, len(self.data), (), root.kind_id, _F_BODY))
         cats = self.cats
+        limit = self.flimit
+        step = self.step
         while frames:
             f = frames[-1]
-            i = f.i
+            kids = f.kids
+            starts = f.starts
             n = f.n
-            hold = self.hold
-            if self.path is f.path and (hold >= 0 or f.hs < 0 or i >= f.blo):
-                # The common case, inlined: a child that joins the group (see join()).
-                kids = f.kids
-                starts = f.starts
-                fk = f.fk
-                pos = self.pos
-                limit = self.flimit
-                append = self.kids.append
-                flags = f.flags
-                body = flags & _F_BODY
-                blo = f.blo if flags & _F_DEF else n
-                bhi = f.bhi
-                while i < n:
-                    k = kids[i].kind_id
-                    cat = cats[k]
-                    if cat & _SLOW or starts[i + 1] - pos > limit:
-                        break
-                    append(k if cat & NAMED else fk)
-                    if (
-                        hold >= 0
-                        and cat & (NAMED | ATTACH) == NAMED
-                        and (body or cat & BODY or blo <= i < bhi)
-                    ):
-                        hold = -1
-                    i += 1
-                f.i = i
-                if hold < 0 <= self.hold:
-                    self.hold = self.hs = -1
-            if i >= n:
-                frames.pop()
-                continue
-            self.step(f)
+            fk = f.fk
+            flags = f.flags
+            body = flags & _F_BODY
+            blo = f.blo if flags & _F_DEF else n
+            bhi = f.bhi
+            hs = f.hs
+            while True:  # this frame, until it is done or another is pushed on top of it
+                i = f.i
+                hold = self.hold
+                if self.path is f.path and (hold >= 0 or hs < 0 or i >= blo):
+                    # The common case, inlined: a child that joins the group (see join()).
+                    pos = self.pos
+                    append = self.kids.append
+                    while i < n:
+                        k = kids[i].kind_id
+                        cat = cats[k]
+                        if cat & _SLOW or starts[i + 1] - pos > limit:
+                            break
+                        append(k if cat & NAMED else fk)
+                        if (
+                            hold >= 0
+                            and cat & (NAMED | ATTACH) == NAMED
+                            and (body or cat & BODY or blo <= i < bhi)
+                        ):
+                            hold = -1
+                        i += 1
+                    f.i = i
+                    if hold < 0 <= self.hold:
+                        self.hold = self.hs = -1
+                if i >= n:
+                    frames.pop()
+                    break
+                step(f)
+                if frames[-1] is not f:
+                    break
         self.flush(len(self.data))
 
     def step(self, f: _Frame) -> None:
