@@ -58,6 +58,7 @@ from codeweaver.engine.chunker.syntax import (
     ATTACH,
     BODY,
     CLOSER,
+    DEF_KIND,
     FUNC_VALUE,
     GLUE,
     MAYBE_DEF,
@@ -252,7 +253,7 @@ class _Walk:
         s = f.starts[i]
         e = f.starts[i + 1]
         if cat & MAYBE_DEF:
-            d = resolve_definition(c)
+            d = c if cat & DEF_KIND else resolve_definition(c)
             if d is not None:
                 self.definition(f, i, c, k, d, s)
                 return

@@ -288,6 +288,7 @@ FUNC_VALUE = 32  # a function value: its body's statements matter like a definit
 CLOSER = 64  # a closing bracket or ``end``
 GLUE = 128  # stays with what precedes it on the same line (a trailing comment, ``;``, ``,``)
 PROSE = 256  # a comment or string: cut at paragraphs and sentences before lines
+DEF_KIND = 512  # always a definition (resolve_definition() returns the node itself)
 
 
 class KindTable:
@@ -316,6 +317,8 @@ def kind_table(language: str) -> KindTable:
         cat = NAMED if named else 0
         if named and name in DEFINITION_KINDS | WRAPPER_KINDS:
             cat |= MAYBE_DEF
+            if name in DEFINITION_KINDS and name not in _NEEDS_BODY:
+                cat |= DEF_KIND
         if is_attachable(name):
             cat |= ATTACH | GLUE
         if named and name in _SCOPE_KINDS:
