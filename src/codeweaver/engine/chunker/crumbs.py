@@ -17,7 +17,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from codeweaver.engine.chunker.packing import DEF, DOC, GROUP, HEADER, Measure, RawChunk
+from codeweaver.engine.chunker.packing import (
+    DEF,
+    DOC,
+    GROUP,
+    HEADER,
+    MAX_SYMBOL_DEPTH,
+    Measure,
+    RawChunk,
+    Scope,
+)
 
 __all__ = ["merge_crumbs"]
 
@@ -146,13 +155,19 @@ def _mergeable(p: RawChunk, c: RawChunk, wp: int, wc: int, need: int) -> bool:
         return True  # whitespace goes anywhere
     if p.role == DOC or c.role in (DOC, HEADER):
         return False
-    if p.scope == c.scope:
+    if p.scope is c.scope:
         return True
-    return (wc < need or wp < need) and (_inside(p.scope, c.path) or _inside(c.scope, p.path))
+    return (wc < need or wp < need) and (_inside(p.scope, c) or _inside(c.scope, p))
 
 
-def _inside(scope: tuple[str, ...], path: tuple[str, ...]) -> bool:
-    return scope[: len(path)] == path
+def _inside(scope: Scope, chunk: RawChunk) -> bool:
+    """Whether ``scope`` lies inside what ``chunk`` is (its symbol path). Past
+    :data:`MAX_SYMBOL_DEPTH` the shown paths are cut and lose their prefixes: there, the scope
+    objects of a group or a piece tell."""
+    path = chunk.path
+    if len(path) >= MAX_SYMBOL_DEPTH or len(scope.path) >= MAX_SYMBOL_DEPTH:
+        return chunk.role != DEF and scope.within(chunk.scope)
+    return scope.path[: len(path)] == path
 
 
 def _goes_forward(
@@ -187,18 +202,18 @@ def _merge(p: RawChunk, c: RawChunk, wp: int, wc: int) -> RawChunk:
         role, path, scope = c.role, c.path, c.scope
     elif p.role == HEADER:
         role, path, scope = (DEF if c.role == DEF else GROUP), p.path, p.scope
-    elif p.role == DEF and c.role == DEF and p.path[:-1] == c.path[:-1] == p.scope:
+    elif p.role == DEF and c.role == DEF and p.scope is c.scope and p.path[:-1] == c.path[:-1]:
         # Several small definitions: the label names them all (as far as it stays short).
         label = f"{p.path[-1]}, {c.path[-1]}"
         if len(label) > _LABEL_MAX:
             label = label[: _LABEL_MAX - 1] + "…"
-        role, path, scope = DEF, (*p.scope, label), p.scope
+        role, path, scope = DEF, (*p.path[:-1], label), p.scope
     elif p.role == DEF and c.role == DEF:
-        role, path, scope = GROUP, p.scope, p.scope
+        role, path, scope = GROUP, p.scope.path, p.scope
     elif c.role == DEF:
         role, path, scope = DEF, c.path, c.scope
     else:
         role, path, scope = p.role, p.path, p.scope
-    if len(c.scope) < len(scope):
+    if c.scope.depth < scope.depth:
         scope = c.scope  # a crumb of the enclosing scope joined a piece inside it
     return RawChunk(p.start, c.end, kinds, path, p.oversized or c.oversized, role, scope)

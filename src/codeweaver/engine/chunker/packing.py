@@ -40,10 +40,13 @@ __all__ = [
     "GROUP",
     "HASH_COMMENTS",
     "HEADER",
+    "ROOT_SCOPE",
     "Item",
     "Measure",
     "RawChunk",
+    "Scope",
     "char_cut",
+    "child_path",
     "header_start",
     "line_cut",
     "pack",
@@ -76,6 +79,51 @@ class Item(NamedTuple):
     core: int = -1
 
 
+# Symbol paths keep the outermost and innermost scopes of deeper nestings (bounded size).
+MAX_SYMBOL_DEPTH = 12
+_KEEP_OUTER = 4
+_ELLIPSIS = "…"
+
+
+def child_path(path: tuple[str, ...], label: str) -> tuple[str, ...]:
+    """``path`` extended by ``label``, keeping at most :data:`MAX_SYMBOL_DEPTH` entries (the
+    outermost ones, an ellipsis, the innermost ones) so deep nesting costs O(1) per level."""
+    if len(path) < MAX_SYMBOL_DEPTH:
+        return (*path, label)
+    tail = MAX_SYMBOL_DEPTH - _KEEP_OUTER - 2
+    return (*path[:_KEEP_OUTER], _ELLIPSIS, *path[len(path) - tail :], label)
+
+
+class Scope:
+    """Where a chunk sits: the definition (or the file) around it, compared by identity.
+
+    ``path`` is its symbol path as shown (capped for deep nesting, see
+    ``semantic.child_path``), ``parent`` the scope around it and ``depth`` the real nesting, so
+    whether one scope lies inside another stays exact however deep the file nests.
+    """
+
+    __slots__ = ("depth", "parent", "path")
+
+    def __init__(self, path: tuple[str, ...], parent: Scope | None = None) -> None:
+        self.path = path
+        self.parent = parent
+        self.depth: int = parent.depth + 1 if parent is not None else 0
+
+    def within(self, other: Scope) -> bool:
+        """Whether this scope is ``other`` or lies inside it."""
+        scope: Scope | None = self
+        while scope is not None and scope.depth > other.depth:
+            scope = scope.parent
+        return scope is other
+
+    def __repr__(self) -> str:
+        return f"Scope({self.path!r})"
+
+
+ROOT_SCOPE = Scope(())
+"""The scope of a file's top level (the delimiter chunker's scopes hang below it)."""
+
+
 class RawChunk(NamedTuple):
     """A chunk span: ``data[start:end]``, the node kinds it holds, its symbol path, whether it
     is over budget (one character the budget cannot hold), what it holds (:data:`GROUP`,
@@ -88,7 +136,7 @@ class RawChunk(NamedTuple):
     path: tuple[str, ...]
     oversized: bool
     role: int = GROUP
-    scope: tuple[str, ...] = ()
+    scope: Scope = ROOT_SCOPE
 
 
 Expander = Callable[[Item], "list[Item] | None"]
@@ -306,6 +354,14 @@ def pack(
     out: list[RawChunk] = []
     fits = measure.fits
     data = measure.data
+    scopes: dict[tuple[str, ...], Scope] = {(): ROOT_SCOPE}
+
+    def scope_of(path: tuple[str, ...]) -> Scope:
+        scope = scopes.get(path)
+        if scope is None:
+            scope = scopes[path] = Scope(path, scope_of(path[:-1]))
+        return scope
+
     small = max(1, measure.limit // 4)  # a header this small rides with the first member
     # The pending group: a contiguous range and the kinds it holds.
     g_start = g_end = -1
@@ -320,7 +376,15 @@ def pack(
             out.append(
                 _new(
                     RawChunk,
-                    (g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False, GROUP, g_path),
+                    (
+                        g_start,
+                        g_end,
+                        tuple(dict.fromkeys(g_kinds)),
+                        g_path,
+                        False,
+                        GROUP,
+                        scope_of(g_path),
+                    ),
                 )
             )
             g_start = -1
@@ -381,14 +445,15 @@ def pack(
                     # A split definition's small header rides with its first member.
                     g_kinds.append(kind)
                     kinds = tuple(dict.fromkeys(g_kinds))
-                    chunk = (g_start, end, kinds, (*path, label), False, DEF, path)
+                    chunk = (g_start, end, kinds, (*path, label), False, DEF, scope_of(path))
                     out.append(_new(RawChunk, chunk))
                     g_start, g_header = -1, False
                     g_kinds.clear()
                     opened = False
                     continue
                 flush()
-                out.append(_new(RawChunk, (start, end, (kind,), (*path, label), False, DEF, path)))
+                chunk = (start, end, (kind,), (*path, label), False, DEF, scope_of(path))
+                out.append(_new(RawChunk, chunk))
                 opened = False
                 continue
         elif g_start >= 0 and fits(g_start, end):
@@ -432,7 +497,7 @@ def pack(
             if target >= end:
                 if not fits(pos, end):  # a single character the budget cannot hold
                     kinds = tuple(dict.fromkeys(g_kinds))
-                    out.append(RawChunk(pos, end, kinds, g_path, True, GROUP, g_path))
+                    out.append(RawChunk(pos, end, kinds, g_path, True, GROUP, scope_of(g_path)))
                     pos = end
                 break
             aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
@@ -446,7 +511,8 @@ def pack(
             else:
                 b = char_cut(data, pos, target)
             kinds = tuple(dict.fromkeys(g_kinds))
-            out.append(RawChunk(pos, b, kinds, g_path, not fits(pos, b), GROUP, g_path))
+            oversized = not fits(pos, b)
+            out.append(RawChunk(pos, b, kinds, g_path, oversized, GROUP, scope_of(g_path)))
             g_kinds[:] = [kind]
             pos = b
         if pos < end:

@@ -47,9 +47,12 @@ from codeweaver.engine.chunker.packing import (
     GROUP,
     HASH_COMMENTS,
     HEADER,
+    MAX_SYMBOL_DEPTH,
     Measure,
     RawChunk,
+    Scope,
     char_cut,
+    child_path,
     header_start,
     line_cut,
     prose_cut,
@@ -80,10 +83,6 @@ Node = Any  # tree_sitter.Node
 _ITEMIZE_MAX_CHILDREN = 24
 # How far up from the node at the cut point to look for a better boundary.
 _MAX_CUT_DEPTH = 48
-# Symbol paths keep the outermost and innermost scopes of deeper nestings (bounded size).
-MAX_SYMBOL_DEPTH = 12
-_KEEP_OUTER = 4
-_ELLIPSIS = "…"
 _SLOW = MAYBE_DEF
 _WS = b" \t\n\r\f\v"
 # Frame flags.
@@ -91,15 +90,6 @@ _F_SCOPE = 1  # children too big are split child by child whatever their number
 _F_BODY = 2  # its named children are statements or members (each releases a pending header)
 _F_DEF = 4  # a split definition: its members are children ``blo <= i < bhi``
 _new = tuple.__new__
-
-
-def child_path(path: tuple[str, ...], label: str) -> tuple[str, ...]:
-    """``path`` extended by ``label``, keeping at most :data:`MAX_SYMBOL_DEPTH` entries (the
-    outermost ones, an ellipsis, the innermost ones) so deep nesting costs O(1) per level."""
-    if len(path) < MAX_SYMBOL_DEPTH:
-        return (*path, label)
-    tail = MAX_SYMBOL_DEPTH - _KEEP_OUTER - 2
-    return (*path[:_KEEP_OUTER], _ELLIPSIS, *path[len(path) - tail :], label)
 
 
 def semantic_spans(
@@ -122,13 +112,13 @@ def semantic_spans(
 class _Frame:
     """The children of one node being packed, and where the walk is in them."""
 
-    __slots__ = ("bhi", "blo", "fk", "flags", "hi", "hs", "i", "kids", "n", "path", "starts")
+    __slots__ = ("bhi", "blo", "fk", "flags", "hi", "hs", "i", "kids", "n", "scope", "starts")
 
     def __init__(
         self,
         kids: list[Node],
         hi: int,
-        path: tuple[str, ...],
+        scope: Scope,
         fk: int,
         flags: int,
         blo: int = 0,
@@ -141,7 +131,7 @@ class _Frame:
         self.n = len(kids)
         self.i = 0
         self.hi = hi
-        self.path = path
+        self.scope = scope
         self.fk = fk
         self.flags = flags
         self.blo = blo
@@ -179,10 +169,10 @@ class _Walk:
         self.out: list[RawChunk] = []
         self.frames: list[_Frame] = []
         # The group: [pos, current child); ``kids`` are the kind ids it holds (anonymous tokens
-        # as their parent's), ``path`` the symbol path it sits in.
+        # as their parent's), ``scope`` the definition (or file) it sits in.
         self.pos = 0
         self.kids: list[int] = []
-        self.path: tuple[str, ...] = ()
+        self.scope = Scope(())
         # Where the header of the construct being split begins (it travels with what follows),
         # -1 for none; ``hold == pos`` with kids: the group is nothing but a header.
         self.hold = -1
@@ -195,7 +185,7 @@ class _Walk:
     # -- the walk --------------------------------------------------------------------------------
     def run(self, root: Node) -> None:
         frames = self.frames
-        frames.append(_Frame(root.children, len(self.data), (), root.kind_id, _F_BODY))
+        frames.append(_Frame(root.children, len(self.data), self.scope, root.kind_id, _F_BODY))
         cats = self.cats
         limit = self.flimit
         step = self.step
@@ -213,7 +203,7 @@ class _Walk:
             while True:  # this frame, until it is done or another is pushed on top of it
                 i = f.i
                 hold = self.hold
-                if self.path is f.path and (hold >= 0 or hs < 0 or i >= blo):
+                if self.scope is f.scope and (hold >= 0 or hs < 0 or i >= blo):
                     # The common case, inlined: a child that joins the group (see join()).
                     pos = self.pos
                     append = self.kids.append
@@ -261,11 +251,11 @@ class _Walk:
             first = self.run_start(f, i)
             if not self.fits(self.bound(self.pos, f.starts[first]), e) and self.doc_of_next(f, i):
                 return  # a doc comment too big for any chunk goes with its definition
-        path = f.path
-        if self.path is not path:
+        scope = f.scope
+        if self.scope is not scope:
             if self.kids:
                 self.flush(self.bound(self.pos, s))
-            self.path = path
+            self.scope = scope
         fits = self.fits
         if fits(self.pos, e):
             self.join(f, i, k, cat)
@@ -403,7 +393,8 @@ class _Walk:
         if b > pos:
             names = self.names
             kinds = tuple(dict.fromkeys([names[k] for k in kids[:cut]]))
-            self.emit(b, kinds, self.path, self.path, HEADER if self.hold == pos else GROUP)
+            scope = self.scope
+            self.emit(b, kinds, scope.path, scope, HEADER if self.hold == pos else GROUP)
         if b == self.hs:
             self.hold = b  # what is left is the header
         elif self.hold != self.pos:
@@ -416,7 +407,7 @@ class _Walk:
         b: int,
         kinds: tuple[str, ...],
         path: tuple[str, ...],
-        scope: tuple[str, ...],
+        scope: Scope,
         role: int,
     ) -> None:
         """Emit ``[pos, b)`` as one chunk, or as pieces cut at lines when it is over budget
@@ -433,7 +424,7 @@ class _Walk:
         end: int,
         kinds: tuple[str, ...],
         path: tuple[str, ...],
-        scope: tuple[str, ...],
+        scope: Scope,
         role: int,
         *,
         node: Node = None,
@@ -493,7 +484,7 @@ class _Walk:
         flags = _F_SCOPE if cat & FUNC_VALUE else 0
         if cat & (BODY | SCOPE):
             flags |= _F_BODY
-        self.frames.append(_Frame(c.children, e, f.path, k, flags))
+        self.frames.append(_Frame(c.children, e, f.scope, k, flags))
 
     def cut_node(self, f: _Frame, i: int, c: Node, k: int, cat: int, e: int) -> None:
         """Cut a leaf or a big flat node near the budget; its last piece stays in the group."""
@@ -507,7 +498,14 @@ class _Walk:
         names = self.names
         kinds = tuple(dict.fromkeys([*(names[x] for x in self.kids), names[k]]))
         self.cut_range(
-            e, kinds, self.path, self.path, GROUP, node=c, prose=bool(cat & PROSE), keep_last=True
+            e,
+            kinds,
+            self.scope.path,
+            self.scope,
+            GROUP,
+            node=c,
+            prose=bool(cat & PROSE),
+            keep_last=True,
         )
         self.kids = [k] if self.pos < e else []
         self.hold = self.hs = -1
@@ -521,7 +519,8 @@ class _Walk:
         cats = self.cats
         pos = self.pos
         quarter = self.quarter
-        path = f.path
+        scope = f.scope
+        path = scope.path
         label = definition_label(d, data, self.language)
         inner = (*path, label) if len(path) < MAX_SYMBOL_DEPTH else child_path(path, label)
         first = i
@@ -552,10 +551,10 @@ class _Walk:
         f.i = j
         kind = self.names[k]
         fits = self.fits
-        if self.path is not path:
+        if self.scope is not scope:
             if self.kids:
                 self.flush(self.bound(pos, ds))
-            self.path = path
+            self.scope = scope
         if self.greedy:  # a definition is content like any other, split only when too big
             if not fits(self.pos, de) and fits(ds, de):
                 self.flush(ds)
@@ -565,7 +564,7 @@ class _Walk:
         elif de - ds <= self.flimit or fits(ds, de):
             if self.hold < 0 and self.pos == ds:
                 # The common case, inlined: nothing pending that could ride along.
-                self.out.append(_new(RawChunk, (ds, de, (kind,), inner, False, DEF, path)))
+                self.out.append(_new(RawChunk, (ds, de, (kind,), inner, False, DEF, scope)))
                 self.pos = de
                 if self.kids:
                     self.kids = []
@@ -580,13 +579,13 @@ class _Walk:
             self.flush(self.hold if carry else ds)
             if t_start > ds and data[ds:t_start].strip():
                 lead_kinds = [self.names[x.kind_id] for x in lead]
-                self.emit(t_start, (*dict.fromkeys(lead_kinds), kind), inner, f.path, DOC)
+                self.emit(t_start, (*dict.fromkeys(lead_kinds), kind), inner, scope, DOC)
             elif t_start > self.pos and not (carry and fits(self.pos, t_end)):
-                self.emit(t_start, (), f.path, f.path, HEADER if carry else GROUP)
-            self.emit(t_end, (kind,), inner, f.path, DEF)
+                self.emit(t_start, (), path, scope, HEADER if carry else GROUP)
+            self.emit(t_end, (kind,), inner, scope, DEF)
             self.kids = []
             self.hold = self.hs = -1
-            self.path = f.path  # the blank lines shed after it start the next group
+            self.scope = scope  # the blank lines shed after it start the next group
             return
         # Split it: its members become chunks of their own. A pending header (a split
         # definition's signature, without its doc comment) rides on into its first piece.
@@ -605,7 +604,7 @@ class _Walk:
                     children[m : m + 1] = members
                     blo, bhi = m, m + len(members)
                     break
-        frame = _Frame(children, de, inner, k, _F_SCOPE | _F_DEF, blo, bhi)
+        frame = _Frame(children, de, Scope(inner, scope), k, _F_SCOPE | _F_DEF, blo, bhi)
         docs = len(lead)
         while docs and "comment" not in self.names[lead[docs - 1].kind_id]:
             docs -= 1  # attributes and decorators below the doc comment are header
@@ -614,7 +613,7 @@ class _Walk:
         self.hs = frame.hs
         self.hs_nk = len(self.kids) + docs  # the doc comment's children come first
         self.frames.append(frame)
-        self.path = inner
+        self.scope = frame.scope
         self.hold = self.pos
         self.hold_nk = 0
 
@@ -622,7 +621,7 @@ class _Walk:
         """Emit a definition that fits as one chunk; a pending header (a signature, an opening
         brace, with or without the doc comment above it) rides along when both fit."""
         hold = self.hold
-        scope = f.path
+        scope = f.scope
         ride = -1
         if 0 <= hold < ds:
             for start in (hold, self.hs):
