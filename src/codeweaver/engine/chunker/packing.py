@@ -26,6 +26,8 @@ With ``packing="greedy"`` definitions join groups like any other item (fewer, bi
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -143,6 +145,12 @@ Expander = Callable[[Item], "list[Item] | None"]
 # With a token counter, a range longer than this many bytes per token of budget is over budget
 # without asking the counter (no real tokenizer packs 128 bytes of source into one token).
 _MAX_BYTES_PER_TOKEN = 128
+# With a token counter, a big range is first judged by a head of this many budget-sized windows
+# (at the estimated density): when the head alone is over budget, the rest is never counted.
+_HEAD_PROBES = 4
+# Past this many times the file's size in bytes counted, a file gets a per-line token index.
+_SPEND_FACTOR = 4
+_SPEND_FLOOR = 1 << 16
 _new = tuple.__new__
 _SPACE = b" \t\n\r\f\v"
 # Marks, on the stack, the end of a split definition's children.
@@ -161,7 +169,17 @@ class Measure:
     and in a pure-ASCII file bytes *are* characters, so most checks are one subtraction.
     """
 
-    __slots__ = ("_ascii", "_counter", "_probe", "data", "limit")
+    __slots__ = (
+        "_ascii",
+        "_counter",
+        "_index",
+        "_indexed",
+        "_probe",
+        "_spent",
+        "data",
+        "limit",
+        "overhead",
+    )
 
     def __init__(self, data: bytes, governor: ChunkGovernor) -> None:
         self.data = data
@@ -170,6 +188,17 @@ class Measure:
         self._counter = None if governor.char_budget is not None else governor.token_counter
         # First window to try with a token counter: the budget at the estimated density.
         self._probe = max(16, int(self.limit * governor.settings.chars_per_token))
+        # What the counter adds to any text (special tokens such as [CLS] and [SEP]); a counter
+        # that cannot size "" is judged by the calls that matter, not here.
+        self.overhead = 0
+        if self._counter is not None:
+            with contextlib.suppress(Exception):
+                self.overhead = max(0, int(self._counter("")))
+        # Bytes handed to the counter so far; past a few times the file, sizes come from a
+        # per-line index (each line counted once) and only ranges near the limit are counted.
+        self._spent = 0
+        self._index: _TokenIndex | None = None
+        self._indexed = False  # an index was built (or found not to add up: None)
 
     @property
     def is_ascii(self) -> bool:
@@ -189,9 +218,30 @@ class Measure:
             if self._ascii or n > 4 * self.limit:  # a character is 1 to 4 bytes
                 return False
             return len(self.data[start:end].decode("utf-8", "replace")) <= self.limit
-        if end - start > _MAX_BYTES_PER_TOKEN * self.limit:
+        n = end - start
+        if n > _MAX_BYTES_PER_TOKEN * self.limit:
             return False  # do not tokenize megabytes to learn they are over budget
-        return int(self._counter(self.data[start:end].decode("utf-8", "replace"))) <= self.limit
+        index = self._index
+        if not self._indexed and self._spent > _SPEND_FACTOR * len(self.data) + _SPEND_FLOOR:
+            self._indexed = True
+            index = self._index = _TokenIndex.checked(self)
+        if index is not None:
+            low, high = index.bounds(start, end)
+            if high <= self.limit:
+                return True
+            if low > self.limit:
+                return False  # only a range near the limit is counted exactly
+        else:
+            head = _HEAD_PROBES * self._probe
+            if n > 2 * head and self.count(start, start + head) > self.limit + 2:
+                return False  # its head alone is over: no need to count the rest
+        return self.count(start, end) <= self.limit
+
+    def count(self, start: int, end: int) -> int:
+        """The token counter's size of ``data[start:end]`` (with its overhead)."""
+        assert self._counter is not None
+        self._spent += end - start
+        return int(self._counter(self.data[start:end].decode("utf-8", "replace")))
 
     def max_prefix(self, start: int, end: int) -> int:
         """The largest ``cut`` in ``(start, end]`` with ``data[start:cut]`` fitting, on a UTF-8
@@ -223,6 +273,65 @@ class Measure:
             else:
                 hi = (lo + hi) // 2 - 1
         return best
+
+
+class _TokenIndex:
+    """Token counts of a file's lines (each counted once), so the size of any range is known
+    within bounds without asking the counter: the lines it covers whole, plus its partial first
+    and last lines at 0 to their whole count. Over-long lines are cut into segments at
+    character boundaries. Tokenizers split at whitespace and punctuation, so the sizes of
+    adjacent pieces add up to that of their join within a token or two per join: ``slack``."""
+
+    __slots__ = ("ends", "prefix", "slack")
+
+    def __init__(self, measure: Measure) -> None:
+        data = measure.data
+        n = len(data)
+        segment = max(32, measure._probe // 4)  # about a quarter of the budget
+        overhead = measure.overhead
+        ends: list[int] = []
+        prefix = [0]
+        pos = 0
+        while pos < n:
+            nl = data.find(b"\n", pos, pos + segment)
+            end = nl + 1 if nl >= 0 else _char_boundary(data, min(n, pos + segment), pos + 1)
+            if end <= pos:
+                end = min(n, pos + segment)
+            prefix.append(prefix[-1] + max(0, measure.count(pos, end) - overhead))
+            ends.append(end)
+            pos = end
+        self.ends = ends
+        self.prefix = prefix
+        self.slack = overhead + max(2, measure.limit // 16)
+
+    @classmethod
+    def checked(cls, measure: Measure) -> _TokenIndex | None:
+        """The index, or None when the counter's sizes do not add up (padding to a fixed
+        length, say): then every size is counted."""
+        index = cls(measure)
+        n = len(measure.data)
+        for start, end in ((0, n), (n // 3, 2 * n // 3)):
+            if end - start > _MAX_BYTES_PER_TOKEN * measure.limit:
+                continue
+            low, high = index.bounds(start, end)
+            if not low <= measure.count(start, end) <= high:
+                return None
+        return index
+
+    def bounds(self, start: int, end: int) -> tuple[int, int]:
+        """A lower and an upper bound on the counter's size of ``data[start:end]``."""
+        ends = self.ends
+        prefix = self.prefix
+        first = bisect.bisect_right(ends, start)  # the segment ``start`` falls in
+        last = bisect.bisect_left(ends, end)  # the segment ``end`` falls in (or ends at)
+        if first >= last:  # inside one segment
+            return 0, prefix[first + 1] - prefix[first] + self.slack
+        whole = prefix[last] - prefix[first + 1]  # the segments strictly between
+        partial = prefix[first + 1] - prefix[first] + prefix[last + 1] - prefix[last]
+        joins = last - first
+        low = whole - 2 * joins
+        high = whole + partial + 2 * joins + self.slack
+        return low, high
 
 
 def _char_boundary(data: bytes, pos: int, floor: int) -> int:
