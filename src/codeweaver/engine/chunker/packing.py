@@ -149,7 +149,7 @@ _MAX_BYTES_PER_TOKEN = 128
 # (at the estimated density): when the head alone is over budget, the rest is never counted.
 _HEAD_PROBES = 4
 # Past this many times the file's size in bytes counted, a file gets a per-line token index.
-_SPEND_FACTOR = 4
+_SPEND_FACTOR = 8
 _SPEND_FLOOR = 1 << 16
 _new = tuple.__new__
 _SPACE = b" \t\n\r\f\v"
@@ -218,24 +218,25 @@ class Measure:
             if self._ascii or n > 4 * self.limit:  # a character is 1 to 4 bytes
                 return False
             return len(self.data[start:end].decode("utf-8", "replace")) <= self.limit
+        if self.over(start, end):
+            return False
+        return self.count(start, end) <= self.limit
+
+    def over(self, start: int, end: int) -> bool:
+        """With a token counter: whether ``data[start:end]`` is certainly over budget without
+        counting it whole (by its length, its head, or the line index); False: count it."""
         n = end - start
         if n > _MAX_BYTES_PER_TOKEN * self.limit:
-            return False  # do not tokenize megabytes to learn they are over budget
+            return True  # do not tokenize megabytes to learn they are over budget
         index = self._index
         if not self._indexed and self._spent > _SPEND_FACTOR * len(self.data) + _SPEND_FLOOR:
             self._indexed = True
             index = self._index = _TokenIndex.checked(self)
         if index is not None:
-            low, high = index.bounds(start, end)
-            if high <= self.limit:
-                return True
-            if low > self.limit:
-                return False  # only a range near the limit is counted exactly
-        else:
-            head = _HEAD_PROBES * self._probe
-            if n > 2 * head and self.count(start, start + head) > self.limit + 2:
-                return False  # its head alone is over: no need to count the rest
-        return self.count(start, end) <= self.limit
+            return index.bounds(start, end)[0] > self.limit  # near the limit: count it
+        head = _HEAD_PROBES * self._probe
+        # Its head alone over budget: no need to count the rest.
+        return n > 2 * head and self.count(start, start + head) > self.limit + 2
 
     def count(self, start: int, end: int) -> int:
         """The token counter's size of ``data[start:end]`` (with its overhead)."""

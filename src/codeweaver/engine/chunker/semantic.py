@@ -166,6 +166,13 @@ class _Walk:
         self.quarter = max(1, measure.limit // 4)
         # A range fits exactly when its byte length does (characters over ASCII), else -1.
         self.exact = self.flimit if measure.is_ascii else -1
+        # With a token counter: the group's size as counted so far, ``[tok_pos, tok_end)``, and
+        # the size past which it is counted whole rather than added up.
+        self.tok_pos = self.tok_end = -1
+        self.tok = 0
+        self.tok_sum = False
+        self.tok_near = measure.limit - max(2, measure.limit // 8)
+        self.tok_over = measure.limit + max(2, measure.limit // 8)
         self.out: list[RawChunk] = []
         self.frames: list[_Frame] = []
         # The group: [pos, current child); ``kids`` are the kind ids it holds (anonymous tokens
@@ -247,7 +254,9 @@ class _Walk:
             if d is not None:
                 self.definition(f, i, c, k, d, s)
                 return
-        if cat & ATTACH:
+        grow = self.grow
+        # (with a token counter, a run that fits with the group fits alone: no need to count it)
+        if cat & ATTACH and (self.flimit >= 0 or not grow(e)):
             first = self.run_start(f, i)
             if not self.fits(self.bound(self.pos, f.starts[first]), e) and self.doc_of_next(f, i):
                 return  # a doc comment too big for any chunk goes with its definition
@@ -256,13 +265,12 @@ class _Walk:
             if self.kids:
                 self.flush(self.bound(self.pos, s))
             self.scope = scope
-        fits = self.fits
-        if fits(self.pos, e):
+        if grow(e):
             self.join(f, i, k, cat)
             return
         if self.kids and self.hold != self.pos:  # a header alone waits for what it heads
             self.flush(*self.cut_point(f, i, s, cat))
-            if fits(self.pos, e):
+            if grow(e):
                 self.join(f, i, k, cat)
                 return
         f.i = i + 1
@@ -271,6 +279,39 @@ class _Walk:
             self.expand(f, i, c, k, cat, e)
         else:
             self.cut_node(f, i, c, k, cat, e)
+
+    def grow(self, e: int) -> bool:
+        """Whether the group still fits up to ``e``. With a token counter each new piece is
+        counted once and added to the group's size; the group is counted whole only when that
+        sum goes over the limit, and once more when it is emitted near it (tokenizers split at
+        whitespace and punctuation, so the pieces of a text add up to about its size; a
+        counter's fixed overhead counts once)."""
+        pos = self.pos
+        measure = self.measure
+        if not measure.counts_tokens:
+            return e - pos <= self.flimit or measure.fits(pos, e)
+        if self.tok_pos != pos:  # a new group
+            self.tok_pos = self.tok_end = pos
+            self.tok = measure.overhead
+            self.tok_sum = False
+        end = self.tok_end
+        if e <= end:
+            return True
+        if measure.over(end, e):
+            return False  # the piece alone is over
+        size = self.tok + max(0, measure.count(end, e) - measure.overhead)
+        if size <= measure.limit:
+            self.tok_sum = True  # a sum of pieces: emit() counts it whole if it is near
+        elif size > self.tok_over:
+            return False  # well over as a sum: so it is whole (pieces add up to about it)
+        else:
+            size = measure.count(pos, e)  # just over as a sum: the group's real size
+            if size > measure.limit:
+                return False
+            self.tok_sum = False
+        self.tok = size
+        self.tok_end = e
+        return True
 
     def join(self, f: _Frame, i: int, k: int, cat: int) -> None:
         """Child ``i`` joins the group."""
@@ -413,7 +454,16 @@ class _Walk:
         """Emit ``[pos, b)`` as one chunk, or as pieces cut at lines when it is over budget
         (blank lines no item checked, a doc comment standing apart)."""
         pos = self.pos
-        if b - pos > self.flimit and not self.fits(pos, b):
+        if (
+            b - pos > self.flimit
+            # (a group sized by grow(), counted whole or far enough from the limit)
+            and not (
+                self.tok_pos == pos
+                and b <= self.tok_end
+                and (not self.tok_sum or self.tok <= self.tok_near)
+            )
+            and not self.fits(pos, b)
+        ):
             self.cut_range(b, kinds, path, scope, role, prose=True)
             return
         self.out.append(_new(RawChunk, (pos, b, kinds, path, False, role, scope)))
