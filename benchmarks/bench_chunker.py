@@ -3,6 +3,7 @@
     python benchmarks/bench_chunker.py [--corpus DIR] [--budget-chars 1500] [--repeat 3]
                                        [--max-files N] [--per-language N]
                                        [--languages python,go] [--json OUT]
+                                       [--tokenizer tokenizer.json [--budget-tokens 512]]
 
 For the files of a corpus (default: the interpreter's standard library), read once into memory,
 it times (CPU time of this process, best of ``--repeat``) tree-sitter parsing alone and
@@ -15,6 +16,12 @@ whitespace-only chunks, crumbs that could have joined a neighbour, split headers
 apart from their definition, doc-only chunks without the definition's symbol) and prints the
 median and 10th-percentile chunk size. ``--per-language N`` takes N files per language at an even
 stride over the sorted list (as ``python -m benchmarks run --max-files N`` does).
+
+``--tokenizer tokenizer.json`` (a Hugging Face ``tokenizers`` file, read offline) adds a run
+with a token budget (``--budget-tokens``, default 512) on the same files, timed in the same
+interleaved loop: its CPU time against the character run and the parse, how often the token
+counter was called and how much text it was given (in multiples of the corpus), and whether any
+chunk is over the token budget (each chunk counted once more, outside the clock).
 """
 
 from __future__ import annotations
@@ -116,14 +123,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     chunk_bytes(data, lang, governor, path=path)
             t_lang_chunk[lang] = min(t_lang_chunk[lang], time.process_time() - t0)
 
+    tokens = _TokenRun(args.tokenizer, args.budget_tokens) if args.tokenizer else None
+
+    def chunk_tokens() -> None:
+        assert tokens is not None
+        for path, lang, data in files:
+            with contextlib.suppress(FileSkippedError):
+                chunk_bytes(data, lang, tokens.governor, path=path)
+
     # Interleaved, best of N: on a shared machine the minimum is the least disturbed run.
-    t_parse = t_chunk_parsed = t_chunk = float("inf")
+    t_parse = t_chunk_parsed = t_chunk = t_tokens = float("inf")
     if args.repeat:
         chunk_parsed()  # warm-up (grammars, caches)
     for _ in range(args.repeat):
         t_parse = min(t_parse, best_cpu(parse_all, 1))
         t_chunk_parsed = min(t_chunk_parsed, best_cpu(chunk_parsed, 1))
         t_chunk = min(t_chunk, best_cpu(chunk_all, 1))
+        if tokens is not None:
+            tokens.calls = tokens.chars = 0
+            t_tokens = min(t_tokens, best_cpu(chunk_tokens, 1))
 
     # Contract checks (outside the timed loops).
     sizes: list[int] = []
@@ -194,7 +212,56 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "per_language": {k: dict(v) for k, v in sorted(per_lang.items())},
         "min_chars": args.min_chars,
         "boundaries": boundaries,
+        "tokens": tokens.report(files, t_tokens, t_chunk, t_parse) if tokens else None,
     }
+
+
+class _TokenRun:
+    """A token budget with a ``tokenizers`` tokenizer; counts the counter's calls and input."""
+
+    def __init__(self, tokenizer_file: str, budget: int) -> None:
+        from tokenizers import Tokenizer  # type: ignore[import-not-found,unused-ignore]
+
+        tok = Tokenizer.from_file(tokenizer_file)
+        tok.no_truncation()
+        tok.no_padding()
+        self.tokenizer = tok
+        self.budget = budget
+        self.calls = self.chars = 0
+        self.governor = ChunkGovernor(
+            ChunkerSettings(max_chunk_tokens=budget), token_counter=self.count
+        )
+
+    def count(self, text: str) -> int:
+        self.calls += 1
+        self.chars += len(text)
+        return self.exact(text)
+
+    def exact(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def report(
+        self, files: list[tuple[str, str, bytes]], t_tokens: float, t_chars: float, t_parse: float
+    ) -> dict[str, Any]:
+        calls, chars = self.calls, self.chars  # of the last timed run
+        over = chunks = 0
+        for path, lang, data in files:
+            with contextlib.suppress(FileSkippedError):
+                for c in chunk_bytes(data, lang, self.governor, path=path):
+                    chunks += 1
+                    over += self.exact(c.content) > self.budget and not c.oversized
+        text_chars = sum(len(d.decode("utf-8", "replace")) for _, _, d in files)
+        timed = t_tokens != float("inf")
+        return {
+            "budget_tokens": self.budget,
+            "seconds": t_tokens if timed else None,
+            "vs_chars": t_tokens / t_chars if timed else None,
+            "vs_parse": t_tokens / t_parse if timed else None,
+            "counter_calls": calls if timed else None,
+            "counted_chars_vs_corpus": chars / text_chars if timed and text_chars else None,
+            "chunks": chunks,
+            "over_budget": over,
+        }
 
 
 def _size_summary(sizes: list[int]) -> dict[str, float]:
@@ -219,6 +286,12 @@ def main(argv: list[str] | None = None) -> None:
         help="a chunk with fewer non-whitespace characters is a crumb (boundary counters)",
     )
     ap.add_argument("--json", dest="json_out", default=None, help="also write the results here")
+    ap.add_argument(
+        "--tokenizer",
+        default=None,
+        help="a tokenizers tokenizer.json: also time a token budget with it",
+    )
+    ap.add_argument("--budget-tokens", type=int, default=512)
     args = ap.parse_args(argv)
     r = run(args)
     print(f"corpus            {r['corpus']}")
@@ -268,6 +341,16 @@ def main(argv: list[str] | None = None) -> None:
             f"{b['split_headers']:7d} {b['orphaned_docs']:7d} {b['unlabelled_docs']:7d} "
             f"{b['size_median']:7.0f} {b['size_p10']:5d}"
         )
+    t = r["tokens"]
+    if t is not None:
+        if t["seconds"] is not None:
+            print(
+                f"token budget      {t['budget_tokens']} tokens: {t['seconds']:.2f} s CPU, "
+                f"{t['vs_chars']:.2f}x the character run, {t['vs_parse']:.2f}x the parse; "
+                f"counter called {t['counter_calls']} times on {t['counted_chars_vs_corpus']:.2f}x "
+                "the corpus text"
+            )
+        print(f"token chunks      {t['chunks']}, over the token budget: {t['over_budget']}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(r, indent=2))
 
