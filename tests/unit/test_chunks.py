@@ -169,7 +169,7 @@ def test_row_round_trip() -> None:
     symbols=st.lists(st.text(min_size=1, max_size=10), max_size=3),
     oversized=st.booleans(),
 )
-def test_row_round_trip_property(  # noqa: PLR0917 - one argument per strategy
+def test_row_round_trip_property(
     content: str, start: int, line: int, kinds: list[str], symbols: list[str], oversized: bool
 ) -> None:
     end = start + len(content.encode("utf-8", "surrogatepass"))
