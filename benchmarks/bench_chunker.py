@@ -1,13 +1,27 @@
 """Single-core chunker benchmark: codeweaver against the tree-sitter parse-only floor.
 
     python benchmarks/bench_chunker.py [--corpus DIR] [--budget-chars 1500] [--repeat 3]
-                                       [--max-files N] [--languages python,go] [--json OUT]
+                                       [--max-files N] [--per-language N]
+                                       [--languages python,go] [--json OUT]
+                                       [--tokenizer tokenizer.json [--budget-tokens 512]]
 
 For the files of a corpus (default: the interpreter's standard library), read once into memory,
 it times (CPU time of this process, best of ``--repeat``) tree-sitter parsing alone and
 codeweaver's ``chunk_bytes`` on the same bytes, and checks every chunk list against the contract:
 chunk sizes against the budget, over-budget chunks, and lost bytes (does joining the chunks give
 the file back?). The overhead line is the number to watch: chunking time over parse time.
+
+It also counts, per language, the boundaries a reader would not draw (``benchmarks/boundaries.py``:
+whitespace-only chunks, crumbs that could have joined a neighbour, split headers, doc comments
+apart from their definition, doc-only chunks without the definition's symbol) and prints the
+median and 10th-percentile chunk size. ``--per-language N`` takes N files per language at an even
+stride over the sorted list (as ``python -m benchmarks run --max-files N`` does).
+
+``--tokenizer tokenizer.json`` (a Hugging Face ``tokenizers`` file, read offline) adds a run
+with a token budget (``--budget-tokens``, default 512) on the same files, timed in the same
+interleaved loop: its CPU time against the character run and the parse, how often the token
+counter was called and how much text it was given (in multiples of the corpus), and whether any
+chunk is over the token budget (each chunk counted once more, outside the clock).
 """
 
 from __future__ import annotations
@@ -23,8 +37,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.boundaries import BoundaryCounts, count_boundaries
+from benchmarks.compare import select_files
 from codeweaver.config.chunker import ChunkerSettings
-from codeweaver.core.discovery import discover_files
 from codeweaver.core.errors import FileSkippedError
 from codeweaver.core.languages import get_parser, has_grammar
 from codeweaver.engine.chunker.file_chunker import chunk_bytes
@@ -36,20 +54,17 @@ def load_corpus(
     max_files: int | None,
     languages: set[str] | None,
     per_language: int | None = None,
-    exclude: tuple[str, ...] = (),
 ) -> list[tuple[str, str, bytes]]:
+    """``(relative path, language, bytes)`` of the corpus files (installed packages left out)."""
     files: list[tuple[str, str, bytes]] = []
-    seen: dict[str, int] = defaultdict(int)
-    for f in discover_files(root, exclude=exclude):
-        if languages and f.language not in languages:
-            continue
-        if per_language and seen[f.language] >= per_language:
-            continue
+    chosen = select_files(
+        Path(root), languages=sorted(languages) if languages else None, max_files=per_language
+    )
+    for f in chosen:
         try:
             files.append((f.rel_path, f.language, Path(f.path).read_bytes()))
         except OSError:
             continue
-        seen[f.language] += 1
         if max_files and len(files) >= max_files:
             break
     return files
@@ -73,8 +88,7 @@ def percentile(values: list[int], q: float) -> int:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     langs = set(args.languages.split(",")) if args.languages else None
-    exclude = () if args.include_site_packages else ("**/site-packages/**", "**/__pycache__/**")
-    files = load_corpus(args.corpus, args.max_files, langs, args.per_language, exclude)
+    files = load_corpus(args.corpus, args.max_files, langs, args.per_language)
     if not files:
         sys.exit(f"no files found under {args.corpus}")
     governor = ChunkGovernor(ChunkerSettings(max_chunk_chars=args.budget_chars))
@@ -109,16 +123,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     chunk_bytes(data, lang, governor, path=path)
             t_lang_chunk[lang] = min(t_lang_chunk[lang], time.process_time() - t0)
 
+    tokens = _TokenRun(args.tokenizer, args.budget_tokens) if args.tokenizer else None
+
+    def chunk_tokens() -> None:
+        assert tokens is not None
+        for path, lang, data in files:
+            with contextlib.suppress(FileSkippedError):
+                chunk_bytes(data, lang, tokens.governor, path=path)
+
     # Interleaved, best of N: on a shared machine the minimum is the least disturbed run.
-    t_parse = t_chunk_parsed = t_chunk = float("inf")
-    chunk_parsed()  # warm-up (grammars, caches)
+    t_parse = t_chunk_parsed = t_chunk = t_tokens = float("inf")
+    if args.repeat:
+        chunk_parsed()  # warm-up (grammars, caches)
     for _ in range(args.repeat):
         t_parse = min(t_parse, best_cpu(parse_all, 1))
         t_chunk_parsed = min(t_chunk_parsed, best_cpu(chunk_parsed, 1))
         t_chunk = min(t_chunk, best_cpu(chunk_all, 1))
+        if tokens is not None:
+            tokens.calls = tokens.chars = 0
+            t_tokens = min(t_tokens, best_cpu(chunk_tokens, 1))
 
     # Contract checks (outside the timed loops).
     sizes: list[int] = []
+    lang_sizes: dict[str, list[int]] = defaultdict(list)
+    bounds: dict[str, BoundaryCounts] = defaultdict(BoundaryCounts)
     per_lang: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     over = lost_files = lost_bytes = skipped = oversized_flagged = 0
     for path, lang, data in files:
@@ -132,9 +160,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if joined != text:
             lost_files += 1
             lost_bytes += abs(len(text) - len(joined)) or 1
+        bounds[lang].merge(
+            count_boundaries(data, lang, chunks, args.budget_chars, min_chars=args.min_chars)
+        )
         for c in chunks:
             n = len(c.content)
             sizes.append(n)
+            lang_sizes[lang].append(n)
             if n > args.budget_chars:
                 over += 1
                 oversized_flagged += c.oversized
@@ -145,6 +177,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for lang in by_lang:
         per_lang[lang]["parse_s"] = t_lang_parse[lang]
         per_lang[lang]["chunk_s"] = t_lang_chunk[lang]
+    total = BoundaryCounts()
+    boundaries: dict[str, dict[str, float]] = {}
+    for lang, counts in sorted(bounds.items()):
+        total.merge(counts)
+        boundaries[lang] = {**counts.as_dict(), **_size_summary(lang_sizes[lang])}
+    boundaries["all"] = {**total.as_dict(), **_size_summary(sizes)}
 
     total_bytes = sum(len(d) for _, _, d in files)
     parsed_bytes = sum(len(d) for _, _, d in parsed)
@@ -156,10 +194,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "parse_only_seconds": t_parse,
         "chunk_seconds_parsed_files": t_chunk_parsed,
         "chunk_seconds_all_files": t_chunk,
-        "overhead_vs_parse": (t_chunk_parsed / t_parse - 1) if t_parse else None,
-        "files_per_s": len(files) / t_chunk if t_chunk else None,
-        "mb_per_s": total_bytes / 1e6 / t_chunk if t_chunk else None,
-        "parse_mb_per_s": parsed_bytes / 1e6 / t_parse if t_parse else None,
+        "overhead_vs_parse": (t_chunk_parsed / t_parse - 1) if args.repeat else None,
+        "files_per_s": len(files) / t_chunk if args.repeat else None,
+        "mb_per_s": total_bytes / 1e6 / t_chunk if args.repeat else None,
+        "parse_mb_per_s": parsed_bytes / 1e6 / t_parse if args.repeat else None,
         "chunks": len(sizes),
         "size_median": statistics.median(sizes) if sizes else 0,
         "size_p90": percentile(sizes, 0.90),
@@ -172,6 +210,64 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "lost_bytes": lost_bytes,
         "skipped": skipped,
         "per_language": {k: dict(v) for k, v in sorted(per_lang.items())},
+        "min_chars": args.min_chars,
+        "boundaries": boundaries,
+        "tokens": tokens.report(files, t_tokens, t_chunk, t_parse) if tokens else None,
+    }
+
+
+class _TokenRun:
+    """A token budget with a ``tokenizers`` tokenizer; counts the counter's calls and input."""
+
+    def __init__(self, tokenizer_file: str, budget: int) -> None:
+        from tokenizers import Tokenizer  # type: ignore[import-not-found,unused-ignore]
+
+        tok = Tokenizer.from_file(tokenizer_file)
+        tok.no_truncation()
+        tok.no_padding()
+        self.tokenizer = tok
+        self.budget = budget
+        self.calls = self.chars = 0
+        self.governor = ChunkGovernor(
+            ChunkerSettings(max_chunk_tokens=budget), token_counter=self.count
+        )
+
+    def count(self, text: str) -> int:
+        self.calls += 1
+        self.chars += len(text)
+        return self.exact(text)
+
+    def exact(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def report(
+        self, files: list[tuple[str, str, bytes]], t_tokens: float, t_chars: float, t_parse: float
+    ) -> dict[str, Any]:
+        calls, chars = self.calls, self.chars  # of the last timed run
+        over = chunks = 0
+        for path, lang, data in files:
+            with contextlib.suppress(FileSkippedError):
+                for c in chunk_bytes(data, lang, self.governor, path=path):
+                    chunks += 1
+                    over += self.exact(c.content) > self.budget and not c.oversized
+        text_chars = sum(len(d.decode("utf-8", "replace")) for _, _, d in files)
+        timed = t_tokens != float("inf")
+        return {
+            "budget_tokens": self.budget,
+            "seconds": t_tokens if timed else None,
+            "vs_chars": t_tokens / t_chars if timed else None,
+            "vs_parse": t_tokens / t_parse if timed else None,
+            "counter_calls": calls if timed else None,
+            "counted_chars_vs_corpus": chars / text_chars if timed and text_chars else None,
+            "chunks": chunks,
+            "over_budget": over,
+        }
+
+
+def _size_summary(sizes: list[int]) -> dict[str, float]:
+    return {
+        "size_median": statistics.median(sizes) if sizes else 0,
+        "size_p10": percentile(sizes, 0.10),
     }
 
 
@@ -179,33 +275,42 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=sysconfig.get_paths()["stdlib"])
     ap.add_argument("--budget-chars", type=int, default=1500)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs; 0: counters only")
     ap.add_argument("--max-files", type=int, default=None)
     ap.add_argument("--languages", default=None, help="comma-separated, e.g. python,go")
     ap.add_argument("--per-language", type=int, default=None, help="at most N files per language")
     ap.add_argument(
-        "--include-site-packages",
-        action="store_true",
-        help="keep site-packages (the default corpus, the stdlib, holds the interpreter's)",
+        "--min-chars",
+        type=int,
+        default=50,
+        help="a chunk with fewer non-whitespace characters is a crumb (boundary counters)",
     )
     ap.add_argument("--json", dest="json_out", default=None, help="also write the results here")
+    ap.add_argument(
+        "--tokenizer",
+        default=None,
+        help="a tokenizers tokenizer.json: also time a token budget with it",
+    )
+    ap.add_argument("--budget-tokens", type=int, default=512)
     args = ap.parse_args(argv)
     r = run(args)
     print(f"corpus            {r['corpus']}")
     print(
         f"files / bytes     {r['files']} / {r['bytes'] / 1e6:.1f} MB, budget {r['budget_chars']} chars"
     )
-    print(
-        f"parse only        {r['parse_only_seconds']:.2f} s CPU  ({r['parse_mb_per_s']:.1f} MB/s)"
-    )
-    print(
-        f"chunk (parsed)    {r['chunk_seconds_parsed_files']:.2f} s CPU  "
-        f"overhead over parse: {100 * r['overhead_vs_parse']:+.1f}%"
-    )
-    print(
-        f"chunk (all files) {r['chunk_seconds_all_files']:.2f} s CPU  "
-        f"{r['files_per_s']:.0f} files/s  {r['mb_per_s']:.1f} MB/s"
-    )
+    if args.repeat:
+        print(
+            f"parse only        {r['parse_only_seconds']:.2f} s CPU  "
+            f"({r['parse_mb_per_s']:.1f} MB/s)"
+        )
+        print(
+            f"chunk (parsed)    {r['chunk_seconds_parsed_files']:.2f} s CPU  "
+            f"overhead over parse: {100 * r['overhead_vs_parse']:+.1f}%"
+        )
+        print(
+            f"chunk (all files) {r['chunk_seconds_all_files']:.2f} s CPU  "
+            f"{r['files_per_s']:.0f} files/s  {r['mb_per_s']:.1f} MB/s"
+        )
     print(
         f"chunks            {r['chunks']}  size median {r['size_median']:.0f}  p90 {r['size_p90']}  "
         f"p99 {r['size_p99']}  max {r['size_max']}  (<150 chars: {r['under_150_chars']})"
@@ -222,9 +327,30 @@ def main(argv: list[str] | None = None) -> None:
             line = (
                 f"  {lang:12s} {int(s['files']):6d} {s['bytes'] / 1e6:7.1f} {int(s['chunks']):7d}"
             )
-            if s.get("parse_s"):
+            if s.get("parse_s") and s["parse_s"] != float("inf"):
                 line += f" {s['parse_s']:8.2f} {s['chunk_s']:8.2f} {100 * (s['chunk_s'] / s['parse_s'] - 1):+7.1f}%"
             print(line)
+    print(f"boundaries (crumb: < {args.min_chars} non-whitespace chars; counts that should be 0)")
+    print(
+        f"  {'language':12s} {'chunks':>7s} {'ws-only':>7s} {'crumbs':>7s} {'headers':>7s} "
+        f"{'orphan':>7s} {'no-sym':>7s} {'median':>7s} {'p10':>5s}"
+    )
+    for lang, b in r["boundaries"].items():
+        print(
+            f"  {lang:12s} {b['chunks']:7d} {b['whitespace_only']:7d} {b['crumbs']:7d} "
+            f"{b['split_headers']:7d} {b['orphaned_docs']:7d} {b['unlabelled_docs']:7d} "
+            f"{b['size_median']:7.0f} {b['size_p10']:5d}"
+        )
+    t = r["tokens"]
+    if t is not None:
+        if t["seconds"] is not None:
+            print(
+                f"token budget      {t['budget_tokens']} tokens: {t['seconds']:.2f} s CPU, "
+                f"{t['vs_chars']:.2f}x the character run, {t['vs_parse']:.2f}x the parse; "
+                f"counter called {t['counter_calls']} times on {t['counted_chars_vs_corpus']:.2f}x "
+                "the corpus text"
+            )
+        print(f"token chunks      {t['chunks']}, over the token budget: {t['over_budget']}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(r, indent=2))
 

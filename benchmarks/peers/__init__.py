@@ -24,6 +24,7 @@ PEERS: dict[str, str] = {
     "chonkie": "chonkie_code",
     "astchunk": "astchunk_cast",
     "llama-index": "llama_index_code",
+    "semantic-text-splitter": "semantic_text_splitter",
     "langchain": "langchain_recursive",
     "semchunk": "semchunk_chars",
     "lines": "lines",

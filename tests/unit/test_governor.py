@@ -55,9 +55,22 @@ def test_fingerprint_changes_with_what_changes_boundaries() -> None:
     assert (
         ChunkGovernor(ChunkerSettings(max_chunk_chars=100, packing="greedy")).fingerprint() != base
     )
+    assert (
+        ChunkGovernor(ChunkerSettings(max_chunk_chars=100, min_chunk_chars=0)).fingerprint() != base
+    )
     # Concurrency does not change chunks, so it does not change the fingerprint.
     settings = ChunkerSettings(max_chunk_chars=100, concurrency={"executor": "thread"})  # type: ignore[arg-type]
     assert ChunkGovernor(settings).fingerprint() == base
+
+
+def test_fingerprint_names_the_chunker_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new chunker (other boundaries for the same input) re-chunks an existing index."""
+    from codeweaver.engine.chunker import governor
+
+    base = ChunkGovernor(ChunkerSettings(max_chunk_chars=100)).fingerprint()
+    assert f"chunker={governor.CHUNKER_VERSION};" in base
+    monkeypatch.setattr(governor, "CHUNKER_VERSION", governor.CHUNKER_VERSION + 1)
+    assert ChunkGovernor(ChunkerSettings(max_chunk_chars=100)).fingerprint() != base
 
 
 def test_keyword_overrides() -> None:

@@ -50,7 +50,7 @@ def files(tmp_path: Path) -> list[DiscoveredFile]:
 
 @pytest.fixture
 def governor() -> ChunkGovernor:
-    return ChunkGovernor(max_chunk_chars=200)
+    return ChunkGovernor(max_chunk_chars=200, min_chunk_chars=0)  # every tiny definition apart
 
 
 # -- resolution ----------------------------------------------------------------------------------

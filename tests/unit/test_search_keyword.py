@@ -190,10 +190,12 @@ def test_the_newest_version_folder_wins_over_a_superseded_one(
 def test_results_are_whole_chunks_with_lines_symbol_and_scores(
     indexed: Callable[[Files], IndexStore],
 ) -> None:
-    store = indexed({"m.py": "import os\n\n\ndef load_settings(path):\n    return os.path\n"})
-    (top,) = [r for r in keyword_search(store, "load settings") if "def" in r.content]
-    assert top.content.startswith("def load_settings(path):")
-    assert (top.start_line, top.symbol, top.language) == (4, "def load_settings", "python")
+    source = "import os\n\n\ndef load_settings(path):\n    return os.path\n"
+    store = indexed({"m.py": source})
+    (top,) = keyword_search(store, "load settings")  # the import is a crumb: one chunk
+    assert top.content == source
+    assert (top.start_line, top.end_line, top.symbol) == (1, 5, "def load_settings")
+    assert top.language == "python"
     assert top.scores["keyword"] > 0 and top.score > 0
     assert "\x02load_settings\x03" in top.marked_snippet
     data = top.to_dict()

@@ -52,7 +52,7 @@ def _file(path: Path, language: str = "python") -> DiscoveredFile:
 
 @pytest.fixture
 def governor() -> ChunkGovernor:
-    return ChunkGovernor(max_chunk_chars=120)
+    return ChunkGovernor(max_chunk_chars=120, min_chunk_chars=0)  # every tiny definition apart
 
 
 @pytest.fixture

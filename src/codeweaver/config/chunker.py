@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "DEFAULT_MAX_CHUNK_TOKENS",
+    "DEFAULT_MIN_CHUNK_CHARS",
     "ChunkerSettings",
     "ConcurrencySettings",
     "ExecutorKind",
@@ -26,6 +27,11 @@ PackingMode = Literal["definition", "greedy"]
 
 DEFAULT_MAX_CHUNK_TOKENS = 512
 """Sized for common embedding models (512-token inputs)."""
+
+DEFAULT_MIN_CHUNK_CHARS = 50
+"""Crumbs below this many non-whitespace characters merge into a neighbour. Measured with a dense
+retriever (all-MiniLM-L6-v2) on real repositories: merging pieces under ~50 non-whitespace
+characters helps retrieval, merging ordinary small definitions (100 and more) hurts it."""
 
 
 class ConcurrencySettings(BaseModel):
@@ -93,6 +99,16 @@ class ChunkerSettings(BaseModel):
         description=(
             "'definition': one function/method per chunk;"
             " 'greedy': pack definitions up to the budget"
+        ),
+    )
+    min_chunk_chars: int = Field(
+        default=DEFAULT_MIN_CHUNK_CHARS,
+        ge=0,
+        le=10_000,
+        description=(
+            "a chunk with fewer non-whitespace characters (a lone '}', a one-line getter, a"
+            " divider comment) joins a neighbour in the same scope when the pair fits the"
+            " budget; 0 merges only whitespace-only chunks"
         ),
     )
     max_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1)

@@ -190,8 +190,46 @@ class CodeChunk:
         }
 
 
-_new = object.__new__
-_set = object.__setattr__
+class _SpanLayout:
+    """:class:`Span`'s memory layout without its checks: built, then turned into a Span."""
+
+    __slots__ = Span.__slots__
+
+    def __init__(self, start_byte: int, end_byte: int, start_line: int, end_line: int) -> None:
+        self.start_byte = start_byte
+        self.end_byte = end_byte
+        self.start_line = start_line
+        self.end_line = end_line
+
+
+class _ChunkLayout:
+    """:class:`CodeChunk`'s memory layout without frozen ``__setattr__``: built, then turned
+    into a CodeChunk (``__class__`` assignment between classes with the same slots)."""
+
+    __slots__ = CodeChunk.__slots__
+
+    def __init__(
+        self,
+        path: str,
+        language: str,
+        content: str,
+        span: _SpanLayout,
+        kinds: tuple[str, ...],
+        symbol_path: tuple[str, ...],
+        ordinal: int,
+        oversized: bool,
+        chunker: str,
+    ) -> None:
+        self.path = path
+        self.language = language
+        self.content = content
+        self.span = span
+        self.kinds = kinds
+        self.symbol_path = symbol_path
+        self.ordinal = ordinal
+        self.oversized = oversized
+        self.chunker = chunker
+        self._hash = None
 
 
 def trusted_chunk(
@@ -210,27 +248,19 @@ def trusted_chunk(
 ) -> CodeChunk:
     """A :class:`CodeChunk` from values the chunker has already made consistent.
 
-    It skips the frozen dataclass ``__init__`` and ``Span``'s checks (chunk construction is on
-    the hot path of both the chunker and the parent of a process run). Keep it next to the
-    classes: it sets every field they declare.
+    It skips the frozen dataclass ``__init__`` (one ``object.__setattr__`` per field) and
+    ``Span``'s checks: chunk construction is on the hot path of both the chunker and the parent
+    of a process run. The object is built in a twin class with the same slots and then given
+    its real class, so it is an ordinary frozen CodeChunk (equality, hash, pickling). Keep the
+    twins next to the classes: they set every field the classes declare.
     """
-    span = _new(Span)
-    _set(span, "start_byte", start_byte)
-    _set(span, "end_byte", end_byte)
-    _set(span, "start_line", start_line)
-    _set(span, "end_line", end_line)
-    chunk = _new(CodeChunk)
-    _set(chunk, "path", path)
-    _set(chunk, "language", language)
-    _set(chunk, "content", content)
-    _set(chunk, "span", span)
-    _set(chunk, "kinds", kinds)
-    _set(chunk, "symbol_path", symbol_path)
-    _set(chunk, "ordinal", ordinal)
-    _set(chunk, "oversized", oversized)
-    _set(chunk, "chunker", chunker)
-    _set(chunk, "_hash", None)
-    return chunk
+    span = _SpanLayout(start_byte, end_byte, start_line, end_line)
+    span.__class__ = Span  # type: ignore[assignment]
+    chunk = _ChunkLayout(
+        path, language, content, span, kinds, symbol_path, ordinal, oversized, chunker
+    )
+    chunk.__class__ = CodeChunk  # type: ignore[assignment]
+    return chunk  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)

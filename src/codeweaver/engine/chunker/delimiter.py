@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from codeweaver.engine.chunker.crumbs import merge_crumbs
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.packing import Item, Measure, RawChunk, pack
 
@@ -47,13 +48,15 @@ def delimiter_spans(
         items.append(_block(data, start, n, headings, stack, language))
     if headings:
         items = _sections(items)
-    return pack(
+    measure = Measure(data, governor)
+    spans = pack(
         items,
-        Measure(data, governor),
+        measure,
         _expand_section,
         greedy=governor.settings.packing == "greedy",
         deadline=deadline,
     )
+    return merge_crumbs(spans, measure, governor.settings.min_chunk_chars)
 
 
 def _block(

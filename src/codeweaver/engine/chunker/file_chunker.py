@@ -176,12 +176,17 @@ def _to_chunks(
     append = chunks.append
     line = 1
     count = data.count
+    # ASCII: byte offsets are character offsets, so one decode of the file serves every chunk.
+    text = data.decode("ascii") if data.isascii() else None
     # The spans are contiguous, so each newline is counted once: the ones inside a chunk move
     # the next chunk's first line.
-    for ordinal, (start, end, kinds, symbols, oversized) in enumerate(spans):
+    for ordinal, (start, end, kinds, symbols, oversized, _, _) in enumerate(spans):
         newlines = count(b"\n", start, end)
         end_line = line + newlines - (data[end - 1] == 0x0A)
-        content = data[start:end].decode("utf-8", "replace")
+        if text is not None:
+            content = text[start:end]
+        else:
+            content = data[start:end].decode("utf-8", "replace")
         append(
             trusted_chunk(
                 path,

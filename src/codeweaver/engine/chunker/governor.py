@@ -14,9 +14,14 @@ from typing import Any, Literal
 from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
 from codeweaver.core.errors import ConfigError
 
-__all__ = ["ChunkGovernor", "TokenCounter", "check_count"]
+__all__ = ["CHUNKER_VERSION", "ChunkGovernor", "TokenCounter", "check_count"]
 
 TokenCounter = Callable[[str], int]
+
+CHUNKER_VERSION = 2
+"""Bumped whenever the chunker draws different boundaries for the same input and settings; it is
+part of :meth:`ChunkGovernor.fingerprint`, so an index built by an older chunker re-chunks.
+2: crumbs merged, headers travel with their body, doc comments split rather than orphaned."""
 
 
 class ChunkGovernor:
@@ -134,15 +139,17 @@ class ChunkGovernor:
         return self.settings.max_chunks_per_file
 
     def fingerprint(self) -> str:
-        """A string that changes whenever chunk boundaries could change (budget, counter, packing).
+        """A string that changes whenever chunk boundaries could change (chunker version, budget,
+        counter, packing, crumb size).
 
         The index stores it and re-chunks everything when it differs.
         """
         s = self.settings
         counter = "estimate" if self._user_counter is None else _callable_name(self._user_counter)
         return (
-            f"unit={self.unit};budget={self.budget};cpt={s.chars_per_token};"
-            f"packing={s.packing};counter={counter}"
+            f"chunker={CHUNKER_VERSION};unit={self.unit};budget={self.budget};"
+            f"cpt={s.chars_per_token};packing={s.packing};min={s.min_chunk_chars};"
+            f"counter={counter}"
         )
 
     def __getstate__(self) -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""The packer: turns an ordered stream of items into budget-sized chunk spans.
+"""Sizes, cuts and the item packer: what both chunkers share.
 
-Both chunkers feed it. An *item* is a contiguous byte range ``[start, end)`` of the file with the
-syntax kind it stands for, whether it is a definition, and the symbol path it sits in; the items a
-chunker feeds cover the file without gaps or overlaps, so the spans the packer emits do too (the
-lossless property is structural, not a post-hoc repair).
+:class:`Measure` answers "does this range fit the budget?"; :func:`line_cut`, :func:`char_cut` and
+:func:`prose_cut` choose where to cut text that has no better boundary; :class:`RawChunk` is a
+chunk span as the chunkers emit it. :func:`pack` packs a stream of items (the delimiter chunker's
+blocks and sections; the syntax chunker has its own walk in :mod:`.semantic`).
+
+An *item* is a contiguous byte range ``[start, end)`` of the file with the kind it stands for,
+whether it is a definition, and the symbol path it sits in; the items a chunker feeds cover the
+file without gaps or overlaps, so the spans the packer emits do too (the lossless property is
+structural, not a post-hoc repair).
 
 Rules, in order (``packing="definition"``, the default):
 
@@ -21,6 +26,9 @@ With ``packing="greedy"`` definitions join groups like any other item (fewer, bi
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import re
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -28,7 +36,30 @@ from typing import NamedTuple
 from codeweaver.core.errors import ChunkTimeoutError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 
-__all__ = ["Item", "Measure", "RawChunk", "pack"]
+__all__ = [
+    "DEF",
+    "DOC",
+    "GROUP",
+    "HASH_COMMENTS",
+    "HEADER",
+    "ROOT_SCOPE",
+    "Item",
+    "Measure",
+    "RawChunk",
+    "Scope",
+    "char_cut",
+    "child_path",
+    "header_start",
+    "line_cut",
+    "pack",
+    "prose_cut",
+]
+
+# What a chunk holds (``RawChunk.role``), for the crumb pass.
+GROUP = 0  # statements, members, pieces of something split
+DEF = 1  # one whole definition (with its doc comment)
+DOC = 2  # the part of a definition's doc comment that did not fit with it
+HEADER = 3  # only the header of something split (what followed did not fit with it)
 
 
 class Item(NamedTuple):
@@ -50,18 +81,76 @@ class Item(NamedTuple):
     core: int = -1
 
 
+# Symbol paths keep the outermost and innermost scopes of deeper nestings (bounded size).
+MAX_SYMBOL_DEPTH = 12
+_KEEP_OUTER = 4
+_ELLIPSIS = "…"
+
+
+def child_path(path: tuple[str, ...], label: str) -> tuple[str, ...]:
+    """``path`` extended by ``label``, keeping at most :data:`MAX_SYMBOL_DEPTH` entries (the
+    outermost ones, an ellipsis, the innermost ones) so deep nesting costs O(1) per level."""
+    if len(path) < MAX_SYMBOL_DEPTH:
+        return (*path, label)
+    tail = MAX_SYMBOL_DEPTH - _KEEP_OUTER - 2
+    return (*path[:_KEEP_OUTER], _ELLIPSIS, *path[len(path) - tail :], label)
+
+
+class Scope:
+    """Where a chunk sits: the definition (or the file) around it, compared by identity.
+
+    ``path`` is its symbol path as shown (capped for deep nesting, see
+    ``semantic.child_path``), ``parent`` the scope around it and ``depth`` the real nesting, so
+    whether one scope lies inside another stays exact however deep the file nests.
+    """
+
+    __slots__ = ("depth", "parent", "path")
+
+    def __init__(self, path: tuple[str, ...], parent: Scope | None = None) -> None:
+        self.path = path
+        self.parent = parent
+        self.depth: int = parent.depth + 1 if parent is not None else 0
+
+    def within(self, other: Scope) -> bool:
+        """Whether this scope is ``other`` or lies inside it."""
+        scope: Scope | None = self
+        while scope is not None and scope.depth > other.depth:
+            scope = scope.parent
+        return scope is other
+
+    def __repr__(self) -> str:
+        return f"Scope({self.path!r})"
+
+
+ROOT_SCOPE = Scope(())
+"""The scope of a file's top level (the delimiter chunker's scopes hang below it)."""
+
+
 class RawChunk(NamedTuple):
+    """A chunk span: ``data[start:end]``, the node kinds it holds, its symbol path, whether it
+    is over budget (one character the budget cannot hold), what it holds (:data:`GROUP`,
+    :data:`DEF`, :data:`DOC`, :data:`HEADER`) and the scope it sits in (the symbol path of the
+    definition or file around it: chunks of one scope may merge)."""
+
     start: int
     end: int
     kinds: tuple[str, ...]
     path: tuple[str, ...]
     oversized: bool
+    role: int = GROUP
+    scope: Scope = ROOT_SCOPE
 
 
 Expander = Callable[[Item], "list[Item] | None"]
 # With a token counter, a range longer than this many bytes per token of budget is over budget
 # without asking the counter (no real tokenizer packs 128 bytes of source into one token).
 _MAX_BYTES_PER_TOKEN = 128
+# With a token counter, a big range is first judged by a head of this many budget-sized windows
+# (at the estimated density): when the head alone is over budget, the rest is never counted.
+_HEAD_PROBES = 4
+# Past this many times the file's size in bytes counted, a file gets a per-line token index.
+_SPEND_FACTOR = 8
+_SPEND_FLOOR = 1 << 16
 _new = tuple.__new__
 _SPACE = b" \t\n\r\f\v"
 # Marks, on the stack, the end of a split definition's children.
@@ -80,7 +169,17 @@ class Measure:
     and in a pure-ASCII file bytes *are* characters, so most checks are one subtraction.
     """
 
-    __slots__ = ("_ascii", "_counter", "_probe", "data", "limit")
+    __slots__ = (
+        "_ascii",
+        "_counter",
+        "_index",
+        "_indexed",
+        "_probe",
+        "_spent",
+        "data",
+        "limit",
+        "overhead",
+    )
 
     def __init__(self, data: bytes, governor: ChunkGovernor) -> None:
         self.data = data
@@ -89,6 +188,22 @@ class Measure:
         self._counter = None if governor.char_budget is not None else governor.token_counter
         # First window to try with a token counter: the budget at the estimated density.
         self._probe = max(16, int(self.limit * governor.settings.chars_per_token))
+        # What the counter adds to any text (special tokens such as [CLS] and [SEP]); a counter
+        # that cannot size "" is judged by the calls that matter, not here.
+        self.overhead = 0
+        if self._counter is not None:
+            with contextlib.suppress(Exception):
+                self.overhead = max(0, int(self._counter("")))
+        # Bytes handed to the counter so far; past a few times the file, sizes come from a
+        # per-line index (each line counted once) and only ranges near the limit are counted.
+        self._spent = 0
+        self._index: _TokenIndex | None = None
+        self._indexed = False  # an index was built (or found not to add up: None)
+
+    @property
+    def is_ascii(self) -> bool:
+        """True when the file is ASCII (a byte is a character)."""
+        return self._ascii
 
     @property
     def counts_tokens(self) -> bool:
@@ -103,9 +218,31 @@ class Measure:
             if self._ascii or n > 4 * self.limit:  # a character is 1 to 4 bytes
                 return False
             return len(self.data[start:end].decode("utf-8", "replace")) <= self.limit
-        if end - start > _MAX_BYTES_PER_TOKEN * self.limit:
-            return False  # do not tokenize megabytes to learn they are over budget
-        return int(self._counter(self.data[start:end].decode("utf-8", "replace"))) <= self.limit
+        if self.over(start, end):
+            return False
+        return self.count(start, end) <= self.limit
+
+    def over(self, start: int, end: int) -> bool:
+        """With a token counter: whether ``data[start:end]`` is certainly over budget without
+        counting it whole (by its length, its head, or the line index); False: count it."""
+        n = end - start
+        if n > _MAX_BYTES_PER_TOKEN * self.limit:
+            return True  # do not tokenize megabytes to learn they are over budget
+        index = self._index
+        if not self._indexed and self._spent > _SPEND_FACTOR * len(self.data) + _SPEND_FLOOR:
+            self._indexed = True
+            index = self._index = _TokenIndex.checked(self)
+        if index is not None:
+            return index.bounds(start, end)[0] > self.limit  # near the limit: count it
+        head = _HEAD_PROBES * self._probe
+        # Its head alone over budget: no need to count the rest.
+        return n > 2 * head and self.count(start, start + head) > self.limit + 2
+
+    def count(self, start: int, end: int) -> int:
+        """The token counter's size of ``data[start:end]`` (with its overhead)."""
+        assert self._counter is not None
+        self._spent += end - start
+        return int(self._counter(self.data[start:end].decode("utf-8", "replace")))
 
     def max_prefix(self, start: int, end: int) -> int:
         """The largest ``cut`` in ``(start, end]`` with ``data[start:cut]`` fitting, on a UTF-8
@@ -137,6 +274,65 @@ class Measure:
             else:
                 hi = (lo + hi) // 2 - 1
         return best
+
+
+class _TokenIndex:
+    """Token counts of a file's lines (each counted once), so the size of any range is known
+    within bounds without asking the counter: the lines it covers whole, plus its partial first
+    and last lines at 0 to their whole count. Over-long lines are cut into segments at
+    character boundaries. Tokenizers split at whitespace and punctuation, so the sizes of
+    adjacent pieces add up to that of their join within a token or two per join: ``slack``."""
+
+    __slots__ = ("ends", "prefix", "slack")
+
+    def __init__(self, measure: Measure) -> None:
+        data = measure.data
+        n = len(data)
+        segment = max(32, measure._probe // 4)  # about a quarter of the budget
+        overhead = measure.overhead
+        ends: list[int] = []
+        prefix = [0]
+        pos = 0
+        while pos < n:
+            nl = data.find(b"\n", pos, pos + segment)
+            end = nl + 1 if nl >= 0 else _char_boundary(data, min(n, pos + segment), pos + 1)
+            if end <= pos:
+                end = min(n, pos + segment)
+            prefix.append(prefix[-1] + max(0, measure.count(pos, end) - overhead))
+            ends.append(end)
+            pos = end
+        self.ends = ends
+        self.prefix = prefix
+        self.slack = overhead + max(2, measure.limit // 16)
+
+    @classmethod
+    def checked(cls, measure: Measure) -> _TokenIndex | None:
+        """The index, or None when the counter's sizes do not add up (padding to a fixed
+        length, say): then every size is counted."""
+        index = cls(measure)
+        n = len(measure.data)
+        for start, end in ((0, n), (n // 3, 2 * n // 3)):
+            if end - start > _MAX_BYTES_PER_TOKEN * measure.limit:
+                continue
+            low, high = index.bounds(start, end)
+            if not low <= measure.count(start, end) <= high:
+                return None
+        return index
+
+    def bounds(self, start: int, end: int) -> tuple[int, int]:
+        """A lower and an upper bound on the counter's size of ``data[start:end]``."""
+        ends = self.ends
+        prefix = self.prefix
+        first = bisect.bisect_right(ends, start)  # the segment ``start`` falls in
+        last = bisect.bisect_left(ends, end)  # the segment ``end`` falls in (or ends at)
+        if first >= last:  # inside one segment
+            return 0, prefix[first + 1] - prefix[first] + self.slack
+        whole = prefix[last] - prefix[first + 1]  # the segments strictly between
+        partial = prefix[first + 1] - prefix[first] + prefix[last + 1] - prefix[last]
+        joins = last - first
+        low = whole - 2 * joins
+        high = whole + partial + 2 * joins + self.slack
+        return low, high
 
 
 def _char_boundary(data: bytes, pos: int, floor: int) -> int:
@@ -184,6 +380,70 @@ def line_cut(data: bytes, lo: int, target: int) -> int:
     return nl + 1 if nl != -1 and nl + 1 > lo else -1
 
 
+# A paragraph break (a blank line, or a comment line with nothing but its markers) and a line
+# ending a sentence, each as the position just past the newline.
+_PARAGRAPH = re.compile(rb"\n[ \t]*(?:(?://+|#+|\*|--|;+)[ \t]*)?\r?\n")
+_SENTENCE = re.compile(rb"[.!?:][ \t]*(?:\*/)?\r?\n")
+
+
+def prose_cut(data: bytes, lo: int, target: int) -> int:
+    """For a comment or string: the last paragraph break starting in ``[lo, target)``, else the
+    last line ending a sentence there, as the start of the line after it; -1 for none."""
+    best = -1
+    for m in _PARAGRAPH.finditer(data, lo, target):
+        best = m.end()
+    if best < 0:
+        for m in _SENTENCE.finditer(data, lo, target):
+            best = m.end()
+    return best if best <= target else -1
+
+
+# A line that opens what the lines after it hold: a block, a call, a header, a decorator.
+_OPENER_LINE = re.compile(
+    rb"(?:[{(\[]|[^:]:|=>|->|\bdo(?:\s*\|[^|]*\|)?|\bthen|^(?:else|try|finally|begin))\s*$"
+    rb"|^(?:@|#!?\[)[^;]*$"
+)
+_COMMENT_LINE = re.compile(rb"^(?://|/\*|\*|--)")
+_HASH_COMMENT_LINE = re.compile(rb"^#(?![\[!])")
+# Languages where a line starting with ``#`` is a comment (not a preprocessor line).
+HASH_COMMENTS = frozenset(
+    {"python", "ruby", "bash", "perl", "r", "yaml", "toml", "make", "elixir", "julia", "nim"}
+)
+_HEADER_LINES = 4
+
+
+def header_start(data: bytes, lo: int, b: int, hash_comments: bool = False) -> int:
+    """Where the run of header lines ending just before ``b`` (a line start) begins: lines that
+    open a block, call or construct (``if x:``, ``} else {``, ``foo(``), decorator and attribute
+    lines, and the comment lines above them, at most a few; ``b`` when the line before ``b`` is
+    none of those. Never at or before ``lo``."""
+    start = b
+    opened = False
+    blank = True  # blank lines right before ``b`` are skipped, not a stop
+    for _ in range(_HEADER_LINES + 2):
+        if start <= lo:
+            break
+        nl = data.rfind(b"\n", lo, start - 1)
+        line_start = nl + 1 if nl >= 0 else lo
+        line = data[line_start:start].strip()
+        if not line:
+            if not blank:
+                break
+            start = line_start
+            continue
+        blank = False
+        comment = bool(_COMMENT_LINE.match(line)) or (
+            hash_comments and bool(_HASH_COMMENT_LINE.match(line))
+        )
+        if not comment and not _OPENER_LINE.search(line):
+            break
+        opened = opened or not comment
+        start = line_start
+    if not opened or start <= lo:
+        return b
+    return start
+
+
 def char_cut(data: bytes, lo: int, target: int) -> int:
     """``target``, or just after a space in the last quarter before it (``target`` is already on a
     character boundary)."""
@@ -204,6 +464,14 @@ def pack(
     out: list[RawChunk] = []
     fits = measure.fits
     data = measure.data
+    scopes: dict[tuple[str, ...], Scope] = {(): ROOT_SCOPE}
+
+    def scope_of(path: tuple[str, ...]) -> Scope:
+        scope = scopes.get(path)
+        if scope is None:
+            scope = scopes[path] = Scope(path, scope_of(path[:-1]))
+        return scope
+
     small = max(1, measure.limit // 4)  # a header this small rides with the first member
     # The pending group: a contiguous range and the kinds it holds.
     g_start = g_end = -1
@@ -216,7 +484,18 @@ def pack(
         nonlocal g_start, g_header
         if g_start >= 0:
             out.append(
-                _new(RawChunk, (g_start, g_end, tuple(dict.fromkeys(g_kinds)), g_path, False))
+                _new(
+                    RawChunk,
+                    (
+                        g_start,
+                        g_end,
+                        tuple(dict.fromkeys(g_kinds)),
+                        g_path,
+                        False,
+                        GROUP,
+                        scope_of(g_path),
+                    ),
+                )
             )
             g_start = -1
             g_header = False
@@ -245,7 +524,7 @@ def pack(
                 and fits(out[-1].start, g_end)
             ):
                 last = out[-1]
-                out[-1] = RawChunk(last.start, g_end, last.kinds, last.path, last.oversized)
+                out[-1] = last._replace(end=g_end)
                 g_start, g_header = -1, False
                 g_kinds.clear()
             continue
@@ -275,14 +554,16 @@ def pack(
                 if g_header and g_end == start and g_end - g_start <= small and fits(g_start, end):
                     # A split definition's small header rides with its first member.
                     g_kinds.append(kind)
-                    chunk = (g_start, end, tuple(dict.fromkeys(g_kinds)), (*path, label), False)
+                    kinds = tuple(dict.fromkeys(g_kinds))
+                    chunk = (g_start, end, kinds, (*path, label), False, DEF, scope_of(path))
                     out.append(_new(RawChunk, chunk))
                     g_start, g_header = -1, False
                     g_kinds.clear()
                     opened = False
                     continue
                 flush()
-                out.append(_new(RawChunk, (start, end, (kind,), (*path, label), False)))
+                chunk = (start, end, (kind,), (*path, label), False, DEF, scope_of(path))
+                out.append(_new(RawChunk, chunk))
                 opened = False
                 continue
         elif g_start >= 0 and fits(g_start, end):
@@ -325,7 +606,8 @@ def pack(
             target = measure.max_prefix(pos, end)
             if target >= end:
                 if not fits(pos, end):  # a single character the budget cannot hold
-                    out.append(RawChunk(pos, end, tuple(dict.fromkeys(g_kinds)), g_path, True))
+                    kinds = tuple(dict.fromkeys(g_kinds))
+                    out.append(RawChunk(pos, end, kinds, g_path, True, GROUP, scope_of(g_path)))
                     pos = end
                 break
             aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
@@ -338,7 +620,9 @@ def pack(
                 b = anywhere
             else:
                 b = char_cut(data, pos, target)
-            out.append(RawChunk(pos, b, tuple(dict.fromkeys(g_kinds)), g_path, not fits(pos, b)))
+            kinds = tuple(dict.fromkeys(g_kinds))
+            oversized = not fits(pos, b)
+            out.append(RawChunk(pos, b, kinds, g_path, oversized, GROUP, scope_of(g_path)))
             g_kinds[:] = [kind]
             pos = b
         if pos < end:

@@ -9,13 +9,18 @@ Swift and Scala; other grammars get whatever of this applies to them.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from codeweaver.core.languages import get_language
 
 __all__ = [
     "ATTACHABLE_KINDS",
+    "KindTable",
     "definition_body",
     "definition_label",
     "is_attachable",
+    "kind_table",
     "resolve_definition",
 ]
 
@@ -205,6 +210,22 @@ _NEEDS_BODY = frozenset(
     }
 )
 
+# Nodes that hold definitions the way a body does, however many children they have: a parse
+# error around code (C macros, new syntax), preprocessor conditionals, JS object literals,
+# anonymous class bodies.
+_SCOPE_KINDS = frozenset(
+    {
+        "ERROR",
+        "preproc_if",
+        "preproc_ifdef",
+        "preproc_else",
+        "preproc_elif",
+        "preproc_elifdef",
+        "object",
+        "class_body",  # an anonymous class (Java ``new X() { ... }``, a JS class expression)
+    }
+)
+
 # Kinds that hold the members of a definition, for grammars without a ``body`` field.
 _BODY_KINDS = frozenset(
     {
@@ -224,6 +245,97 @@ _BODY_KINDS = frozenset(
         "object_body",
     }
 )
+
+
+# Anonymous tokens that close a bracket or a block: they belong with the piece before them.
+_CLOSERS = frozenset({"}", ")", "]", "end", "fi", "done", "esac", "endif", "endwhile", "endfor"})
+# Nodes whose children are the statements or members of a body (each one is content, not header).
+_BODY_LIKE = _BODY_KINDS | frozenset(
+    {
+        "module",
+        "program",
+        "source_file",
+        "translation_unit",
+        "compilation_unit",
+        "chunk",
+        "statement_list",
+        "switch_block_statement_group",
+        "enum_body_declarations",
+    }
+)
+_NOT_BODY = frozenset({"heredoc_body", "nowdoc_body", "block_comment", "block_parameters"})
+
+
+def _is_body(kind: str) -> bool:
+    """Whether ``kind`` holds statements or members: ``block``, ``*_block``, ``*_body``,
+    ``*declaration_list`` and the kinds above, across grammars."""
+    if kind in _NOT_BODY:
+        return False
+    return (
+        kind in _BODY_LIKE
+        or kind.endswith(("_body", "_block", "declaration_list"))
+        or kind.startswith("block")
+    )
+
+
+# Category bits of a node kind (see :class:`KindTable`).
+NAMED = 1
+MAYBE_DEF = 2  # a definition kind or a wrapper that may hold one: resolve_definition() decides
+ATTACH = 4  # a comment, decorator or attribute (belongs to the definition below it)
+SCOPE = 8  # split into its children however many it has (ERROR, #if, object literals, ...)
+BODY = 16  # a body: its named children are statements or members
+FUNC_VALUE = 32  # a function value: its body's statements matter like a definition's
+CLOSER = 64  # a closing bracket or ``end``
+GLUE = 128  # stays with what precedes it on the same line (a trailing comment, ``;``, ``,``)
+PROSE = 256  # a comment or string: cut at paragraphs and sentences before lines
+DEF_KIND = 512  # always a definition (resolve_definition() returns the node itself)
+
+
+class KindTable:
+    """Per-language facts about node kinds, indexed by ``Node.kind_id``: an integer lookup
+    instead of string comparisons on the hot path.
+
+    ``cats[kind_id]`` holds the category bits above; ``names[kind_id]`` the kind's name.
+    """
+
+    __slots__ = ("cats", "names")
+
+    def __init__(self, cats: dict[int, int], names: dict[int, str]) -> None:
+        self.cats = cats
+        self.names = names
+
+
+@cache
+def kind_table(language: str) -> KindTable:
+    """The :class:`KindTable` of ``language``'s grammar (built once per process)."""
+    lang = get_language(language)
+    cats: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for kid in [*range(lang.node_kind_count), 0xFFFF]:  # 0xFFFF: ERROR
+        name = lang.node_kind_for_id(kid) or ""
+        named = bool(lang.node_kind_is_named(kid))
+        cat = NAMED if named else 0
+        if named and name in DEFINITION_KINDS | WRAPPER_KINDS:
+            cat |= MAYBE_DEF
+            if name in DEFINITION_KINDS and name not in _NEEDS_BODY:
+                cat |= DEF_KIND
+        if is_attachable(name):
+            cat |= ATTACH | GLUE
+        if named and name in _SCOPE_KINDS:
+            cat |= SCOPE
+        if named and _is_body(name):
+            cat |= BODY
+        if named and name in FUNCTION_VALUE_KINDS:
+            cat |= FUNC_VALUE
+        if not named and name in _CLOSERS:
+            cat |= CLOSER
+        if not named and len(name) <= 2:
+            cat |= GLUE
+        if "comment" in name or "string" in name or "heredoc" in name:
+            cat |= PROSE
+        cats[kid] = cat
+        names[kid] = name
+    return KindTable(cats, names)
 
 
 def resolve_definition(node: Node) -> Node | None:
@@ -293,33 +405,41 @@ def _unwrap(node: Node, depth: int) -> Node | None:
 
 def definition_label(node: Node, data: bytes, language: str) -> str:
     """A short label for a definition, e.g. ``def parse``, ``class Parser``, ``impl Tr for S``."""
-    kind = node.type
-    key = (language, kind)
-    word = _WORDS.get(key)
-    if word is None:
-        word = _WORDS[key] = _word(node, kind, data, language)
-    if kind == "impl_item":
-        target = node.child_by_field_name("type")
-        if target is not None:
-            trait = node.child_by_field_name("trait")
-            name = _text(target, data)
-            if trait is not None:
-                name = f"{_text(trait, data)} for {name}"
-            return f"{word} {name}"
-    if word == "init":
-        return word
-    if kind == "method_declaration" and language == "go":
-        receiver = node.child_by_field_name("receiver")
+    table = _LABELS.get(language)
+    if table is None:
+        name_id = get_language(language).field_id_for_name("name")
+        table = _LABELS[language] = {-1: ("", name_id or -1)}
+    kid = node.kind_id
+    entry = table.get(kid)
+    if entry is None:
+        entry = table[kid] = _label_entry(node, data, language)
+    word, mode = entry
+    if mode == _PLAIN:
+        name_id = table[-1][1]
+        name_node = node.child_by_field_id(name_id) if name_id >= 0 else None
+    else:
+        if mode == _INIT:
+            return word
+        if mode == _IMPL:
+            target = node.child_by_field_name("type")
+            if target is not None:
+                trait = node.child_by_field_name("trait")
+                name = _text(target, data)
+                if trait is not None:
+                    name = f"{_text(trait, data)} for {name}"
+                return f"{word} {name}"
+        elif mode == _GO_METHOD:
+            receiver = node.child_by_field_name("receiver")
+            name_node = node.child_by_field_name("name")
+            if receiver is not None and name_node is not None:
+                params = receiver.named_children
+                rtype = params[0].child_by_field_name("type") if params else None
+                shown = f"({_text(rtype, data)}) " if rtype is not None else ""
+                return f"{word} {shown}{_text(name_node, data)}"
+        elif mode == _SWIFT:  # Swift says which it is: class / struct / extension / enum
+            decl = node.child_by_field_name("declaration_kind")
+            word = _text(decl, data) if decl is not None else "class"
         name_node = node.child_by_field_name("name")
-        if receiver is not None and name_node is not None:
-            params = receiver.named_children
-            rtype = params[0].child_by_field_name("type") if params else None
-            shown = f"({_text(rtype, data)}) " if rtype is not None else ""
-            return f"{word} {shown}{_text(name_node, data)}"
-    if word == "\0swift":  # Swift says which it is: class / struct / extension / enum / actor
-        decl = node.child_by_field_name("declaration_kind")
-        word = _text(decl, data) if decl is not None else "class"
-    name_node = node.child_by_field_name("name")
     if name_node is not None:
         s, e = name_node.start_byte, name_node.end_byte
         if e - s <= 80:
@@ -332,8 +452,25 @@ def definition_label(node: Node, data: bytes, language: str) -> str:
     return f"{word} {name}" if name else word
 
 
-# (language, kind) -> the word a label starts with; filled as kinds are seen.
-_WORDS: dict[tuple[str, str], str] = {}
+# How a label is made: from the ``name`` field, or one of the special cases.
+_PLAIN, _INIT, _IMPL, _GO_METHOD, _SWIFT = range(5)
+# language -> kind id -> (the word a label starts with, how the rest is found); filled as kinds
+# are seen. Entry -1 holds the language's ``name`` field id.
+_LABELS: dict[str, dict[int, tuple[str, int]]] = {}
+
+
+def _label_entry(node: Node, data: bytes, language: str) -> tuple[str, int]:
+    kind = node.type
+    word = _word(node, kind, data, language)
+    if kind == "impl_item":
+        return word, _IMPL
+    if word == "init":
+        return word, _INIT
+    if kind == "method_declaration" and language == "go":
+        return word, _GO_METHOD
+    if word == "\0swift":
+        return word, _SWIFT
+    return word, _PLAIN
 
 
 def _word(node: Node, kind: str, data: bytes, language: str) -> str:

@@ -45,6 +45,7 @@ from codeweaver.core.chunks import (
     FailureStage,
     SkipRecord,
     content_hash,
+    trusted_chunk,
 )
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
@@ -295,7 +296,11 @@ def encode_result(result: FileResult) -> CompactResult:
 def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
     """Rebuild the :class:`FileResult` that :func:`encode_result` was given."""
     status, rows, file_hash, skip, failure, seconds = compact
-    chunks = [_decode_chunk(c) for c in rows]
+    # (the parent of a process run decodes every chunk: one call each, fields unpacked here)
+    chunks = [
+        trusted_chunk(path, lang, text, sb, eb, sl, el, kinds, symbols, ordinal, big, how)
+        for (text, sb, eb, sl, el, kinds, symbols, big), path, lang, ordinal, how in rows
+    ]
     return FileResult(
         file=file,
         status=cast(FileStatus, status),
