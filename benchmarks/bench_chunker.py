@@ -42,7 +42,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 from benchmarks.boundaries import BoundaryCounts, count_boundaries
 from benchmarks.compare import select_files
-from codeweaver.config.chunker import ChunkerSettings
+from codeweaver.config.chunker import DEFAULT_MIN_CHUNK_CHARS, ChunkerSettings
 from codeweaver.core.errors import FileSkippedError
 from codeweaver.core.languages import get_parser, has_grammar
 from codeweaver.engine.chunker.file_chunker import chunk_bytes
@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     files = load_corpus(args.corpus, args.max_files, langs, args.per_language)
     if not files:
         sys.exit(f"no files found under {args.corpus}")
-    governor = ChunkGovernor(ChunkerSettings(max_chunk_chars=args.budget_chars))
+    governor = ChunkGovernor(
+        ChunkerSettings(max_chunk_chars=args.budget_chars, min_chunk_chars=args.min_chars)
+    )
     parsed = [(p, lang, d) for p, lang, d in files if has_grammar(lang)]
     for lang in {lang for _, lang, _ in parsed}:
         get_parser(lang)  # load grammars before timing
@@ -282,8 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--min-chars",
         type=int,
-        default=50,
-        help="a chunk with fewer non-whitespace characters is a crumb (boundary counters)",
+        default=DEFAULT_MIN_CHUNK_CHARS,
+        help="the chunker's min_chunk_chars, and the crumb threshold of the boundary counters "
+        f"(default {DEFAULT_MIN_CHUNK_CHARS}, the chunker's default)",
     )
     ap.add_argument("--json", dest="json_out", default=None, help="also write the results here")
     ap.add_argument(

@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from benchmarks import metrics
+from codeweaver.config.chunker import DEFAULT_MIN_CHUNK_CHARS
 from codeweaver.core.languages import has_grammar
 
 __all__ = ["BoundaryCounts", "count_boundaries", "doc_spans", "is_opener_line"]
@@ -174,7 +175,7 @@ def count_boundaries(
     chunks: Sequence[Any],
     budget: int,
     *,
-    min_chars: int = 50,
+    min_chars: int = DEFAULT_MIN_CHUNK_CHARS,
     size: Callable[[str], int] = len,
 ) -> BoundaryCounts:
     """The counters (see the module docstring) for one file's chunks, in order."""

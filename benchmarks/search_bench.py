@@ -488,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             specs,
             data=a.data,
             repos_dir=a.repos_dir,
-            work=a.work,
+            work=a.work.resolve(),
             reindex=a.reindex,
             keep_queries=a.queries,
         )

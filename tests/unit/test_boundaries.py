@@ -59,7 +59,7 @@ def test_no_boundary_a_reader_would_not_draw(path: Path, budget: int | None) -> 
 
 
 def test_a_run_of_tiny_methods_shares_chunks_up_to_the_minimum() -> None:
-    _, _, chunks, _ = _chunks(FIXTURES / "json_encoder.go", None)
+    _, _, chunks, _ = _chunks(FIXTURES / "json_encoder.go", None, min_chunk_chars=50)
     forwards = [c for c in chunks if "func (f fwd)" in c.content]
     held = sum(c.content.count("func (f fwd)") for c in forwards)
     assert held == 22 and len(forwards) < 22
@@ -76,7 +76,9 @@ def test_a_run_of_tiny_methods_shares_chunks_up_to_the_minimum() -> None:
 
 def test_the_minimum_is_a_setting_and_zero_keeps_every_definition_apart() -> None:
     src = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(8))  # 15 solid chars each
-    merged = chunk_text(src, "python", ChunkGovernor(ChunkerSettings()))
+    default = chunk_text(src, "python", ChunkGovernor(ChunkerSettings()))  # 20: pairs
+    assert [c.symbol for c in default] == [f"def f{i}, def f{i + 1}" for i in range(0, 8, 2)]
+    merged = chunk_text(src, "python", ChunkGovernor(ChunkerSettings(min_chunk_chars=50)))
     apart = chunk_text(src, "python", ChunkGovernor(ChunkerSettings(min_chunk_chars=0)))
     assert len(apart) == 8
     assert [c.symbol for c in merged] == [

@@ -25,9 +25,9 @@ def test_the_intro_describes_the_default_packing() -> None:
         "def perimeter",
     ]
     assert "definitions of ordinary size stay apart" in intro and "imports" in intro
-    # ...crumbs (under 50 non-whitespace characters) share a chunk...
+    # ...crumbs (under 20 non-whitespace characters) share a chunk...
     assert len(chunk_text(CRUMBS, "python", ChunkGovernor())) == 1
-    assert "crumbs under 50 non-whitespace characters" in intro
+    assert "crumbs under 20 non-whitespace characters" in intro
     # ...and only "greedy" packs ordinary neighbours, as the intro says.
     greedy = ChunkGovernor(ChunkerSettings(packing="greedy"))
     assert len(chunk_text(SOURCE, "python", greedy)) == 1
