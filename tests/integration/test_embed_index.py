@@ -30,6 +30,7 @@ from codeweaver.index.vectors import list_models
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _embed_server import EmbeddingServer
+from _procs import run_cli as _cli
 
 TIMEOUT = 240
 
@@ -119,19 +120,6 @@ def test_only_changed_chunks_are_embedded_again(
     with IndexStore.open(default_db_path(repo), create=False) as store:
         models = list_models(store)
         assert models[0].model.startswith("model2vec:") and len(models) == 2
-
-
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("CODEWEAVER_")}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "codeweaver", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env=full,
-        check=False,
-    )
 
 
 def test_semantic_search_finds_a_function_from_a_paraphrase(
