@@ -4,7 +4,7 @@ Two stages::
 
     query ─query_terms()─▶ FTS5 BM25 over (body, symbol, path), any term  ─▶  candidates
                                                                               │ re-rank
-    results ◀─ one file's chunks spread out ◀─ path priors ◀─ definitions, coverage, files
+    results ◀─ one file's chunks spread out ◀─ priors ◀─ definitions, file names, files
 
 BM25 alone ranks the chunk that repeats a word most; a person asking "how are redirects followed"
 wants the function that follows redirects, in the file named for it, not a test or a README that
