@@ -212,7 +212,10 @@ def test_plain_bm25_is_still_available_for_comparison(
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("query", ["def " * 1000, "x" * 100_000, "a.b " * 30_000])
+@pytest.mark.parametrize(
+    "query",
+    ["def " * 1000, "x" * 100_000, "a.b " * 30_000, " ".join(f"word{i}x" for i in range(20_000))],
+)
 def test_hostile_queries_answer_promptly(
     indexed: Callable[[Files], IndexStore], query: str
 ) -> None:

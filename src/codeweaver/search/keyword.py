@@ -48,6 +48,8 @@ __all__ = [
 
 MAX_QUERY_CHARS = 4096
 """Longer queries are cut here: the terms that matter are in the first few lines."""
+MAX_PATH_WORDS = 64
+"""Query words compared with file names, at most (as many as the terms BM25 gets)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,12 +279,15 @@ def _path_match(path: str, query_words: frozenset[str]) -> float:
 
 @lru_cache(maxsize=1024)
 def _content_words(query: str) -> frozenset[str]:
-    """The query's words worth matching against paths: stop words and short words dropped."""
+    """The query's words worth matching against paths: stop words and short words dropped,
+    at most :data:`MAX_PATH_WORDS` of them (every one is compared with every candidate's path)."""
     words: set[str] = set()
     for w in re.findall(r"\w+", query):
         if w.lower() in STOP_WORDS or len(w) < 3:
             continue
         words.update(identifier_terms(w))
+        if len(words) >= MAX_PATH_WORDS:
+            break
     return frozenset(words)
 
 
