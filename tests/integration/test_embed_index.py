@@ -254,3 +254,30 @@ def test_stopped_mid_embedding_resumes_without_embedding_twice(
     assert resumed.embedding.embedded == len(everything - stored) == len(again)
     assert not {content_hash(_content(t)) for t in again} & stored  # nothing embedded twice
     assert _vector_hashes(db) == everything  # nothing missing
+
+
+def test_status_compares_chunking_settings_without_loading_the_model(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(static_model_path, model)
+    repo = _repo(tmp_path / "repo")
+    proc = _cli("index", str(repo), "--embed-provider", "model2vec", "--embed-model", str(model))
+    assert proc.returncode == 0, proc.stderr
+
+    # The model is gone: status can no longer load it, and need not: the index was chunked for
+    # the settings it has now, so it is up to date.
+    model.rename(tmp_path / "moved")
+    proc = _cli("status", str(repo), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not json.loads(proc.stdout)["stale"]["settings_changed"]
+
+    # Other chunking settings: status loads the model to size the chunks as index would, and
+    # says the settings changed.
+    (tmp_path / "moved").rename(model)
+    (repo / "codeweaver.toml").write_text("[chunker]\nmin_chunk_chars = 7\n")
+    proc = _cli("status", str(repo), "--json")
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["stale"]["settings_changed"]

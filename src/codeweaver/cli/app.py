@@ -513,10 +513,14 @@ def status(
         with IndexStore.open(resolve_db_path(root, settings), read_only=True) as store:
             stats = store.stats()
             embedding = embedding_status(store)
-            governor = None
+            governor, fingerprint = None, None
             if embedding["current_model"]:
-                governor = _index_governor(settings, store.db_path)
-            stale = check_staleness(root, settings, store, governor=governor)
+                fingerprint = _known_fingerprint(settings, store)
+                if fingerprint is None:
+                    governor = _index_governor(settings, store.db_path)
+            stale = check_staleness(
+                root, settings, store, governor=governor, fingerprint=fingerprint
+            )
             failed = [(p, r or "", n) for p, st, r, n in store.iter_files() if st == "failed"]
         if json:
             data = {
@@ -531,6 +535,17 @@ def status(
         return EXIT_FAILED if stale.is_stale else EXIT_OK
 
     return _guard(body)
+
+
+def _known_fingerprint(settings: Any, store: Any) -> str | None:
+    """The stored chunking fingerprint when the last run sized its chunks from the same settings
+    (so the same model) as now: no need to load the model to compare. None otherwise."""
+    from codeweaver.index.embedding import BASIS_KEY, governor_basis
+
+    recorded = store.get_meta(BASIS_KEY)
+    if recorded and recorded == governor_basis(settings, store.db_path):
+        return store.fingerprint  # type: ignore[no-any-return]
+    return None
 
 
 def _index_governor(settings: Any, db_path: Path) -> Any:

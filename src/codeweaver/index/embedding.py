@@ -39,7 +39,14 @@ if TYPE_CHECKING:
     from codeweaver.embed.base import Embedder
     from codeweaver.engine.chunker.governor import ChunkGovernor
 
-__all__ = ["EmbeddingFailure", "EmbeddingReport", "EmbeddingStage", "prepare_embedding"]
+__all__ = [
+    "BASIS_KEY",
+    "EmbeddingFailure",
+    "EmbeddingReport",
+    "EmbeddingStage",
+    "governor_basis",
+    "prepare_embedding",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,8 @@ FILL_WAIT_SECONDS = 0.05
 """How long a part-full batch waits for more chunks before it is embedded anyway."""
 MAX_TRANSIENT_IN_A_ROW = 3
 MAX_FAILURES_LISTED = 50
+BASIS_KEY = "governor_basis"
+"""Index meta key: :func:`governor_basis` of the settings the stored fingerprint was built from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,8 @@ class EmbeddingReport:
     pruned: int = 0
     seconds: float = 0.0
     failures: list[EmbeddingFailure] = field(default_factory=list)
+    basis: str | None = None
+    """:func:`governor_basis` when the governor was sized here from the settings' model."""
 
     @property
     def rate(self) -> float:
@@ -123,11 +134,8 @@ def prepare_embedding(
     from codeweaver.engine.chunker.governor import ChunkGovernor
 
     report = EmbeddingReport()
-    conf = settings.embedding
-    if conf.provider == "auto" and conf.model is None and db_path is not None:
-        spec = vx.recorded_spec(db_path)
-        if spec:
-            conf = conf.model_copy(update=spec)
+    conf = _resolved(settings, db_path)
+    sized_here = embedder is None and governor is None
     if embedder is None and conf.provider != "none":
         try:
             embedder = _load(conf, settings.chunker.chars_per_token)
@@ -143,7 +151,54 @@ def prepare_embedding(
         from codeweaver.embed.budget import governor_for
 
         governor = governor_for(embedder, settings.chunker, header_tokens=conf.header_tokens)
+    if sized_here:  # a run with the same basis gets the same governor
+        if conf.provider == "auto" and conf.model is None:
+            # what the next run resolves "auto" to, once this model's vectors are recorded
+            from codeweaver.embed import embedder_spec
+
+            conf = conf.model_copy(update=embedder_spec(embedder))
+        report.basis = _basis(conf, settings)
     return embedder, governor, report
+
+
+def _resolved(settings: CodeWeaverSettings, db_path: Path | None) -> Any:
+    """The embedding settings a run uses: ``auto`` with no model means the index's recorded one."""
+    conf = settings.embedding
+    if conf.provider == "auto" and conf.model is None and db_path is not None:
+        spec = vx.recorded_spec(db_path)
+        if spec:
+            conf = conf.model_copy(update=spec)
+    return conf
+
+
+def _basis(conf: Any, settings: CodeWeaverSettings) -> str:
+    import hashlib
+    import json
+
+    from codeweaver.engine.chunker.governor import CHUNKER_VERSION
+
+    text = json.dumps(
+        {
+            "embedding": conf.model_dump(mode="json"),
+            "chunker": settings.chunker.model_dump(mode="json"),
+            "version": CHUNKER_VERSION,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def governor_basis(settings: CodeWeaverSettings, db_path: Path | None) -> str:
+    """A digest of everything the governor of a run with ``settings`` is built from (the resolved
+    embedding settings and the chunker settings), without loading the model.
+
+    ``index_project`` stores it beside the governor's fingerprint when it sized the governor from
+    the settings' model; when the digest of the current settings matches, the stored fingerprint
+    is what a run would use, so ``codeweaver status`` need not load the model to compare. Only a
+    digest is stored: the settings may name endpoints.
+    """
+    return _basis(_resolved(settings, db_path), settings)
 
 
 def _load(conf: Any, chars_per_token: float) -> Embedder:

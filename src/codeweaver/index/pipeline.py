@@ -45,7 +45,12 @@ from codeweaver.core.errors import DiscoveryError, IndexStoreError
 from codeweaver.core.fileio import open_regular
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
-from codeweaver.index.embedding import EmbeddingReport, EmbeddingStage, prepare_embedding
+from codeweaver.index.embedding import (
+    BASIS_KEY,
+    EmbeddingReport,
+    EmbeddingStage,
+    prepare_embedding,
+)
 from codeweaver.index.store import FileState, IndexStore, default_db_path, prepare_db_dir
 
 if TYPE_CHECKING:
@@ -383,6 +388,7 @@ class _Run:
             self.report.rebuild = f"chunking settings changed ({previous} -> {self.fingerprint})"
         self.states = store.file_states(under=self.scope)
         store.set_meta("fingerprint", self.fingerprint)
+        store.set_meta(BASIS_KEY, self.report.embedding.basis or "")
         store.set_meta("root", str(self.root))
 
         from codeweaver.engine.chunker.parallel import iter_file_results
@@ -844,9 +850,14 @@ def check_staleness(
     store: IndexStore,
     *,
     governor: ChunkGovernor | None = None,
+    fingerprint: str | None = None,
     max_examples: int = 10,
 ) -> Staleness:
-    """Compare ``root`` with what ``store`` holds: files new, modified or deleted since."""
+    """Compare ``root`` with what ``store`` holds: files new, modified or deleted since.
+
+    ``fingerprint``, when given, is the chunking fingerprint a run would use (instead of
+    ``governor``'s): ``codeweaver status`` knows it without loading the embedding model.
+    """
     root_path = Path(root).resolve()
     if governor is None:
         governor = ChunkGovernor(settings.chunker)
@@ -862,6 +873,8 @@ def check_staleness(
         progress=None,
     )
     stored = store.fingerprint
+    if fingerprint is not None:
+        probe.fingerprint = fingerprint
     out.settings_changed = stored is not None and stored != probe.fingerprint
     seen: set[str] = set()
 
