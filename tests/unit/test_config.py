@@ -243,6 +243,22 @@ def test_a_misspelt_table_gets_a_did_you_mean(project: Path) -> None:
         load_settings(project)
 
 
+def test_an_unknown_argument_is_refused_not_dropped(project: Path) -> None:
+    # pydantic alone would ignore it, and the run would use the default executor
+    with pytest.raises(ConfigError, match=r"concurrency.*argument.*belongs in 'chunker'"):
+        load_settings(project, concurrency={"executor": "thread"})
+    with pytest.raises(ConfigError, match=r"chunkr.*did you mean 'chunker'\?"):
+        load_settings(project, chunkr={})
+    settings = load_settings(project, chunker={"concurrency": {"executor": "thread"}})
+    assert settings.concurrency.executor == "thread"
+
+
+def test_a_section_key_at_the_top_of_a_file_is_pointed_to_its_section(project: Path) -> None:
+    (project / "codeweaver.toml").write_text("[concurrency]\nexecutor = 'thread'\n")
+    with pytest.raises(ConfigError, match=r"belongs in 'chunker': chunker.concurrency"):
+        load_settings(project)
+
+
 def test_every_problem_is_listed(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKENS_ENV, "x")
     monkeypatch.setenv("CODEWEAVER_CHUNKER__FILE_TIMEOUT_SECONDS", "-1")

@@ -50,14 +50,21 @@ def config_error(
     return ConfigError(first.field, first.value, first.source, first.reason, also=tuple(rest))
 
 
-def unknown_sections(base: Path, data_by_file: Iterable[tuple[str, Any]], known: set[str]) -> None:
-    """Refuse a top-level table a config file has but no setting has (``[chunkr]``).
+def unknown_sections(
+    base: Path,
+    data_by_file: Iterable[tuple[str, Any]],
+    known: set[str],
+    nested: dict[str, set[str]] | None = None,
+) -> None:
+    """Refuse a top-level table a config file (or ``load_settings``'s arguments) has but no
+    setting has (``[chunkr]``). ``nested`` maps each section to its own keys, so a key given at
+    the top that belongs in a section (``concurrency``) is pointed there.
 
     Raises:
         ConfigError: one per unknown table, all in one.
     """
     problems = [
-        ConfigError(key, value, name, "unknown setting" + _did_you_mean(key, known))
+        ConfigError(key, value, name, "unknown setting" + _hint(key, known, nested or {}))
         for name, data in data_by_file
         if isinstance(data, dict)
         for key, value in data.items()
@@ -172,6 +179,13 @@ def _fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> set[str]:
             return set()
         current = field.annotation
     return set(getattr(current, "model_fields", {}))
+
+
+def _hint(name: str, known: Iterable[str], nested: dict[str, set[str]]) -> str:
+    for section, keys in nested.items():
+        if name in keys:
+            return f"; it belongs in {section!r}: {section}.{name}"
+    return _did_you_mean(name, known)
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -190,8 +190,15 @@ def load_settings(project_dir: str | Path | None = None, **overrides: Any) -> Co
     base = Path(project_dir).resolve() if project_dir is not None else Path.cwd()
     token = _project_dir.set(base)
     try:
+        known = set(CodeWeaverSettings.model_fields)
+        nested = {
+            name: set(getattr(field.annotation, "model_fields", {}))
+            for name, field in CodeWeaverSettings.model_fields.items()
+        }
+        # pydantic would drop an unknown keyword silently (load_settings(concurrency=...))
+        _explain.unknown_sections(base, [("argument", overrides)], known, nested)
         settings = CodeWeaverSettings(**overrides)
-        _explain.unknown_sections(base, _file_tables(), set(CodeWeaverSettings.model_fields))
+        _explain.unknown_sections(base, _file_tables(), known, nested)
         return settings
     except ValidationError as exc:
         raise _explain.config_error(exc, overrides, CodeWeaverSettings, _sources_for) from None
