@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from codeweaver.config.chunker import ChunkerSettings
 from codeweaver.config.settings import CodeWeaverSettings, DiscoverySettings
-from codeweaver.core import discovery
+from codeweaver.core import walk
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import (
     HEAD_BYTES,
@@ -146,7 +146,7 @@ def test_whole_tree_listings_decide_as_folder_listings_do(
     files["d1/d2/.ignore"] = "x2.py\n"
     root = make_tree(files)
     by_folder = rels(root)
-    monkeypatch.setattr(discovery, "_COSTLY_LISTING_SECONDS", -1.0)  # every call is "costly"
+    monkeypatch.setattr(walk, "_COSTLY_LISTING_SECONDS", -1.0)  # every call is "costly"
     assert rels(root) == by_folder
     assert "d1/d2/x2.py" not in by_folder and "d1/d2/d3/keep3.tmp" in by_folder
 
