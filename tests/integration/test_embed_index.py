@@ -281,3 +281,29 @@ def test_status_compares_chunking_settings_without_loading_the_model(
     proc = _cli("status", str(repo), "--json")
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["stale"]["settings_changed"]
+
+
+def test_status_after_a_watch_needs_no_model_either(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    import shutil
+
+    from codeweaver.index.watch import watch_project
+
+    model = tmp_path / "model"
+    shutil.copytree(static_model_path, model)
+    repo = _repo(tmp_path / "repo")
+    (repo / "codeweaver.toml").write_text(
+        f'[embedding]\nprovider = "model2vec"\nmodel = "{model.as_posix()}"\n'
+    )
+    watch = watch_project(repo, load_settings(repo))
+    ready = next(watch)  # the initial index, embedded with the model named in the file
+    assert ready.kind == "ready" and ready.report is not None
+    assert ready.report.embedding.embedded == len(_hashes(repo))
+    proc = _cli("status", str(repo), "--json")  # while the watch holds the index
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    watch.close()
+    model.rename(tmp_path / "moved")
+    proc = _cli("status", str(repo), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not json.loads(proc.stdout)["stale"]["settings_changed"]

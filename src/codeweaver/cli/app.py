@@ -515,7 +515,9 @@ def status(
             embedding = embedding_status(store)
             governor, fingerprint = None, None
             if embedding["current_model"]:
-                fingerprint = _known_fingerprint(settings, store)
+                from codeweaver.index.embedding import known_fingerprint
+
+                fingerprint = known_fingerprint(store, settings)
                 if fingerprint is None:
                     governor = _index_governor(settings, store.db_path)
             stale = check_staleness(
@@ -535,17 +537,6 @@ def status(
         return EXIT_FAILED if stale.is_stale else EXIT_OK
 
     return _guard(body)
-
-
-def _known_fingerprint(settings: Any, store: Any) -> str | None:
-    """The stored chunking fingerprint when the last run sized its chunks from the same settings
-    (so the same model) as now: no need to load the model to compare. None otherwise."""
-    from codeweaver.index.embedding import BASIS_KEY, governor_basis
-
-    recorded = store.get_meta(BASIS_KEY)
-    if recorded and recorded == governor_basis(settings, store.db_path):
-        return store.fingerprint  # type: ignore[no-any-return]
-    return None
 
 
 def _index_governor(settings: Any, db_path: Path) -> Any:

@@ -40,12 +40,13 @@ if TYPE_CHECKING:
     from codeweaver.engine.chunker.governor import ChunkGovernor
 
 __all__ = [
-    "BASIS_KEY",
     "EmbeddingFailure",
     "EmbeddingReport",
     "EmbeddingStage",
     "governor_basis",
+    "known_fingerprint",
     "prepare_embedding",
+    "record_fingerprint",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ FILL_WAIT_SECONDS = 0.05
 """How long a part-full batch waits for more chunks before it is embedded anyway."""
 MAX_TRANSIENT_IN_A_ROW = 3
 MAX_FAILURES_LISTED = 50
-BASIS_KEY = "governor_basis"
-"""Index meta key: :func:`governor_basis` of the settings the stored fingerprint was built from."""
+FINGERPRINTS_KEY = "governor_fingerprints"
+"""Index meta key: JSON ``{governor_basis: fingerprint}`` (:func:`record_fingerprint`)."""
+MAX_FINGERPRINTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +195,40 @@ def governor_basis(settings: CodeWeaverSettings, db_path: Path | None) -> str:
     """A digest of everything the governor of a run with ``settings`` is built from (the resolved
     embedding settings and the chunker settings), without loading the model.
 
-    ``index_project`` stores it beside the governor's fingerprint when it sized the governor from
-    the settings' model; when the digest of the current settings matches, the stored fingerprint
-    is what a run would use, so ``codeweaver status`` need not load the model to compare. Only a
-    digest is stored: the settings may name endpoints.
+    Settings with the same basis give a governor with the same fingerprint (as long as the model
+    they name is the same), so the index keeps which fingerprint each basis gave
+    (:func:`record_fingerprint`) and ``codeweaver status`` need not load the model to tell whether
+    the chunking settings changed. Only a digest is kept: the settings may name endpoints.
     """
     return _basis(_resolved(settings, db_path), settings)
+
+
+def record_fingerprint(store: IndexStore, basis: str, fingerprint: str) -> None:
+    """Remember that settings with ``basis`` give chunks with ``fingerprint`` (the last few)."""
+    import json
+
+    try:
+        known = json.loads(store.get_meta(FINGERPRINTS_KEY) or "{}")
+    except ValueError:
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    known.pop(basis, None)
+    known[basis] = fingerprint
+    store.set_meta(FINGERPRINTS_KEY, json.dumps(dict(list(known.items())[-MAX_FINGERPRINTS:])))
+
+
+def known_fingerprint(store: IndexStore, settings: CodeWeaverSettings) -> str | None:
+    """The fingerprint a run with ``settings`` would chunk with, when the index has seen settings
+    with the same basis before (None: only loading the model can tell)."""
+    import json
+
+    try:
+        known = json.loads(store.get_meta(FINGERPRINTS_KEY) or "{}")
+    except ValueError:
+        return None
+    value = known.get(governor_basis(settings, store.db_path)) if isinstance(known, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _load(conf: Any, chars_per_token: float) -> Embedder:

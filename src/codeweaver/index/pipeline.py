@@ -46,10 +46,10 @@ from codeweaver.core.fileio import open_regular
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
 from codeweaver.index.embedding import (
-    BASIS_KEY,
     EmbeddingReport,
     EmbeddingStage,
     prepare_embedding,
+    record_fingerprint,
 )
 from codeweaver.index.store import FileState, IndexStore, default_db_path, prepare_db_dir
 
@@ -388,7 +388,8 @@ class _Run:
             self.report.rebuild = f"chunking settings changed ({previous} -> {self.fingerprint})"
         self.states = store.file_states(under=self.scope)
         store.set_meta("fingerprint", self.fingerprint)
-        store.set_meta(BASIS_KEY, self.report.embedding.basis or "")
+        if self.report.embedding.basis:
+            record_fingerprint(store, self.report.embedding.basis, self.fingerprint)
         store.set_meta("root", str(self.root))
 
         from codeweaver.engine.chunker.parallel import iter_file_results

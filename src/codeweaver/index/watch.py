@@ -42,7 +42,7 @@ from codeweaver.config import CodeWeaverSettings, load_settings
 from codeweaver.core.discovery import IGNORE_FILENAME, VCS_DIRS
 from codeweaver.core.errors import CodeWeaverError, DiscoveryError
 from codeweaver.engine.chunker.governor import ChunkGovernor
-from codeweaver.index.embedding import prepare_embedding
+from codeweaver.index.embedding import prepare_embedding, record_fingerprint
 from codeweaver.index.pipeline import (
     IndexReport,
     ProgressCallback,
@@ -175,7 +175,7 @@ def watch_project(
     db_path = resolve_db_path(root_path, settings)
     # The embedder (and the governor sized for it) once for the whole watch, not per batch.
     owned = embedder is None
-    embedder, governor, _ = prepare_embedding(settings, embedder, governor, db_path)
+    embedder, governor, sized = prepare_embedding(settings, embedder, governor, db_path)
     try:
         yield from _watch(
             root_path,
@@ -183,6 +183,7 @@ def watch_project(
             governor,
             embedder,
             db_path,
+            sized.basis,
             settle_ms=settle_ms,
             max_delay_ms=max_delay_ms,
             rescan_above=rescan_above,
@@ -201,6 +202,7 @@ def _watch(
     governor: ChunkGovernor,
     embedder: Embedder | None,
     db_path: Path,
+    basis: str | None,
     *,
     settle_ms: int,
     max_delay_ms: int,
@@ -221,6 +223,9 @@ def _watch(
             report = index_project(
                 root_path, settings, governor=governor, embedder=embedder, progress=progress
             )
+            if basis:  # so that `codeweaver status` meanwhile needs no model to compare settings
+                with IndexStore.open(db_path) as store:
+                    record_fingerprint(store, basis, governor.fingerprint())
             retry = _to_retry(report)
             db_id = _file_id(db_path)  # before the yield: the consumer may act on the event
             yield WatchEvent("ready", report=report)
