@@ -78,3 +78,21 @@ def test_reciprocal_rank_fusion_is_still_available(indexed: tuple[Path, Any]) ->
             store, "email delivery", mode="hybrid", embedder=minilm, fusion=FusionParams()
         )
         assert fused[0].path == "mail.py" and "hybrid" in fused[0].scores
+
+
+def test_an_identifier_query_is_ranked_by_its_keywords(indexed: tuple[Path, Any]) -> None:
+    root, minilm = indexed
+    params = HybridParams(semantic_weight=0.9, symbol_weight=0.0)
+    with IndexStore.open(root / ".codeweaver" / "index.db", create=False) as store:
+        keyword = search(store, "HandlerStack", mode="keyword")
+        hybrid = hybrid_search(store, "HandlerStack", minilm, params=params)
+        # one identifier: meaning brings candidates but no share of the score
+        assert [r.chunk_id for r in hybrid][: len(keyword)] == [r.chunk_id for r in keyword]
+        assert [r.score for r in hybrid][: len(keyword)] == pytest.approx(
+            [r.score for r in keyword]
+        )
+        # words: meaning weighs as configured
+        phrase = hybrid_search(store, "push a handler on the stack", minilm, params=params)
+        plain = search(store, "push a handler on the stack", mode="keyword")
+        by_id = {r.chunk_id: r.score for r in plain}
+        assert any(r.score != pytest.approx(by_id.get(r.chunk_id, 0.0)) for r in phrase)

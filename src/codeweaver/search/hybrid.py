@@ -28,6 +28,7 @@ from codeweaver.index.store import IndexStore
 from codeweaver.search.keyword import (
     DEFAULT_RANKING,
     KeywordRanking,
+    is_symbol_query,
     keyword_candidates,
     rerank,
     to_result,
@@ -49,6 +50,10 @@ class HybridParams:
     semantic_candidates: int = 20
     """The nearest chunks by meaning added to the keyword candidates; the min-max range of the
     cosine is taken over them, so only close matches earn a semantic share."""
+    symbol_weight: float | None = 0.0
+    """``w`` for a query that is one identifier (``HandlerStack``, ``Sinatra::Base``): the name
+    itself is the evidence, and the nearest chunks by meaning are still candidates; None:
+    ``semantic_weight``."""
 
 
 DEFAULT_HYBRID = HybridParams()
@@ -90,6 +95,8 @@ def hybrid_search(
     cosine = _cosines(matrix, sims, [r.content_hash for r in by_id.values()])
     best_bm25 = max((r.score for r in rows), default=0.0) or 1.0
     w = params.semantic_weight
+    if params.symbol_weight is not None and is_symbol_query(query):
+        w = params.symbol_weight
     base = {
         rid: (1 - w) * row.score / best_bm25 + w * max(0.0, (cosine[row.content_hash] - lo) / span)
         for rid, row in by_id.items()

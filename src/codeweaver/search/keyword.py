@@ -40,6 +40,7 @@ from codeweaver.search.snippets import marked_snippet
 __all__ = [
     "DEFAULT_RANKING",
     "KeywordRanking",
+    "is_symbol_query",
     "keyword_candidates",
     "keyword_search",
     "rerank",
@@ -155,7 +156,7 @@ def rerank(
     """
     query = query[:MAX_QUERY_CHARS]
     names = _query_names(query)
-    symbol_query = bool(names) and _is_symbol_query(query)
+    symbol_query = bool(names) and is_symbol_query(query)
     query_words = _content_words(query)
     by_id = {row.id: row for row in rows}
     scored: dict[int, float] = {}
@@ -299,7 +300,7 @@ def _query_names(query: str) -> frozenset[str]:
     last segment of a qualified name (``base`` for ``Sinatra::Base``).
     """
     stripped = query.strip()
-    if _is_symbol_query(stripped):
+    if is_symbol_query(stripped):
         return frozenset({_QUALIFIER.split(stripped)[-1].lower()})
     out = set()
     for m in _IDENT.finditer(stripped):
@@ -309,7 +310,7 @@ def _query_names(query: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _is_symbol_query(query: str) -> bool:
+def is_symbol_query(query: str) -> bool:
     """One identifier (possibly qualified), not a plain lowercase English word."""
     q = query.strip()
     if not q or not _IDENT.fullmatch(q):
