@@ -518,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rebuilt.add(config["index_label"])
         summary = summarize(results)
         if summary:
-            summary["with_vectors"] = bool(config.get("embedding"))
+            summary["with_vectors"] = CONFIGS[label].get("embedding") == "MODEL"
         run["configs"].append(
             {
                 "label": f"{label}, {config['model_name']}" if "model_name" in config else label,

@@ -136,7 +136,7 @@ def test_the_benchmark_indexes_queries_and_scores_a_repository(tmp_path: Path) -
     assert repo["chunk_ndcg"] == pytest.approx(2 / 3)
     assert repo["by_category"] == {"symbol": [1.0, 0.0], "semantic": [1.0]}
     assert row["summary"]["categories"] == {"semantic": 1.0, "symbol": 0.5}
-    assert "2 files chunked" in page
+    assert "2 files chunked" in page and "vectors" not in page  # a keyword index has none
     assert "| published: semble | 0.500 |" in page
     assert (work / "default" / "tiny" / "index.db").is_file()
     assert not list((repos / "tiny").rglob("*.db"))  # the repository is left alone
