@@ -256,23 +256,31 @@ def test_stopped_mid_embedding_resumes_without_embedding_twice(
     assert _vector_hashes(db) == everything  # nothing missing
 
 
-def test_status_compares_chunking_settings_without_loading_the_model(
-    tmp_path: Path, static_model_path: Path
-) -> None:
+def _model_copy(tmp_path: Path, static_model_path: Path) -> Path:
     import shutil
 
     model = tmp_path / "model"
     shutil.copytree(static_model_path, model)
-    repo = _repo(tmp_path / "repo")
-    proc = _cli("index", str(repo), "--embed-provider", "model2vec", "--embed-model", str(model))
-    assert proc.returncode == 0, proc.stderr
+    return model
 
-    # The model is gone: status can no longer load it, and need not: the index was chunked for
-    # the settings it has now, so it is up to date.
-    model.rename(tmp_path / "moved")
+
+def _up_to_date_without(model: Path, repo: Path) -> None:
+    """With the model gone, status can no longer load it, and need not: the index was chunked
+    for the settings it has now, so it is up to date."""
+    model.rename(model.with_name("moved"))
     proc = _cli("status", str(repo), "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not json.loads(proc.stdout)["stale"]["settings_changed"]
+
+
+def test_status_compares_chunking_settings_without_loading_the_model(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    model = _model_copy(tmp_path, static_model_path)
+    repo = _repo(tmp_path / "repo")
+    proc = _cli("index", str(repo), "--embed-provider", "model2vec", "--embed-model", str(model))
+    assert proc.returncode == 0, proc.stderr
+    _up_to_date_without(model, repo)
 
     # Other chunking settings: status loads the model to size the chunks as index would, and
     # says the settings changed.
@@ -286,12 +294,9 @@ def test_status_compares_chunking_settings_without_loading_the_model(
 def test_status_after_a_watch_needs_no_model_either(
     tmp_path: Path, static_model_path: Path
 ) -> None:
-    import shutil
-
     from codeweaver.index.watch import watch_project
 
-    model = tmp_path / "model"
-    shutil.copytree(static_model_path, model)
+    model = _model_copy(tmp_path, static_model_path)
     repo = _repo(tmp_path / "repo")
     (repo / "codeweaver.toml").write_text(
         f'[embedding]\nprovider = "model2vec"\nmodel = "{model.as_posix()}"\n'
@@ -303,7 +308,4 @@ def test_status_after_a_watch_needs_no_model_either(
     proc = _cli("status", str(repo), "--json")  # while the watch holds the index
     assert proc.returncode == 0, proc.stdout + proc.stderr
     watch.close()
-    model.rename(tmp_path / "moved")
-    proc = _cli("status", str(repo), "--json")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not json.loads(proc.stdout)["stale"]["settings_changed"]
+    _up_to_date_without(model, repo)
