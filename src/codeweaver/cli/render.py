@@ -489,7 +489,8 @@ class WatchLog:
         else:
             self.err.print(
                 f"{stamp} {escape(_what(event))}: {_counts(report)}, "
-                f"{report.chunks:,} chunks written, {report.seconds:.2f}s"
+                f"{report.chunks:,} chunk{'' if report.chunks == 1 else 's'} written, "
+                f"{report.seconds:.2f}s"
             )
         for f in report.failures[:MAX_FAILURES_SHOWN]:
             self.err.print(f"  [red]failed:[/] {escape(_relative(f.describe(), self.root))}")
