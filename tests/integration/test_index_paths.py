@@ -13,7 +13,7 @@ from codeweaver.config import load_settings
 from codeweaver.config.settings import CodeWeaverSettings
 from codeweaver.core.errors import IndexStoreError
 from codeweaver.index import IndexStore, index_project
-from codeweaver.index.pipeline import _writer_lock
+from codeweaver.index.lock import writer_lock
 
 SERIAL = {"concurrency": {"executor": "serial"}}
 
@@ -119,7 +119,7 @@ def test_the_lock_holder_may_reenter_other_threads_may_not(repo: Path) -> None:
         except BaseException as exc:
             errors.append(exc)
 
-    with _writer_lock(first.db_path):
+    with writer_lock(first.db_path):
         assert index_project(repo, settings, paths=["notes.md"]).unchanged == 1
         t = threading.Thread(target=other_thread)
         t.start()

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from codeweaver.core.chunks import CodeChunk
     from codeweaver.core.languages import LanguageInfo
     from codeweaver.engine.chunker.governor import ChunkGovernor
-    from codeweaver.index.pipeline import IndexProgress, IndexReport, Staleness
+    from codeweaver.index.pipeline import IndexProgress, IndexReport
+    from codeweaver.index.staleness import Staleness
     from codeweaver.index.store import IndexStats
     from codeweaver.index.watch import WatchEvent
     from codeweaver.search.results import SearchResult

@@ -10,11 +10,10 @@ from __future__ import annotations
 from codeweaver.index.pipeline import (
     IndexProgress,
     IndexReport,
-    Staleness,
-    check_staleness,
     index_project,
     resolve_db_path,
 )
+from codeweaver.index.staleness import Staleness, check_staleness
 from codeweaver.index.store import IndexStats, IndexStore, MatchRow, default_db_path
 from codeweaver.index.watch import WatchEvent, watch_project
 

@@ -33,7 +33,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -51,7 +50,8 @@ from codeweaver.index.embedding import (
     prepare_embedding,
     record_fingerprint,
 )
-from codeweaver.index.store import FileState, IndexStore, default_db_path, prepare_db_dir
+from codeweaver.index.lock import writer_lock
+from codeweaver.index.store import FileState, IndexStore, default_db_path
 
 if TYPE_CHECKING:
     from codeweaver.embed.base import Embedder
@@ -59,8 +59,6 @@ if TYPE_CHECKING:
 __all__ = [
     "IndexProgress",
     "IndexReport",
-    "Staleness",
-    "check_staleness",
     "index_project",
     "resolve_db_path",
 ]
@@ -236,7 +234,7 @@ def index_project(
     try:
         # The lock first: --full may recreate the database, which no other writer may be using.
         with (
-            _writer_lock(db_path),
+            writer_lock(db_path),
             IndexStore.open(db_path, recreate_incompatible=full) as store,
         ):
             run = _Run(
@@ -268,71 +266,6 @@ def index_project(
     report.total_chunks = stats.chunks
     report.seconds = time.perf_counter() - started
     return report
-
-
-_HELD_LOCKS: dict[str, int] = {}
-"""Databases whose writer lock this process holds -> the holding thread (it may re-enter)."""
-
-# Writer-lock descriptors this process holds. A forked child (a ``fork`` chunking worker) gets
-# copies of them, and a flock lives as long as any copy: were a child to keep one, a parent killed
-# with SIGKILL would leave its lock behind for as long as the child lives. So each child closes
-# its copies first thing (the parent's lock is unaffected: it holds its own descriptor).
-_held_lock_fds: set[int] = set()
-
-
-def _close_inherited_locks() -> None:
-    for fd in list(_held_lock_fds):
-        with suppress(OSError):
-            os.close(fd)
-    _held_lock_fds.clear()
-    _HELD_LOCKS.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_close_inherited_locks)
-
-
-@contextmanager
-def _writer_lock(db_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside the database: one indexing run per index at a time.
-
-    Readers (``search``, ``status``) do not take it; SQLite's WAL lets them read meanwhile.
-    The thread holding it may take it again (``codeweaver watch`` holds it while it runs and
-    indexes each batch of changes through :func:`index_project`). Forked child processes never
-    keep it (see ``_close_inherited_locks``).
-    """
-    key = str(db_path)
-    if _HELD_LOCKS.get(key) == threading.get_ident():
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: SQLite's own locking is all there is
-        yield
-        return
-    prepare_db_dir(db_path.parent)
-    lock_path = db_path.with_name(db_path.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise IndexStoreError(f"cannot create the lock file {lock_path}: {exc}") from None
-    _held_lock_fds.add(fd)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise IndexStoreError(
-                f"another `codeweaver index` is writing {db_path} (or a `codeweaver watch` "
-                "keeps it current): wait for it to finish or stop it"
-            ) from None
-        _HELD_LOCKS[key] = threading.get_ident()
-        try:
-            yield
-        finally:
-            del _HELD_LOCKS[key]
-    finally:
-        _held_lock_fds.discard(fd)
-        os.close(fd)  # releases the lock
 
 
 class _Run:
@@ -797,35 +730,6 @@ def _relative_to(path: Path, root: Path) -> str | None:
         return None
 
 
-@dataclass(slots=True)
-class Staleness:
-    """How far an index is behind its directory.
-
-    Size and mtime decide, except that a file whose size is the same and whose mtime moved is
-    hashed: merely touched, it is not modified (as ``index_project`` would find).
-    """
-
-    new: int = 0
-    modified: int = 0
-    deleted: int = 0
-    settings_changed: bool = False
-    examples: list[str] = field(default_factory=list)
-
-    @property
-    def is_stale(self) -> bool:
-        return bool(self.new or self.modified or self.deleted or self.settings_changed)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stale": self.is_stale,
-            "new": self.new,
-            "modified": self.modified,
-            "deleted": self.deleted,
-            "settings_changed": self.settings_changed,
-            "examples": self.examples,
-        }
-
-
 def _same_content(path: str, digest: str) -> bool:
     """True when the file at ``path`` still hashes to ``digest`` (False if it cannot be read;
     never blocks, should it have become a FIFO)."""
@@ -835,68 +739,3 @@ def _same_content(path: str, digest: str) -> bool:
             return content_hash(fh.read()) == digest
     except OSError:
         return False
-
-
-def _modified(old: FileState, found: DiscoveredFile) -> bool:
-    if old.status == "failed" or old.size != found.size:
-        return True
-    if old.mtime_ns == found.mtime_ns:
-        return False
-    return old.content_hash is None or not _same_content(found.path, old.content_hash)
-
-
-def check_staleness(
-    root: str | Path,
-    settings: CodeWeaverSettings,
-    store: IndexStore,
-    *,
-    governor: ChunkGovernor | None = None,
-    fingerprint: str | None = None,
-    max_examples: int = 10,
-) -> Staleness:
-    """Compare ``root`` with what ``store`` holds: files new, modified or deleted since.
-
-    ``fingerprint``, when given, is the chunking fingerprint a run would use (instead of
-    ``governor``'s): ``codeweaver status`` knows it without loading the embedding model.
-    """
-    root_path = Path(root).resolve()
-    if governor is None:
-        governor = ChunkGovernor(settings.chunker)
-    out = Staleness()
-    states = store.file_states()
-    probe = _Run(
-        root_path,
-        settings,
-        governor,
-        store,
-        IndexReport(root_path, store.db_path),
-        full=False,
-        progress=None,
-    )
-    stored = store.fingerprint
-    if fingerprint is not None:
-        probe.fingerprint = fingerprint
-    out.settings_changed = stored is not None and stored != probe.fingerprint
-    seen: set[str] = set()
-
-    def note(rel: str) -> None:
-        if len(out.examples) < max_examples:
-            out.examples.append(rel)
-
-    for item in probe._discover():
-        rel = probe._rel(item.path) if isinstance(item, SkipRecord) else item.rel_path
-        if rel is None or probe._is_ours(rel):
-            continue
-        seen.add(rel)
-        old = states.get(rel)
-        if old is None:
-            out.new += 1
-            note(f"new: {rel}")
-        elif isinstance(item, DiscoveredFile) and _modified(old, item):
-            out.modified += 1
-            note(f"modified: {rel}")
-    for rel in states:
-        if rel not in seen:
-            out.deleted += 1
-            note(f"deleted: {rel}")
-    return out

@@ -43,10 +43,10 @@ from codeweaver.core.discovery import IGNORE_FILENAME, VCS_DIRS
 from codeweaver.core.errors import CodeWeaverError, DiscoveryError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.index.embedding import prepare_embedding, record_fingerprint
+from codeweaver.index.lock import writer_lock
 from codeweaver.index.pipeline import (
     IndexReport,
     ProgressCallback,
-    _writer_lock,
     index_project,
     resolve_db_path,
 )
@@ -216,7 +216,7 @@ def _watch(
 
     with IndexStore.open(db_path):  # creates its folder, where the lock lives; checks the version
         pass
-    with _writer_lock(db_path):
+    with writer_lock(db_path):
         # Watch first, index second: a change made while the initial index runs is caught.
         watcher = _start_watcher(root_path, force_polling)
         try:
