@@ -451,6 +451,20 @@ def char_cut(data: bytes, lo: int, target: int) -> int:
     return space + 1 if space > lo else target
 
 
+def best_cut(data: bytes, lo: int, target: int, aligned: int, anywhere: int) -> int:
+    """Where a piece of ``[lo, ...)`` that may reach ``target`` ends: a syntax boundary at a line
+    start (``aligned``) that keeps the piece at least half full, else a line start, else any
+    syntax boundary (``anywhere``), else a character boundary (-1: no such syntax boundary)."""
+    line = line_cut(data, lo, target)
+    if aligned > lo and (line < 0 or aligned >= lo + (target - lo) // 2):
+        return aligned
+    if line > lo:
+        return line
+    if anywhere > lo:
+        return anywhere
+    return char_cut(data, lo, target)
+
+
 def pack(
     items: list[Item],
     measure: Measure,
@@ -611,15 +625,7 @@ def pack(
                     pos = end
                 break
             aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
-            line = line_cut(data, pos, target)
-            if aligned > pos and (line < 0 or aligned - pos >= (target - pos) // 2):
-                b = aligned  # a syntax boundary at a line start that keeps the piece full enough
-            elif line > pos:
-                b = line
-            elif anywhere > pos:
-                b = anywhere
-            else:
-                b = char_cut(data, pos, target)
+            b = best_cut(data, pos, target, aligned, anywhere)
             kinds = tuple(dict.fromkeys(g_kinds))
             oversized = not fits(pos, b)
             out.append(RawChunk(pos, b, kinds, g_path, oversized, GROUP, scope_of(g_path)))

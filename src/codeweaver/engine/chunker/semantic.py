@@ -51,10 +51,9 @@ from codeweaver.engine.chunker.packing import (
     Measure,
     RawChunk,
     Scope,
-    char_cut,
+    best_cut,
     child_path,
     header_start,
-    line_cut,
     prose_cut,
 )
 from codeweaver.engine.chunker.syntax import (
@@ -507,15 +506,7 @@ class _Walk:
             b = prose_cut(data, half, target) if prose else -1
             if b < 0:
                 aligned, anywhere = _syntax_cut(data, node, pos, target) if node else (-1, -1)
-                line = line_cut(data, pos, target)
-                if aligned > pos and (line < 0 or aligned >= half):
-                    b = aligned
-                elif line > pos:
-                    b = line
-                elif anywhere > pos:
-                    b = anywhere
-                else:
-                    b = char_cut(data, pos, target)
+                b = best_cut(data, pos, target, aligned, anywhere)
             if b >= half:
                 b = max(half, header_start(data, pos, b, self.hash_comments))
             out.append(RawChunk(pos, b, kinds, path, not fits(pos, b), role, scope))
