@@ -246,3 +246,36 @@ def test_a_folder_linked_inside_the_repository_is_indexed_and_found_once(
     )
     assert (report.new, report.skipped) == (2, 1)
     assert paths(search(root, "Deserializer")) == ["serde_core/src/de.rs"]
+
+
+def _spread_by_sorting(scored, by_id, limit, decay):  # type: ignore[no-untyped-def]
+    """The rule `_spread` implements, written the slow obvious way: every candidate by score,
+    each further chunk of a file decayed, until the next score cannot enter the best `limit`."""
+    taken: dict[str, int] = {}
+    picked: list[tuple[float, int]] = []
+    for rid in sorted(scored, key=lambda r: -scored[r]):
+        if len(picked) >= limit and scored[rid] <= sorted(p for p, _ in picked)[-limit]:
+            break
+        path = by_id[rid].path
+        picked.append((scored[rid] * decay ** taken.get(path, 0), rid))
+        taken[path] = taken.get(path, 0) + 1
+    picked.sort(key=lambda t: -t[0])
+    return [(rid, s) for s, rid in picked[:limit]]
+
+
+@pytest.mark.parametrize(("candidates", "limit"), [(30, 10), (900, 300), (3000, 1000), (50, 80)])
+def test_spreading_results_over_files_keeps_the_best_of_each_list(
+    candidates: int, limit: int
+) -> None:
+    import random
+    from types import SimpleNamespace
+
+    from codeweaver.search.keyword import _spread
+
+    rng = random.Random(candidates)
+    by_id = {
+        i: SimpleNamespace(path=f"f{rng.randrange(candidates // 5 + 1)}.py")
+        for i in range(candidates)
+    }
+    scored = {i: rng.choice([1.0, 0.5, rng.random()]) for i in range(candidates)}  # ties too
+    assert _spread(scored, by_id, limit, 0.3) == _spread_by_sorting(scored, by_id, limit, 0.3)  # type: ignore[arg-type]

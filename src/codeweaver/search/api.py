@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from codeweaver.embed.base import Embedder
 
 __all__ = ["search"]
+
+log = logging.getLogger(__name__)
 
 
 def search(
@@ -82,13 +85,16 @@ def _search(
         ) from None
 
     if embedder is None:
-        try:
+        try:  # it checks that the index holds vectors of the model it returns
             embedder = query_embedder(store, settings)
-        except SearchError:
+        except SearchError as exc:
             if mode == "auto":  # vectors of another model, or it will not load: keyword still works
+                log.warning("keyword search only: %s", exc)
                 return keyword_search(store, query, limit=limit)
             raise
-    if embedder is None or not _has_vectors(store, embedder):
+    elif not _has_vectors(store, embedder):
+        embedder = None
+    if embedder is None:
         if mode == "auto":
             return keyword_search(store, query, limit=limit)
         raise SearchError(

@@ -24,7 +24,7 @@ measured on a public code-search benchmark, ``python -m benchmarks search``):
 
 from __future__ import annotations
 
-import math
+import heapq
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -203,17 +203,19 @@ def _spread(
     order = sorted(scored, key=lambda rid: -scored[rid])
     taken: dict[str, int] = defaultdict(int)
     picked: list[tuple[float, int]] = []
-    floor = -math.inf
+    best: list[float] = []  # min-heap of the ``limit`` best effective scores: best[0] is the floor
     for rid in order:
         s = scored[rid]
-        if len(picked) >= limit and s <= floor:
-            break
+        if len(best) >= limit and s <= best[0]:
+            break  # scores only fall from here, and decay never raises one
         path = by_id[rid].path
         eff = s * decay ** taken[path]
         taken[path] += 1
         picked.append((eff, rid))
-        if len(picked) >= limit:
-            floor = sorted((p for p, _ in picked), reverse=True)[limit - 1]
+        if len(best) < limit:
+            heapq.heappush(best, eff)
+        elif eff > best[0]:
+            heapq.heapreplace(best, eff)
     picked.sort(key=lambda t: -t[0])
     return [(rid, s) for s, rid in picked[:limit]]
 
