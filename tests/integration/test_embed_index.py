@@ -309,3 +309,19 @@ def test_status_after_a_watch_needs_no_model_either(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     watch.close()
     _up_to_date_without(model, repo)
+
+
+def test_chunks_of_a_file_deleted_before_they_were_embedded_are_not_embedded(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    from codeweaver.embed.static import StaticEmbedder
+
+    repo = _repo(tmp_path / "repo")
+    index_project(repo, load_settings(repo, embedding={"provider": "none"}))  # keyword-only
+    gone = _hashes(repo)
+    (repo / "text.py").unlink()
+    report = _index(repo, StaticEmbedder(str(static_model_path)))
+    left = _hashes(repo)
+    assert report.deleted == 1 and left < gone
+    assert report.embedding.embedded == len(left)  # the deleted file's chunks were not embedded
+    assert report.embedding.pruned == 0

@@ -109,3 +109,22 @@ def test_changed_chunks_are_embedded_in_the_same_update(
     with IndexStore.open(repo / ".codeweaver" / "index.db", create=False) as store:
         status = embedding_status(store)
         assert status["pending"] == 0 and status["models"][0]["vectors"] == 2
+
+
+def test_a_watch_without_a_model_tries_to_load_it_once(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # auto, and the default model is not available offline: keyword-only, said once at the start
+    settings = load_settings(repo, chunker=SERIAL)
+    stop = threading.Event()
+    notices = []
+    with caplog.at_level("WARNING", logger="codeweaver.index.watch"):
+        for event in watch_project(repo, settings, stop=stop, settle_ms=20):
+            if event.report is not None:
+                notices.append(event.report.embedding.notice)
+            if event.kind == "ready":
+                (repo / "b.py").write_text("def beta():\n    return 2\n")
+            elif event.kind == "update":
+                stop.set()
+    assert notices == [None, None]  # no run tried the model again
+    assert [r.message for r in caplog.records if "keyword-only" in r.message]

@@ -160,6 +160,8 @@ def print_index_report(report: IndexReport, *, quiet: bool = False, verbose: boo
         if report.rebuild:
             out.print(f"  re-chunked every file: {escape(report.rebuild)}")
         _print_embedding(out, report)
+    elif report.embedding.failed:  # -q: errors still show
+        _print_embedding(out, report)
     if verbose and report.skips:
         out.print(f"[bold]{len(report.skips)} file(s) skipped:[/]")
         for skip in report.skips:
@@ -495,6 +497,12 @@ class WatchLog:
             )
         for f in report.failures[:MAX_FAILURES_SHOWN]:
             self.err.print(f"  [red]failed:[/] {escape(_relative(f.describe(), self.root))}")
+        e = report.embedding
+        for ef in e.failures[:MAX_FAILURES_SHOWN]:
+            where = f"{ef.path} {ef.symbol}".strip()
+            self.err.print(f"  [red]not embedded[/] {escape(where)}: {escape(ef.error)}")
+        if e.notice and (e.failed or not self.quiet):
+            self.err.print(f"  [yellow]{escape(e.notice)}[/]")
 
     def stopped(self) -> None:
         if not self.quiet:

@@ -337,11 +337,11 @@ class _Run:
             batch_size=conc.batch_size,
             stats=stats,
         )
-        writer = _Writer(self)
-        writer.start()
         stage = self.stage
         if stage is not None:
-            stage.start()
+            stage.start()  # first: should it fail, no writer thread is left waiting
+        writer = _Writer(self)
+        writer.start()
         try:
             for result in results:
                 if stage is not None:
@@ -361,16 +361,18 @@ class _Run:
             writer.join()
             self.report.executor = stats.executor
             self.report.workers = stats.workers
-        if stage is not None:
-            if writer.error is None:
-                stage.finish()
-            else:
+        try:
+            writer.raise_error()
+            self._fail_missing_results()
+            gone = [p for p in self.states if p not in self.seen]
+            if gone:
+                self.report.deleted = store.delete_files(gone)
+        except BaseException:
+            if stage is not None:
                 stage.abort()
-        writer.raise_error()
-        self._fail_missing_results()
-        gone = [p for p in self.states if p not in self.seen]
-        if gone:
-            self.report.deleted = store.delete_files(gone)
+            raise
+        if stage is not None:  # after the deletes: chunks of deleted files are not embedded
+            stage.finish()
         store.set_meta("updated_at", str(time.time()))
         self.progress.discovery_done = True
         self._emit()

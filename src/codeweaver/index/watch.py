@@ -176,6 +176,13 @@ def watch_project(
     # The embedder (and the governor sized for it) once for the whole watch, not per batch.
     owned = embedder is None
     embedder, governor, sized = prepare_embedding(settings, embedder, governor, db_path)
+    if embedder is None and settings.embedding.provider != "none":
+        # Keyword-only for the whole watch: no batch tries (and waits for) the model again.
+        if sized.notice:
+            log.warning("%s", sized.notice)
+        settings = settings.model_copy(
+            update={"embedding": settings.embedding.model_copy(update={"provider": "none"})}
+        )
     try:
         yield from _watch(
             root_path,
