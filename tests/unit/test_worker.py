@@ -195,7 +195,7 @@ def test_decoded_chunks_equal_the_chunks_the_worker_made(
     seen = 0
     for file in corpus.values():
         direct = process_file(file, governor).chunks
-        decoded = [worker._decode_chunk(c) for c in encode_result(process_file(file, governor))[1]]
+        decoded = decode_result(encode_result(process_file(file, governor)), file).chunks
         for made, back in zip(direct, decoded, strict=True):
             rebuilt = CodeChunk(
                 made.path,

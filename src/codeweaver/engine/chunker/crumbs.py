@@ -23,6 +23,7 @@ from codeweaver.engine.chunker.packing import (
     GROUP,
     HEADER,
     MAX_SYMBOL_DEPTH,
+    WHITESPACE,
     Measure,
     RawChunk,
     Scope,
@@ -30,7 +31,6 @@ from codeweaver.engine.chunker.packing import (
 
 __all__ = ["merge_crumbs"]
 
-_WS = b" \t\n\r\f\v"
 _LABEL_MAX = 120  # the label of a chunk holding several small definitions (``f, g, h``)
 _CLOSE_FIRST = (b"}", b")", b"]")
 # A line of closing brackets (and ``;``/``,``), or ``end``, with maybe a comment after it.
@@ -52,7 +52,7 @@ def merge_crumbs(chunks: list[RawChunk], measure: Measure, min_chars: int) -> li
     data = measure.data
     fits = measure.fits
     need = max(1, min_chars)
-    ascii_ = data.isascii()
+    ascii_ = measure.is_ascii
     # A chunk whose first ``window`` bytes hold ``enough`` non-whitespace bytes is no crumb (a
     # character takes 1 to 4 bytes): most chunks are decided by that look at their head.
     enough = need if ascii_ else 4 * need
@@ -69,7 +69,7 @@ def merge_crumbs(chunks: list[RawChunk], measure: Measure, min_chars: int) -> li
                 weights[k - 1] = _weight(data, p.start, p.end, need, ascii_)
         # Non-whitespace characters, or ``need`` if there are that many: the head is enough.
         end = chunks[k].end
-        if len(data[start : min(end, start + window)].translate(None, _WS)) >= enough:
+        if len(data[start : min(end, start + window)].translate(None, WHITESPACE)) >= enough:
             weights.append(need)
         else:
             weights.append(_weight(data, start, end, need, ascii_))
@@ -116,7 +116,7 @@ def merge_crumbs(chunks: list[RawChunk], measure: Measure, min_chars: int) -> li
 
 def _closes(data: bytes, c: RawChunk) -> bool:
     """Whether ``c`` starts with a closing bracket (it never takes what follows it along)."""
-    return data[c.start : c.start + 64].lstrip(_WS)[:1] in _CLOSE_FIRST
+    return data[c.start : c.start + 64].lstrip(WHITESPACE)[:1] in _CLOSE_FIRST
 
 
 def _closer_back(
@@ -138,7 +138,7 @@ def _closer_back(
 
 def _weight(data: bytes, start: int, end: int, need: int, ascii_: bool) -> int:
     """The non-whitespace characters of ``data[start:end]``, or ``need`` if there are more."""
-    solid = len(data[start:end].translate(None, _WS))
+    solid = len(data[start:end].translate(None, WHITESPACE))
     enough = need if ascii_ else 4 * need  # a character takes 1 to 4 bytes
     if ascii_ or solid >= enough:
         return min(need, solid)
@@ -183,12 +183,12 @@ def _goes_forward(
     """Whether crumb ``c`` (which could join ``p``) should join ``nxt`` instead."""
     if not _mergeable(c, nxt, wc, wn, need) or not fits(c.start, nxt.end):
         return False
-    text = data[c.start : c.end].strip(_WS)
+    text = data[c.start : c.end].strip(WHITESPACE)
     if text.startswith(_CLOSERS):
         return False
     if c.role == HEADER or wn < need:
         return True
-    last = text[text.rfind(b"\n") + 1 :].lstrip(_WS)
+    last = text[text.rfind(b"\n") + 1 :].lstrip(WHITESPACE)
     if last.startswith(_COMMENTS) or text.endswith(_OPENERS) or last.startswith(b"@"):
         return True  # a comment, header or decorator describes what follows it
     return nxt.end - nxt.start < p.end - p.start

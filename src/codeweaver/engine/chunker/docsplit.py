@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from codeweaver.engine.chunker.packing import WHITESPACE
 from codeweaver.engine.chunker.syntax import ATTACH
 
 __all__ = ["doc_start"]
@@ -27,7 +28,6 @@ _LINES = {
     _PARA: re.compile(rb"(?m)^" + _PARA_BODY),
     _SENTENCE: re.compile(rb"(?m)^" + _SENTENCE_BODY),
 }
-_WS = b" \t\n\r\f\v"
 
 
 def doc_start(
@@ -81,10 +81,10 @@ def doc_start(
         return -1
     # Leave a solid part before it (not a crumb) when a later line allows it.
     lo = first
-    if len(data[start:lo].translate(None, _WS)) < min_chars:
+    if len(data[start:lo].translate(None, WHITESPACE)) < min_chars:
         y = lo
         while 0 <= y < keep:
-            if len(data[start:y].translate(None, _WS)) >= min_chars:
+            if len(data[start:y].translate(None, WHITESPACE)) >= min_chars:
                 lo = y
                 break
             nl = data.find(b"\n", y, keep)

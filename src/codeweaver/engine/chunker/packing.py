@@ -14,8 +14,8 @@ Rules, in order (``packing="definition"``, the default):
 
 * an item whose symbol path differs from the pending group's flushes the group;
 * a definition that fits the budget is one chunk of its own (the group before it is flushed);
-  one that fits only without the comments above it, its line's indentation or the blank lines
-  after it sheds those to its neighbours and stays whole;
+  one that fits only without the blank lines after it sheds those to the chunk after it and
+  stays whole;
 * a non-definition that fits joins the pending group while the group stays within the budget;
 * an item that does not fit is handed back to the chunker to be *expanded* into smaller items
   (its syntax children); an item that cannot be expanded is cut at line, then character,
@@ -43,6 +43,7 @@ __all__ = [
     "HASH_COMMENTS",
     "HEADER",
     "ROOT_SCOPE",
+    "WHITESPACE",
     "Item",
     "Measure",
     "RawChunk",
@@ -72,13 +73,6 @@ class Item(NamedTuple):
     handle: object = None
     # For a definition: its own label (e.g. "def parse"), appended to ``path`` for its chunk.
     label: str = ""
-    # When too big: True = split into its syntax children (a body whose definitions matter);
-    # False = the chunker may cut it at the best syntax boundary near the budget instead.
-    scope: bool = False
-    # For a definition: where its own node starts, after any comments/attributes folded in
-    # above it and its line's indentation. If only those push it over the budget, they go to
-    # the chunks beside it and the definition stays whole.
-    core: int = -1
 
 
 # Symbol paths keep the outermost and innermost scopes of deeper nestings (bounded size).
@@ -100,7 +94,7 @@ class Scope:
     """Where a chunk sits: the definition (or the file) around it, compared by identity.
 
     ``path`` is its symbol path as shown (capped for deep nesting, see
-    ``semantic.child_path``), ``parent`` the scope around it and ``depth`` the real nesting, so
+    :func:`child_path`), ``parent`` the scope around it and ``depth`` the real nesting, so
     whether one scope lies inside another stays exact however deep the file nests.
     """
 
@@ -152,14 +146,12 @@ _HEAD_PROBES = 4
 _SPEND_FACTOR = 8
 _SPEND_FLOOR = 1 << 16
 _new = tuple.__new__
-_SPACE = b" \t\n\r\f\v"
+WHITESPACE = b" \t\n\r\f\v"
+"""The bytes ``bytes.strip()`` removes (ASCII whitespace)."""
 # Marks, on the stack, the end of a split definition's children.
 _SCOPE_END = "\0scope-end"
 # A split definition's one-line closing tail up to this long joins the chunk before it.
 _TAIL_MAX = 96
-# Given an item too big to place, a piece start ``lo`` and the furthest end that fits ``target``:
-# (the last syntax boundary in (lo, target] at a line start, the last one anywhere), -1 for none.
-Cutter = Callable[[Item, int, int], tuple[int, int]]
 
 
 class Measure:
@@ -343,35 +335,22 @@ def _char_boundary(data: bytes, pos: int, floor: int) -> int:
     return pos
 
 
-def _tighten(
-    data: bytes, fits: Callable[[int, int], bool], start: int, end: int, core: int
-) -> tuple[int, int] | None:
-    """The widest range of a definition's item that fits, shedding in turn its trailing blank
-    lines, its last newline, the comments above it (up to ``core``'s line) and that line's
-    indentation (down to ``core``, the node's first byte); None when none fits.
-
-    ``core`` < 0: only the tail may be shed.
-    """
+def _tighten(data: bytes, fits: Callable[[int, int], bool], start: int, end: int) -> int:
+    """The furthest end of a definition's item that fits, shedding in turn its trailing blank
+    lines and its last newline; -1 when none fits."""
     bare = end  # the end without trailing whitespace (scanned back: no copy of a big item)
-    while bare > start and data[bare - 1] in _SPACE:
+    while bare > start and data[bare - 1] in WHITESPACE:
         bare -= 1
-    ends = [end]
+    ends = []
     if data[bare : bare + 2] == b"\r\n":
         ends.append(bare + 2)
     elif data[bare : bare + 1] == b"\n":
         ends.append(bare + 1)
     ends.append(bare)
-    starts = [start]
-    if start < core < end:
-        line = data.rfind(b"\n", start, core) + 1
-        if start < line < core and not data[line:core].strip():
-            starts.append(line)
-        starts.append(core)
-    for s in starts:
-        for e in ends:
-            if e > s and (s, e) != (start, end) and fits(s, e):
-                return s, e
-    return None
+    for e in ends:
+        if e > start and e != end and fits(start, e):
+            return e
+    return -1
 
 
 def line_cut(data: bytes, lo: int, target: int) -> int:
@@ -469,7 +448,6 @@ def pack(
     items: list[Item],
     measure: Measure,
     expand: Expander,
-    cut: Cutter | None = None,
     *,
     greedy: bool = False,
     deadline: float | None = None,
@@ -524,7 +502,7 @@ def pack(
         steps += 1
         if deadline is not None and not steps & every and time.monotonic() > deadline:
             raise ChunkTimeoutError("chunking ran past the per-file time limit")
-        start, end, kind, is_def, path, _, label, _, _ = item
+        start, end, kind, is_def, path, _, label = item
         if kind is _SCOPE_END:
             # The split definition that began at ``item.handle`` is done. Its closing tail
             # ("}", "end", "};  // namespace x") stays with the chunk before it, not alone.
@@ -550,19 +528,13 @@ def pack(
         if is_def and not greedy:
             ok = fits(start, end)
             if not ok:
-                # A definition that fits on its own but not with what its item carries around
-                # it (comments above, its line's indentation, blank lines after) stays whole;
-                # what is shed goes to the chunks beside it.
-                tight = _tighten(data, fits, start, end, item.core)
-                if tight is not None:
-                    t_start, t_end = tight
+                # A definition that fits on its own but not with the blank lines after it stays
+                # whole; what is shed goes to the chunk after it.
+                t_end = _tighten(data, fits, start, end)
+                if t_end >= 0:
                     if t_end < end:
                         stack.append(Item(t_end, end, "whitespace", False, item.path, None))
-                    stack.append(item._replace(start=t_start, end=t_end, core=-1))
-                    if t_start > start:
-                        if data[start:t_start].strip():
-                            flush()  # its doc comment stands alone rather than join the code above
-                        stack.append(Item(start, t_start, "comment", False, item.path, None))
+                    stack.append(item._replace(end=t_end))
                     continue
             if ok:
                 if g_header and g_end == start and g_end - g_start <= small and fits(g_start, end):
@@ -604,8 +576,7 @@ def pack(
             stack.extend(reversed(children))
             continue
         # Otherwise cut it, continuing the pending group: each piece ends at the best boundary
-        # before the furthest point that fits (a syntax boundary at a line start, then a line
-        # start, then any syntax boundary, then a character boundary).
+        # before the furthest point that fits (a line start, else a character boundary).
         if is_def:
             flush()
             path = (*path, label)  # the pieces of a definition sit inside it
@@ -624,8 +595,7 @@ def pack(
                     out.append(RawChunk(pos, end, kinds, g_path, True, GROUP, scope_of(g_path)))
                     pos = end
                 break
-            aligned, anywhere = cut(item, pos, target) if cut is not None else (-1, -1)
-            b = best_cut(data, pos, target, aligned, anywhere)
+            b = best_cut(data, pos, target, -1, -1)
             kinds = tuple(dict.fromkeys(g_kinds))
             oversized = not fits(pos, b)
             out.append(RawChunk(pos, b, kinds, g_path, oversized, GROUP, scope_of(g_path)))

@@ -47,7 +47,8 @@ from codeweaver.engine.chunker.packing import (
     GROUP,
     HASH_COMMENTS,
     HEADER,
-    MAX_SYMBOL_DEPTH,
+    ROOT_SCOPE,
+    WHITESPACE,
     Measure,
     RawChunk,
     Scope,
@@ -73,7 +74,7 @@ from codeweaver.engine.chunker.syntax import (
     resolve_definition,
 )
 
-__all__ = ["child_path", "semantic_spans"]
+__all__ = ["semantic_spans"]
 
 Node = Any  # tree_sitter.Node
 
@@ -83,7 +84,6 @@ _ITEMIZE_MAX_CHILDREN = 24
 # How far up from the node at the cut point to look for a better boundary.
 _MAX_CUT_DEPTH = 48
 _SLOW = MAYBE_DEF
-_WS = b" \t\n\r\f\v"
 # Frame flags.
 _F_SCOPE = 1  # children too big are split child by child whatever their number
 _F_BODY = 2  # its named children are statements or members (each releases a pending header)
@@ -178,7 +178,7 @@ class _Walk:
         # as their parent's), ``scope`` the definition (or file) it sits in.
         self.pos = 0
         self.kids: list[int] = []
-        self.scope = Scope(())
+        self.scope = ROOT_SCOPE
         # Where the header of the construct being split begins (it travels with what follows),
         # -1 for none; ``hold == pos`` with kids: the group is nothing but a header.
         self.hold = -1
@@ -251,7 +251,7 @@ class _Walk:
         if cat & MAYBE_DEF:
             d = c if cat & DEF_KIND else resolve_definition(c)
             if d is not None:
-                self.definition(f, i, c, k, d, s)
+                self.definition(f, i, c, k, d)
                 return
         grow = self.grow
         # (with a token counter, a run that fits with the group fits alone: no need to count it)
@@ -346,7 +346,7 @@ class _Walk:
         d = resolve_definition(kids[j])
         if d is None:
             return False
-        self.definition(f, j, kids[j], kids[j].kind_id, d, f.starts[j])
+        self.definition(f, j, kids[j], kids[j].kind_id, d)
         return True
 
     def run_start(self, f: _Frame, i: int) -> int:
@@ -364,7 +364,7 @@ class _Walk:
             c = kids[j - 1]
             if not cats[c.kind_id] & ATTACH:
                 break
-            end = c.end_byte
+            end = c.end_byte  # _newlines(), inlined: this loop runs for every attached comment
             if end and data[end - 1] == 0x0A:  # a comment that holds its newline
                 end -= 1
             if count(b"\n", end, starts[j]) > 1:
@@ -551,7 +551,7 @@ class _Walk:
         self.kids = [k] if self.pos < e else []
         self.hold = self.hs = -1
 
-    def definition(self, f: _Frame, i: int, c: Node, k: int, d: Node, s: int) -> None:
+    def definition(self, f: _Frame, i: int, c: Node, k: int, d: Node) -> None:
         """Place a definition: whole when it fits, else its doc comment apart, else split."""
         data = self.data
         kids = f.kids
@@ -563,7 +563,7 @@ class _Walk:
         scope = f.scope
         path = scope.path
         label = definition_label(d, data, self.language)
-        inner = (*path, label) if len(path) < MAX_SYMBOL_DEPTH else child_path(path, label)
+        inner = child_path(path, label)
         first = i
         lead: list[Node] = []
         if i and cats[kids[i - 1].kind_id] & ATTACH:
@@ -691,7 +691,7 @@ class _Walk:
         data = self.data
         fits = self.fits
         bare = de
-        while bare > core and data[bare - 1] in _WS:
+        while bare > core and data[bare - 1] in WHITESPACE:
             bare -= 1
         if not fits(core, bare):
             return None  # not even the definition alone: it is split

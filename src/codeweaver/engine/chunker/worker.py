@@ -34,13 +34,12 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, cast
+from typing import cast
 
 import cloudpickle
 
 from codeweaver.core.chunks import (
     ChunkRow,
-    CodeChunk,
     FailureRecord,
     FailureStage,
     SkipRecord,
@@ -297,6 +296,7 @@ def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
     """Rebuild the :class:`FileResult` that :func:`encode_result` was given."""
     status, rows, file_hash, skip, failure, seconds = compact
     # (the parent of a process run decodes every chunk: one call each, fields unpacked here)
+    # The row layout unpacked below is CodeChunk.to_row's (CodeChunk.from_row unpacks the same).
     chunks = [
         trusted_chunk(path, lang, text, sb, eb, sl, el, kinds, symbols, ordinal, big, how)
         for (text, sb, eb, sl, el, kinds, symbols, big), path, lang, ordinal, how in rows
@@ -320,13 +320,6 @@ def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
             else None
         ),
         seconds=seconds,
-    )
-
-
-def _decode_chunk(c: CompactChunk) -> CodeChunk:
-    row, path, language, ordinal, chunker = c
-    return CodeChunk.from_row(
-        row, path=path, language=language, ordinal=ordinal, chunker=cast(Any, chunker)
     )
 
 
