@@ -325,3 +325,20 @@ def test_chunks_of_a_file_deleted_before_they_were_embedded_are_not_embedded(
     assert report.deleted == 1 and left < gone
     assert report.embedding.embedded == len(left)  # the deleted file's chunks were not embedded
     assert report.embedding.pruned == 0
+
+
+def test_a_run_limited_to_some_paths_embeds_what_it_wrote_and_leaves_the_backlog(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    from codeweaver.embed.static import StaticEmbedder
+
+    repo = _repo(tmp_path / "repo")
+    index_project(repo, load_settings(repo, embedding={"provider": "none"}))  # keyword-only
+    (repo / "digest.py").write_text("def compute_sha1(data):\n    return data\n")
+    embedder = StaticEmbedder(str(static_model_path))
+    settings = load_settings(repo, embedding={"provider": "none"})
+    limited = index_project(repo, settings, embedder=embedder, paths=["digest.py"])
+    assert limited.ok and limited.embedding.embedded == 1  # the saved file's chunk only
+    assert limited.embedding.pending == len(_hashes(repo)) - 1  # a save does not scan the rest
+    whole = _index(repo, embedder)  # the next whole run embeds the backlog
+    assert whole.embedding.embedded == len(_hashes(repo)) - 1

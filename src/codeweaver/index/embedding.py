@@ -271,7 +271,11 @@ class EmbeddingStage:
         *,
         header_tokens: int = 32,
         on_progress: Callable[[int], None] | None = None,
+        whole_index: bool = True,
     ) -> None:
+        """``whole_index``: also embed the backlog earlier runs left and prune vectors no chunk
+        needs, both scans of the whole index. A run limited to some paths (a watch update)
+        leaves them to the next whole run: a save costs what it changed, not the index size."""
         from codeweaver.embed import embedder_spec
         from codeweaver.embed.budget import HeaderFitter
 
@@ -282,6 +286,7 @@ class EmbeddingStage:
         self._fit = HeaderFitter(embedder, header_tokens)
         self._spec = embedder_spec(embedder)
         self._on_progress = on_progress
+        self._whole_index = whole_index
         self._high_water = max(HIGH_WATER_BATCHES * embedder.batch_size, 256)
         self._queue: deque[_Item] = deque()
         self._cond = threading.Condition()
@@ -352,7 +357,7 @@ class EmbeddingStage:
                 raise IndexStoreError(f"cannot store vectors: {self._error}") from self._error
             writer = self._writer
             assert writer is not None
-            if not self._gave_up:
+            if self._whole_index and not self._gave_up:
                 self.report.pruned = vx.prune_vectors(writer, self.model)
             self.report.pending = vx.count_pending(writer, self.model)
             if vx.vectors_generation(writer) != self._generation:
@@ -400,6 +405,8 @@ class EmbeddingStage:
         embedded.
         """
         yield from self._live()
+        if not self._whole_index:
+            return
         size = self.embedder.batch_size
         assert self._reader is not None
         backlog: list[_Item] = []

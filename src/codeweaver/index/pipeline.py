@@ -254,6 +254,7 @@ def index_project(
                     embedding,
                     header_tokens=settings.embedding.header_tokens,
                     on_progress=run.embedded,
+                    whole_index=run.scope is None,
                 )
             run.run()
             stats = store.stats()
