@@ -413,3 +413,15 @@ def test_failed_files_exit_1_are_listed_and_shown_by_status(repo: Path) -> None:
 
     fixed = index_json(repo)  # normal limit: the failed files are retried and succeed
     assert fixed["failed"] == 0 and fixed["changed"] >= 1
+
+
+def test_status_counts_a_file_that_is_now_skipped_as_modified(repo: Path) -> None:
+    index_json(repo)
+    (repo / "new.py").write_bytes(b"\x00binary now\n")  # new, and skipped as binary
+    index_json(repo)
+    assert json.loads(run_cli("status", str(repo), "--json").stdout)["stale"]["stale"] is False
+    (repo / "pkg/strings.py").write_bytes(b"\x00\x01 it became binary\n")
+    stale = json.loads(run_cli("status", str(repo), "--json").stdout)["stale"]
+    assert stale["modified"] == 1 and "modified: pkg/strings.py" in stale["examples"]
+    index_json(repo)  # index drops its chunks; status agrees it is then up to date
+    assert json.loads(run_cli("status", str(repo), "--json").stdout)["stale"]["stale"] is False

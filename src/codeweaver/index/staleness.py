@@ -11,7 +11,7 @@ from codeweaver.config import CodeWeaverSettings
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.engine.chunker.governor import ChunkGovernor
-from codeweaver.index.pipeline import IndexReport, _Run, _same_content
+from codeweaver.index.pipeline import IndexReport, _Run, _same_content, _skip_reason
 from codeweaver.index.store import FileState, IndexStore
 
 __all__ = ["Staleness", "check_staleness"]
@@ -69,7 +69,7 @@ def check_staleness(
     ``governor``'s): ``codeweaver status`` knows it without loading the embedding model.
     """
     root_path = Path(root).resolve()
-    if governor is None:
+    if governor is None:  # (with ``fingerprint`` given, only for the probe's discovery settings)
         governor = ChunkGovernor(settings.chunker)
     out = Staleness()
     states = store.file_states()
@@ -101,7 +101,12 @@ def check_staleness(
         if old is None:
             out.new += 1
             note(f"new: {rel}")
-        elif isinstance(item, DiscoveredFile) and _modified(old, item):
+        elif (
+            _modified(old, item)
+            if isinstance(item, DiscoveredFile)
+            # a file discovery now skips (it became binary, too large...): as index would see it
+            else old.status != "skipped" or old.reason != _skip_reason(item)
+        ):
             out.modified += 1
             note(f"modified: {rel}")
     for rel in states:
