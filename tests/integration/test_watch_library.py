@@ -128,3 +128,24 @@ def test_a_watch_without_a_model_tries_to_load_it_once(
                 stop.set()
     assert notices == [None, None]  # no run tried the model again
     assert [r.message for r in caplog.records if "keyword-only" in r.message]
+
+
+def test_the_vector_cache_of_an_index_inside_the_tree_does_not_trigger_updates(
+    repo: Path, static_model_path: Path
+) -> None:
+    from codeweaver.embed.static import StaticEmbedder
+
+    db = repo / "idx" / "index.db"  # not the default folder: only the index's own files are its
+    settings = load_settings(repo, chunker=SERIAL, index={"db_path": db})
+    stop = threading.Event()
+    kinds = []
+    embedder = StaticEmbedder(str(static_model_path))
+    for event in watch_project(repo, settings, embedder=embedder, stop=stop, settle_ms=20):
+        kinds.append(event.kind)
+        if event.kind == "ready":
+            (repo / "b.py").write_text("def beta():\n    return 2\n")
+        elif event.kind == "update":
+            assert event.report is not None and event.report.embedding.embedded == 1
+            threading.Timer(1.5, stop.set).start()  # long enough for a second batch to show
+    assert (db.parent / "index.db.vectors").is_dir()  # the cache was written in the tree
+    assert kinds == ["ready", "changes", "update"]

@@ -35,7 +35,7 @@ from codeweaver.core.discovery import (
 )
 from codeweaver.core.globs import as_patterns
 
-__all__ = ["WalkScope", "Walker"]
+__all__ = ["RULE_FILES", "WalkScope", "Walker"]
 
 
 @dataclass(slots=True)
@@ -56,7 +56,7 @@ class _Block:
 _Enter = tuple[str, str, bool, "_Block | None", str, tuple[int, int]]
 _Step = DiscoveredFile | SkipRecord | _Enter
 
-_RULE_FILES: Final = frozenset({".gitignore", ".ignore", IGNORE_FILENAME})
+RULE_FILES: Final = frozenset({".gitignore", ".ignore", IGNORE_FILENAME})
 _LOOKAHEAD: Final = 3
 """Levels one ``rignore`` call lists. Each call has a fixed cost (it reads and compiles the ignore
 files of every ancestor), so listing a few levels at once saves most calls; a larger value only
@@ -187,7 +187,7 @@ class Walker:
             yield _unreadable(abs_dir, exc)
             return
         if opts.respect_ignore_files and not ruled:
-            ruled = any(e.name in _RULE_FILES for e in entries) or _has_git_excludes(entries)
+            ruled = any(e.name in RULE_FILES for e in entries) or _has_git_excludes(entries)
         scope = self._scope
         inside = scope is None or scope.covers(rel_dir)
         allowed: set[str] | None = None
@@ -423,7 +423,7 @@ def _ancestors_have_rules(abs_root: str) -> bool:
     them: up to and including the enclosing git repository's top folder)."""
     current = os.path.dirname(abs_root)
     while True:
-        if any(os.path.exists(os.path.join(current, name)) for name in _RULE_FILES):
+        if any(os.path.exists(os.path.join(current, name)) for name in RULE_FILES):
             return True
         git = os.path.join(current, ".git")
         if os.path.isdir(git):

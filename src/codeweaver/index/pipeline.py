@@ -307,10 +307,7 @@ class _Run:
         self.stage: EmbeddingStage | None = None
         self.fresh: list[CodeChunk] = []  # chunks of the transaction in progress, for the stage
         self._root_prefix = str(root).rstrip(os.sep) + os.sep
-        self.db_rel = _relative_to(store.db_path, root)
-        # The default index directory is ours as a whole (the db, its WAL, the .gitignore).
-        parent = store.db_path.parent
-        self.db_dir_rel = _relative_to(parent, root) if parent.name == ".codeweaver" else None
+        self._is_ours = index_files_in(root, store.db_path)
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> None:
@@ -596,20 +593,6 @@ class _Run:
             return None
         return None if self._is_ours(rel) else rel
 
-    def _is_ours(self, rel: str) -> bool:
-        """True for the index's own files when they sit inside the indexed tree."""
-        if self.db_dir_rel is not None and rel.startswith(self.db_dir_rel + "/"):
-            return True
-        return (
-            self.db_rel is not None
-            and rel.startswith(self.db_rel)
-            and (
-                rel == self.db_rel
-                or rel[len(self.db_rel) :] in ("-wal", "-shm", "-journal", ".lock")
-                or rel[len(self.db_rel) :].startswith(".vectors/")  # index.vectors.cache_dir
-            )
-        )
-
     # -- progress --------------------------------------------------------------------------------
     def _discovered(self, *, done: bool) -> None:
         with self._lock:
@@ -724,6 +707,26 @@ def _scope_of(root: Path, paths: Iterable[str | os.PathLike[str]]) -> frozenset[
 
 def _skip_reason(skip: SkipRecord) -> str:
     return f"{skip.reason}: {skip.detail}" if skip.detail else skip.reason
+
+
+def index_files_in(root: Path, db_path: Path) -> Callable[[str], bool]:
+    """A test for POSIX paths relative to ``root``: true for the index's own files when they sit
+    inside the indexed tree (the database, its WAL, journal and lock, its ``.vectors/`` cache,
+    and the default ``.codeweaver/`` folder as a whole), which are never indexed or watched."""
+    db_rel = _relative_to(db_path, root)
+    parent = db_path.parent
+    dir_rel = _relative_to(parent, root) if parent.name == ".codeweaver" else None
+    dir_prefix = None if dir_rel is None else dir_rel + "/"
+
+    def ours(rel: str) -> bool:
+        if dir_prefix is not None and rel.startswith(dir_prefix):
+            return True
+        if db_rel is None or not rel.startswith(db_rel):
+            return False
+        tail = rel[len(db_rel) :]
+        return tail in ("", "-wal", "-shm", "-journal", ".lock") or tail.startswith(".vectors/")
+
+    return ours
 
 
 def _relative_to(path: Path, root: Path) -> str | None:

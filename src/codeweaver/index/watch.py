@@ -39,14 +39,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codeweaver.config import CodeWeaverSettings, load_settings
-from codeweaver.core.discovery import IGNORE_FILENAME, VCS_DIRS
+from codeweaver.core.discovery import VCS_DIRS
 from codeweaver.core.errors import CodeWeaverError, DiscoveryError
+from codeweaver.core.walk import RULE_FILES
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.index.embedding import prepare_embedding, record_fingerprint
 from codeweaver.index.lock import writer_lock
 from codeweaver.index.pipeline import (
     IndexReport,
     ProgressCallback,
+    index_files_in,
     index_project,
     resolve_db_path,
 )
@@ -75,7 +77,6 @@ TICK_MS = 1_000
 PATHS_SHOWN = 100
 """Paths listed in :meth:`WatchEvent.to_dict` (the count is always there)."""
 
-_RULE_FILES = frozenset({".gitignore", ".ignore", IGNORE_FILENAME})
 _QUEUE_LIMIT = "/proc/sys/fs/inotify/max_queued_events"
 
 EventKind = Literal["ready", "changes", "update", "error"]
@@ -305,17 +306,7 @@ class _Scope:
         d = settings.discovery
         self.hidden = d.hidden
         self.rules = d.respect_ignore_files
-        own = {str(db_path) + suffix for suffix in ("", "-wal", "-shm", "-journal", ".lock")}
-        self.own = {
-            p[len(self.prefix) :].replace(os.sep, "/") for p in own if p.startswith(self.prefix)
-        }
-        # the default index folder is ours as a whole (the database, its WAL, its .gitignore)
-        parent = str(db_path.parent)
-        self.own_dir = (
-            parent[len(self.prefix) :].replace(os.sep, "/") + "/"
-            if db_path.parent.name == ".codeweaver" and parent.startswith(self.prefix)
-            else None
-        )
+        self.ours = index_files_in(root, db_path)
 
     def paths(self, changed: Iterable[str]) -> tuple[set[str], str | None]:
         """The paths to update for ``changed``; a note instead when the whole tree is to be."""
@@ -333,7 +324,7 @@ class _Scope:
 
     def _target(self, rel: str) -> str | None:
         """What a change at ``rel`` puts in the update: itself, a folder, "" (everything), None."""
-        if rel in self.own or (self.own_dir is not None and rel.startswith(self.own_dir)):
+        if self.ours(rel):
             return None
         parts = rel.split("/")
         folders, name = parts[:-1], parts[-1]
@@ -347,7 +338,7 @@ class _Scope:
                 return None
         if name in VCS_DIRS:
             return None
-        if self.rules and name in _RULE_FILES:
+        if self.rules and name in RULE_FILES:
             return "/".join(folders)  # the rules apply to the whole folder
         if name.startswith(".") and not self.hidden:
             return None
