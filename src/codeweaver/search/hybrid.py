@@ -34,6 +34,7 @@ from codeweaver.search.keyword import (
     to_result,
 )
 from codeweaver.search.results import SearchResult
+from codeweaver.search.vector import similarities
 
 if TYPE_CHECKING:
     from codeweaver.embed.base import Embedder
@@ -80,10 +81,10 @@ def hybrid_search(
     if matrix is None or len(matrix) == 0:
         raise SearchError(f"the index holds no vectors of {embedder.name}")
     try:
-        q = np.asarray(embedder.embed_query(query), dtype=np.float32).reshape(-1)
+        q = embedder.embed_query(query)
     except EmbeddingError as exc:
         raise SearchError(f"cannot embed the query: {exc}") from None
-    sims = matrix.matrix @ q
+    sims = similarities(matrix, q)
     k = min(max(params.semantic_candidates, limit), sims.shape[0])
     nearest = np.argpartition(-sims, k - 1)[:k] if k < sims.shape[0] else np.arange(k)
     hi, lo = float(sims[nearest].max()), float(sims[nearest].min())
@@ -98,7 +99,8 @@ def hybrid_search(
     if params.symbol_weight is not None and is_symbol_query(query):
         w = params.symbol_weight
     base = {
-        rid: (1 - w) * row.score / best_bm25 + w * max(0.0, (cosine[row.content_hash] - lo) / span)
+        rid: (1 - w) * row.score / best_bm25
+        + w * max(0.0, (cosine.get(row.content_hash, lo) - lo) / span)
         for rid, row in by_id.items()
     }
     ranked = rerank(query, list(by_id.values()), base, limit, ranking)
@@ -107,16 +109,24 @@ def hybrid_search(
             row,
             score,
             terms,
-            {"keyword": row.score, "semantic": cosine[row.content_hash], "hybrid": score},
+            _scores(row.score, cosine.get(row.content_hash), score),
         )
         for row, score in ranked
     ]
 
 
+def _scores(keyword: float, cosine: float | None, hybrid: float) -> dict[str, float]:
+    """A result's scores; no ``semantic`` one for a chunk without a vector (still pending)."""
+    if cosine is None:
+        return {"keyword": keyword, "hybrid": hybrid}
+    return {"keyword": keyword, "semantic": cosine, "hybrid": hybrid}
+
+
 def _cosines(matrix: vx.VectorMatrix, sims: np.ndarray, hashes: list[str]) -> dict[str, float]:
-    """Cosine similarity by content hash (the matrix's hashes are sorted: binary search)."""
+    """Cosine similarity by content hash, for the hashes that have a vector (the matrix's
+    hashes are sorted: binary search)."""
     keys = np.array([h.encode() for h in hashes], dtype=matrix.hashes.dtype)
     at = np.searchsorted(matrix.hashes, keys)
     at = np.minimum(at, len(matrix.hashes) - 1)
     found = matrix.hashes[at] == keys
-    return {h: float(sims[i]) if ok else -1.0 for h, i, ok in zip(hashes, at, found, strict=True)}
+    return {h: float(sims[i]) for h, i, ok in zip(hashes, at, found, strict=True) if ok}

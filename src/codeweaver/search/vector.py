@@ -62,10 +62,12 @@ def vector_search(
     return _chunks_for(store, hashes, scores, limit)
 
 
-def nearest_hashes(
-    matrix: vx.VectorMatrix, query_vector: np.ndarray[Any, Any], k: int
-) -> tuple[list[str], list[float]]:
-    """The ``k`` content hashes with the highest cosine similarity, best first."""
+def similarities(matrix: vx.VectorMatrix, query_vector: Any) -> np.ndarray[Any, Any]:
+    """The cosine similarity of the query with every vector of ``matrix``, in its row order.
+
+    Raises:
+        SearchError: the query vector's dimension is not the index's.
+    """
     q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
     if q.shape[0] != matrix.matrix.shape[1]:
         raise SearchError(
@@ -75,7 +77,14 @@ def nearest_hashes(
     norm = float(np.linalg.norm(q))
     if norm > 0:
         q = q / norm
-    scores = matrix.matrix @ q
+    return matrix.matrix @ q
+
+
+def nearest_hashes(
+    matrix: vx.VectorMatrix, query_vector: np.ndarray[Any, Any], k: int
+) -> tuple[list[str], list[float]]:
+    """The ``k`` content hashes with the highest cosine similarity, best first."""
+    scores = similarities(matrix, query_vector)
     k = min(k, scores.shape[0])
     top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
     top = top[np.argsort(-scores[top], kind="stable")]
