@@ -123,6 +123,7 @@ class RepoResult:
     index_seconds: float = 0.0
     chunked_files: int = 0
     embedded: int = 0
+    without_vectors: int = 0
     chunks: int = 0
     files: int = 0
     latencies_ms: list[float] = field(default_factory=list)
@@ -171,6 +172,9 @@ def run_config(
         res.chunks, res.files = report.total_chunks, report.total_files
         res.chunked_files = report.new + report.changed
         res.embedded = report.embedding.embedded
+        res.without_vectors = report.embedding.pending if config.get("embedding") else 0
+        if res.without_vectors:
+            _log(f"  {name}: {res.without_vectors} chunks have no vector (semantic rows miss them)")
         sums: defaultdict[str, float] = defaultdict(float)
         with IndexStore.open(db, create=False) as store:
             for ann in annotations:
@@ -247,6 +251,7 @@ def summarize(results: Sequence[RepoResult]) -> dict[str, Any]:
         "files_chunked": sum(r.chunked_files for r in results),
         "files_total": sum(r.files for r in results),
         "chunks_embedded": sum(r.embedded for r in results),
+        "chunks_without_vectors": sum(r.without_vectors for r in results),
         "chunks_total": sum(r.chunks for r in results),
     }
 
@@ -298,10 +303,16 @@ def render(run: dict[str, Any], data: Path) -> str:
         "| index (all repos, this run) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    wanted = run.get("repos_requested", len(names))
     for c in configs:
         s = c["summary"]
+        label = c["label"]
+        if s["repos"] < wanted:  # a repository missing from --repos-dir: say so
+            label += f" ({s['repos']} of {wanted} repositories)"
+        if s.get("chunks_without_vectors"):
+            label += f" ({s['chunks_without_vectors']:,} chunks without a vector)"
         lines.append(
-            f"| {c['label']} | {s['chunk_ndcg']:.3f} | {s['chunk_recall']:.3f} | "
+            f"| {label} | {s['chunk_ndcg']:.3f} | {s['chunk_recall']:.3f} | "
             f"{s['file_ndcg']:.3f} | {s['file_recall']:.3f} | {s['latency_p50_ms']:.1f} | "
             f"{s['latency_p95_ms']:.1f} | {_index_cell(s)} |"
         )
@@ -501,6 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
         "machine": machine_info(),
+        "repos_requested": len(specs),
         "configs": [],
     }
     rebuilt: set[str] = set()  # --reindex rebuilds each index once, not once per row using it

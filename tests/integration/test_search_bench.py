@@ -154,3 +154,12 @@ def test_the_benchmark_indexes_queries_and_scores_a_repository(tmp_path: Path) -
     _run(data, repos, work, tmp_path / "rebuilt.json", "--reindex")
     rebuilt = json.loads((tmp_path / "rebuilt.json").read_text())
     assert rebuilt["configs"][0]["repos"][0]["chunked_files"] == 2
+
+
+def test_a_repository_missing_from_the_repos_dir_is_named_on_the_row(tmp_path: Path) -> None:
+    data, repos = _layout(tmp_path)
+    listed = json.loads((data / "repos.json").read_text())
+    listed.append({"name": "absent", "language": "go", "benchmark_root": ""})
+    (data / "repos.json").write_text(json.dumps(listed))
+    page = _run(data, repos, tmp_path / "work", tmp_path / "out.json")
+    assert "| keyword (1 of 2 repositories) |" in page
