@@ -510,3 +510,14 @@ def test_the_live_line_on_stderr_quiet_and_sigterm(repo: Path, tmp_path: Path) -
         else:
             assert "watching" in err and "alpha/mod3.py: 1 changed" in err
             assert "stopped watching" in err
+
+
+def test_watch_takes_the_discovery_and_embedding_flags_index_takes(
+    repo: Path, watch: Callable[..., Watch]
+) -> None:
+    w = watch(repo, "--exclude", "beta", "--no-embed")
+    report = w.ready()["report"]
+    total = sum(1 for p in repo.rglob("*") if p.is_file() and ".codeweaver" not in p.parts)
+    in_beta = sum(1 for _ in (repo / "beta").rglob("*.py"))
+    assert in_beta and report["total_files"] == total - in_beta
+    assert report["embedding"]["model"] is None and report["embedding"]["notice"] is None

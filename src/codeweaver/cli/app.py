@@ -206,6 +206,41 @@ def _embedding_overrides(
     return out
 
 
+Include = Annotated[
+    list[str] | None,
+    Parameter(help="only files matching this glob (repeatable), e.g. 'src/**'", negative=""),
+]
+Exclude = Annotated[
+    list[str] | None,
+    Parameter(help="leave out files matching this glob (repeatable), e.g. '**/*.md'", negative=""),
+]
+
+
+def _settings_from_flags(
+    root: Path,
+    *,
+    chunker: dict[str, Any],
+    db: Path | None,
+    include: list[str] | None,
+    exclude: list[str] | None,
+    embedding: dict[str, Any],
+) -> Any:
+    """The project's settings for ``root`` with what ``index``/``watch`` flags set on top."""
+    from codeweaver.config import load_settings
+
+    overrides: dict[str, Any] = {}
+    if chunker:
+        overrides["chunker"] = chunker
+    if db is not None:
+        overrides["index"] = {"db_path": db.expanduser().resolve()}
+    discovery = {k: tuple(v) for k, v in (("include", include), ("exclude", exclude)) if v}
+    if discovery:
+        overrides["discovery"] = discovery
+    if embedding:
+        overrides["embedding"] = embedding
+    return load_settings(root, **overrides)
+
+
 def _existing_dir(path: Path) -> Path:
     if not path.exists():
         raise UsageError(f"no such directory: {path}")
@@ -231,16 +266,8 @@ def index(
     max_tokens: MaxTokens = None,
     max_chars: MaxChars = None,
     db: DbPath = None,
-    include: Annotated[
-        list[str] | None,
-        Parameter(help="only files matching this glob (repeatable), e.g. 'src/**'", negative=""),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        Parameter(
-            help="leave out files matching this glob (repeatable), e.g. '**/*.md'", negative=""
-        ),
-    ] = None,
+    include: Include = None,
+    exclude: Exclude = None,
     full: Annotated[bool, Parameter(negative="", help="re-chunk every file")] = False,
     embed_model: EmbedModel = None,
     embed_provider: EmbedProviderFlag = None,
@@ -269,26 +296,18 @@ def index(
 
     def body() -> int:
         from codeweaver.cli.render import IndexProgressBar, print_index_report
-        from codeweaver.config import load_settings
         from codeweaver.index import index_project
 
         _setup_logging(verbose, quiet)
         root = _existing_dir(path)
-        overrides: dict[str, Any] = {}
-        chunker = _chunker_overrides(max_tokens, max_chars, workers, executor, scheduler)
-        if chunker:
-            overrides["chunker"] = chunker
-        if db is not None:
-            overrides["index"] = {"db_path": db.expanduser().resolve()}
-        discovery = {
-            k: tuple(v) for k, v in (("include", include), ("exclude", exclude)) if v is not None
-        }
-        if discovery:
-            overrides["discovery"] = discovery
-        embedding = _embedding_overrides(embed_model, embed_provider, embed_url, no_embed)
-        if embedding:
-            overrides["embedding"] = embedding
-        settings = load_settings(root, **overrides)
+        settings = _settings_from_flags(
+            root,
+            chunker=_chunker_overrides(max_tokens, max_chars, workers, executor, scheduler),
+            db=db,
+            include=include,
+            exclude=exclude,
+            embedding=_embedding_overrides(embed_model, embed_provider, embed_url, no_embed),
+        )
         try:
             with IndexProgressBar(enabled=not (quiet or json)) as bar:
                 report = index_project(root, settings, full=full, progress=bar.update)
@@ -319,6 +338,12 @@ def watch(
     max_tokens: MaxTokens = None,
     max_chars: MaxChars = None,
     db: DbPath = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    embed_model: EmbedModel = None,
+    embed_provider: EmbedProviderFlag = None,
+    embed_url: EmbedUrl = None,
+    no_embed: NoEmbed = False,
     settle: Annotated[
         int, Parameter(help="ms without a new change before a batch is indexed")
     ] = 100,
@@ -355,20 +380,20 @@ def watch(
 
     def body() -> int:
         from codeweaver.cli.render import WatchLog
-        from codeweaver.config import load_settings
         from codeweaver.index.watch import watch_project
 
         _setup_logging(verbose, quiet)
         if settle < 1 or max_delay < settle:
             raise UsageError("--settle must be at least 1 and --max-delay at least --settle")
         root = _existing_dir(path)
-        overrides: dict[str, Any] = {}
-        chunker = _chunker_overrides(max_tokens, max_chars, workers, executor)
-        if chunker:
-            overrides["chunker"] = chunker
-        if db is not None:
-            overrides["index"] = {"db_path": db.expanduser().resolve()}
-        settings = load_settings(root, **overrides)
+        settings = _settings_from_flags(
+            root,
+            chunker=_chunker_overrides(max_tokens, max_chars, workers, executor),
+            db=db,
+            include=include,
+            exclude=exclude,
+            embedding=_embedding_overrides(embed_model, embed_provider, embed_url, no_embed),
+        )
         log = WatchLog(root, json=json, quiet=quiet)
         events = watch_project(
             root,
