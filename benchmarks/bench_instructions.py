@@ -16,8 +16,8 @@ cost the page reports as time (the page also pays cache misses, which instructio
 about 4% of parse here, from cachegrind's cache simulation).
 
 ``--by-language`` adds one run per language and peer (slow: several minutes). Needs ``valgrind``
-on PATH; about 50x slower than native, so keep ``--max-files`` small (40 per language: ~1 min a
-peer on two cores). Runs go two at a time.
+on PATH; about 50x slower than native, so keep ``--max-files`` small (40 per language, four
+peers: 45 s on two cores). Runs go two at a time.
 """
 
 from __future__ import annotations
