@@ -35,6 +35,26 @@ class DoubleParse(Peer):
         parser.parse(data)
         parser.parse(data)
         return []
+
+
+class FailsOnGo(Peer):
+    name = "fails-on-go"
+    description = "parses Python and Go once; fails on Go after the warm-up"
+    languages = frozenset({"python", "go"})
+    ast_based = True
+    wants_text = False
+    produces_chunks = False
+
+    def __init__(self, budget_chars):
+        super().__init__(budget_chars)
+        self.seen = set()
+
+    def chunk(self, text, data, language, path):
+        get_parser(language).parse(data)
+        if language == "go" and path in self.seen:
+            raise ValueError("no Go today")
+        self.seen.add(path)
+        return []
 """
 
 
@@ -61,6 +81,8 @@ def test_instruction_ratios_against_the_parse_floor(
             "--peers",
             "codeweaver",
             "double_parse_peer:DoubleParse",
+            "double_parse_peer:FailsOnGo",
+            "codeweaver-process",
             "--budget-chars",
             "600",
             "--json",
@@ -78,6 +100,15 @@ def test_instruction_ratios_against_the_parse_floor(
     assert 1.85 < ratios["double_parse_peer:DoubleParse"] < 2.15
     # codeweaver parses and then chunks: more than the floor, far less than a second parse.
     assert 1.0 < ratios["codeweaver"] < 1.85
+    # A peer of two languages is held against the parse of those two, and its failures show.
+    fails = "double_parse_peer:FailsOnGo"
+    assert result["languages"][fails] == ["go", "python"]
+    assert 0.95 < ratios[fails] < 1.05
+    assert result["failed"][fails]["files"] == 2
+    assert result["failed"][fails]["failed"] == 1
+    assert "no Go today" in result["failed"][fails]["first_error"]
+    assert result["failed"]["codeweaver"] == {"files": 3, "failed": 0, "first_error": ""}
+    assert "codeweaver-process" not in ratios  # a batch peer is left to the page
 
 
 def test_without_valgrind_it_says_so(
