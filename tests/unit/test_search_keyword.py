@@ -10,9 +10,14 @@ import pytest
 
 from codeweaver.config import load_settings
 from codeweaver.index import IndexStore, index_project
-from codeweaver.index.terms import identifier_terms, query_terms, stem
+from codeweaver.index.terms import identifier_terms, query_terms, stem, symbol_terms
 from codeweaver.search import SearchResult, search
-from codeweaver.search.keyword import DEFAULT_RANKING, KeywordRanking, keyword_search
+from codeweaver.search.keyword import (
+    DEFAULT_RANKING,
+    KeywordRanking,
+    _query_names,
+    keyword_search,
+)
 
 Files = Mapping[str, str]
 
@@ -60,6 +65,20 @@ def test_query_terms_drop_stop_words_dedupe_and_cap() -> None:
 
 
 # -- ranking rules ----------------------------------------------------------------------------------
+def test_a_named_symbol_is_looked_up_by_the_term_the_index_holds() -> None:
+    # Lowercased first, "ParseErrors" was one plain word and stemmed ("parseerror"), which no
+    # symbol field holds: the lookup of definitions by name found nothing for such names.
+    for query, name in [
+        ("ParseErrors", "ParseErrors"),
+        ("HttpResponse", "HttpResponse"),
+        ("Sinatra::Base", "Base"),
+        ("how do ZodIssues get formatted", "ZodIssues"),
+    ]:
+        names = _query_names(query)
+        assert list(names) == [name.lower()], query
+        assert set(names.values()) <= set(symbol_terms((f"class {name}",))), query
+
+
 def test_a_camel_case_symbol_is_found_by_its_words(indexed: Callable[[Files], IndexStore]) -> None:
     store = indexed(
         {

@@ -31,9 +31,8 @@ from codeweaver.search.keyword import (
     is_symbol_query,
     keyword_candidates,
     rerank,
-    to_result,
 )
-from codeweaver.search.results import SearchResult
+from codeweaver.search.results import SearchResult, to_result
 from codeweaver.search.vector import similarities
 
 if TYPE_CHECKING:

@@ -34,8 +34,7 @@ from pathlib import PurePosixPath
 
 from codeweaver.index.store import IndexStore, MatchRow, split_joined
 from codeweaver.index.terms import DEFINITION_WORDS, STOP_WORDS, identifier_terms, query_terms
-from codeweaver.search.results import SearchResult
-from codeweaver.search.snippets import marked_snippet
+from codeweaver.search.results import SearchResult, to_result
 
 __all__ = [
     "DEFAULT_RANKING",
@@ -44,7 +43,6 @@ __all__ = [
     "keyword_candidates",
     "keyword_search",
     "rerank",
-    "to_result",
 ]
 
 MAX_QUERY_CHARS = 4096
@@ -135,9 +133,7 @@ def keyword_candidates(
     if names and ranking.rerank:
         # Definitions of a named symbol are candidates even when BM25 ranks them low.
         seen = {row.id for row in rows}
-        extra = store.match_rows(
-            [identifier_terms(n)[0] for n in names], limit=50, weights=(0.0, 1.0, 0.0)
-        )
+        extra = store.match_rows(list(names.values()), limit=50, weights=(0.0, 1.0, 0.0))
         rows += [row for row in extra if row.id not in seen]
     return terms, rows
 
@@ -162,7 +158,7 @@ def rerank(
     scored: dict[int, float] = {}
     for row in rows:
         score = base.get(row.id, 0.0)
-        if names and not names.isdisjoint(_defined_names(split_joined(row.symbol_path))):
+        if names and not names.keys().isdisjoint(_defined_names(split_joined(row.symbol_path))):
             score += r.definition_symbol_query if symbol_query else r.definition
         score += r.path * _path_match(row.path, query_words)
         scored[row.id] = score * _prior(row.path, row.language, r)
@@ -294,22 +290,22 @@ def _content_words(query: str) -> frozenset[str]:
     return frozenset(words)
 
 
-def _query_names(query: str) -> frozenset[str]:
+def _query_names(query: str) -> dict[str, str]:
     """Identifiers the query names: the whole query when it is one, else compound words in it.
 
     ``"HandlerStack"``, ``"Sinatra::Base"``, ``"field_validator"`` and ``"Router"`` name symbols;
-    in "how ZodError formats issues" the name is ``ZodError``. Names are returned lowercased, the
-    last segment of a qualified name (``base`` for ``Sinatra::Base``).
+    in "how ZodError formats issues" the name is ``ZodError``. Each name (lowercased, the last
+    segment of a qualified name: ``base`` for ``Sinatra::Base``) maps to its term in the index's
+    symbol field, taken from the name as written: lowercased first, ``ParseErrors`` would be one
+    plain word and stemmed (``parseerror``) where the index holds ``parseerrors``.
     """
     stripped = query.strip()
     if is_symbol_query(stripped):
-        return frozenset({_QUALIFIER.split(stripped)[-1].lower()})
-    out = set()
-    for m in _IDENT.finditer(stripped):
-        word = _QUALIFIER.split(m.group(0))[-1]
-        if _COMPOUND.search(word):
-            out.add(word.lower())
-    return frozenset(out)
+        words = [_QUALIFIER.split(stripped)[-1]]
+    else:
+        words = [_QUALIFIER.split(m.group(0))[-1] for m in _IDENT.finditer(stripped)]
+        words = [word for word in words if _COMPOUND.search(word)]
+    return {word.lower(): identifier_terms(word)[0] for word in words}
 
 
 def is_symbol_query(query: str) -> bool:
@@ -341,25 +337,3 @@ def _defined_names(symbol_path: tuple[str, ...]) -> frozenset[str]:
         words = [w for w in words if w not in DEFINITION_WORDS]
         return frozenset({words[0].lower()}) if words else frozenset()
     return frozenset({_QUALIFIER.split(words[-1])[-1].lower()})
-
-
-def to_result(
-    row: MatchRow, score: float, terms: list[str], scores: dict[str, float] | None = None
-) -> SearchResult:
-    """A result for a candidate row; ``scores`` default to its BM25 score as ``keyword``."""
-    return SearchResult(
-        path=row.path,
-        start_line=row.start_line,
-        end_line=row.end_line,
-        start_byte=row.start_byte,
-        end_byte=row.end_byte,
-        language=row.language,
-        symbol_path=split_joined(row.symbol_path),
-        kinds=split_joined(row.kinds),
-        chunk_id=row.chunk_id,
-        content_hash=row.content_hash,
-        content=row.content,
-        score=score,
-        scores={"keyword": row.score} if scores is None else scores,
-        marked_snippet=marked_snippet(row.content, terms),
-    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from codeweaver.index.store import MARK_END, MARK_START
+from codeweaver.index.store import MARK_END, MARK_START, MatchRow, split_joined
+from codeweaver.search.snippets import marked_snippet
 
-__all__ = ["SearchMode", "SearchResult"]
+__all__ = ["SearchMode", "SearchResult", "to_result"]
 
 SearchMode = Literal["auto", "keyword", "semantic", "hybrid"]
 """``auto``: hybrid when the index holds vectors for the configured model, keyword otherwise."""
@@ -66,3 +68,31 @@ class SearchResult:
             "scores": dict(self.scores),
             "content": self.content,
         }
+
+
+def to_result(
+    row: MatchRow,
+    score: float,
+    terms: Collection[str],
+    scores: dict[str, float] | None = None,
+    *,
+    snippet: str | None = None,
+) -> SearchResult:
+    """A result for an index row; ``scores`` default to its BM25 score as ``keyword``, the
+    snippet to its lines holding the most of ``terms``."""
+    return SearchResult(
+        path=row.path,
+        start_line=row.start_line,
+        end_line=row.end_line,
+        start_byte=row.start_byte,
+        end_byte=row.end_byte,
+        language=row.language,
+        symbol_path=split_joined(row.symbol_path),
+        kinds=split_joined(row.kinds),
+        chunk_id=row.chunk_id,
+        content_hash=row.content_hash,
+        content=row.content,
+        score=score,
+        scores={"keyword": row.score} if scores is None else scores,
+        marked_snippet=marked_snippet(row.content, terms) if snippet is None else snippet,
+    )

@@ -16,8 +16,8 @@ import numpy as np
 
 from codeweaver.core.errors import EmbeddingError, SearchError
 from codeweaver.index import vectors as vx
-from codeweaver.index.store import IndexStore, split_joined
-from codeweaver.search.results import SearchResult
+from codeweaver.index.store import IndexStore, MatchRow
+from codeweaver.search.results import SearchResult, to_result
 
 if TYPE_CHECKING:
     from codeweaver.config import CodeWeaverSettings
@@ -94,47 +94,22 @@ def nearest_hashes(
 def _chunks_for(
     store: IndexStore, hashes: list[str], scores: list[float], limit: int
 ) -> list[SearchResult]:
-    if not hashes:
-        return []
-    marks = ",".join("?" * len(hashes))
-    rows = store.connection.execute(
-        "SELECT content_hash, path, start_line, end_line, start_byte, end_byte, language, "
-        "symbol_path, kinds, chunk_id, content FROM chunks "
-        f"WHERE content_hash IN ({marks}) ORDER BY path, start_line",
-        hashes,
-    ).fetchall()
-    by_hash: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        by_hash[row[0]].append(row)
+    by_hash: dict[str, list[MatchRow]] = defaultdict(list)
+    for row in sorted(store.rows_with_content(hashes), key=lambda r: (r.path, r.start_line)):
+        by_hash[row.content_hash].append(row)
     out: list[SearchResult] = []
     for digest, score in zip(hashes, scores, strict=True):
         for row in by_hash.get(digest, ()):
-            out.append(_to_result(row, score))
+            out.append(to_result(row, score, (), {"semantic": score}, snippet=_head(row.content)))
             if len(out) >= limit:
                 return out
     return out
 
 
-def _to_result(row: tuple[Any, ...], score: float) -> SearchResult:
-    digest, path, sl, el, sb, eb, lang, symbols, kinds, cid, content = row
-    lines = str(content).splitlines()
-    snippet = "\n".join(lines[:SNIPPET_LINES]) + ("\n…" if len(lines) > SNIPPET_LINES else "")
-    return SearchResult(
-        path=str(path),
-        start_line=int(sl),
-        end_line=int(el),
-        start_byte=int(sb),
-        end_byte=int(eb),
-        language=str(lang),
-        symbol_path=split_joined(str(symbols)),
-        kinds=split_joined(str(kinds)),
-        chunk_id=str(cid),
-        content_hash=str(digest),
-        content=str(content),
-        score=score,
-        scores={"semantic": score},
-        marked_snippet=snippet,
-    )
+def _head(content: str) -> str:
+    """The first lines of a chunk (semantic search has no words to show the match by)."""
+    lines = content.splitlines()
+    return "\n".join(lines[:SNIPPET_LINES]) + ("\n…" if len(lines) > SNIPPET_LINES else "")
 
 
 def query_embedder(store: IndexStore, settings: CodeWeaverSettings) -> Embedder | None:
