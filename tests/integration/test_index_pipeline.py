@@ -153,6 +153,35 @@ def test_a_file_deleted_between_discovery_and_chunking_is_a_vanished_skip(
     assert (again.deleted, again.skipped, again.failed) == (1, 0, 0)
 
 
+def test_a_folder_that_cannot_be_read_keeps_what_the_index_holds_below_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeweaver.core import walk
+
+    (repo / "src" / "deep").mkdir()
+    (repo / "src" / "deep" / "kept.py").write_text("def kept():\n    return 1\n")
+    first = index_project(repo, _settings(repo))
+    assert first.new == 14
+    real = walk.os.scandir
+    blocked = str(repo / "src")
+
+    def scandir(path: Any) -> Any:  # an EIO or a permission change, as root cannot get one
+        if str(path) == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(walk.os, "scandir", scandir)
+    report = index_project(repo, _settings(repo))
+    assert [(s.reason, Path(s.path).name) for s in report.skips] == [("unreadable", "src")]
+    assert report.deleted == 0  # the 13 files below it were deleted as gone
+    with IndexStore.open(repo / ".codeweaver" / "index.db", create=False) as store:
+        assert store.stats().files >= 13
+    monkeypatch.undo()
+    again = index_project(repo, _settings(repo))
+    # (the one row deleted is the folder's own skip record)
+    assert (again.deleted, again.failed, again.unchanged) == (1, 0, 14)
+
+
 def test_the_index_never_indexes_itself(repo: Path) -> None:
     index_project(repo, _settings(repo))
     hidden = _settings(repo, discovery={"hidden": True})

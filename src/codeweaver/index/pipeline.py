@@ -301,6 +301,9 @@ class _Run:
         self._lock = threading.Lock()
         self.states: dict[str, FileState] = {}
         self.seen: set[str] = set()
+        # Folders the walk could not enter (unreadable, a name not UTF-8): what the index holds
+        # below them is kept, not deleted as gone.
+        self.unwalked: list[str] = []
         self.pending: dict[str, Outcome] = {}  # rel_path -> "new" | "changed", while in flight
         self.touches: deque[tuple[str, int, int]] = deque()
         self.discovery_skips: deque[tuple[SkipRecord, str]] = deque()
@@ -362,7 +365,11 @@ class _Run:
         try:
             writer.raise_error()
             self._fail_missing_results()
-            gone = [p for p in self.states if p not in self.seen]
+            gone = [
+                p
+                for p in self.states
+                if p not in self.seen and not any(p.startswith(d) for d in self.unwalked)
+            ]
             if gone:
                 self.report.deleted = store.delete_files(gone)
         except BaseException:
@@ -519,6 +526,8 @@ class _Run:
                 if rel is None or rel in self.seen:
                     continue
                 self.seen.add(rel)
+                if item.reason in ("unreadable", "bad_filename"):
+                    self.unwalked.append(rel + "/")  # (a file's path is no folder: harmless)
                 with self._lock:
                     self.report.skipped += 1
                     self.report.skips.append(item)
