@@ -119,3 +119,24 @@ def test_vector_search_is_exact_lists_duplicates_and_skips_orphans(store: IndexS
     assert hits[0].scores["semantic"] == pytest.approx(float(scores.max()), abs=1e-5)
     everything = vector_search(store, query, model=MODEL, limit=100)
     assert len(everything) == 6  # every chunk once; the orphan vector has no chunk to show
+
+
+def test_a_database_made_again_does_not_read_the_old_ones_mapped_copy(tmp_path: Path) -> None:
+    db = tmp_path / "index.db"
+
+    def made(text: str, seed: int) -> tuple[IndexStore, str]:
+        s = IndexStore.open(db)
+        s.put_file("a.py", status="chunked", chunks=[_chunk("a.py", text, 0)])
+        [digest] = {c.content_hash for c in s.chunks_for("a.py")}
+        record_model(s, MODEL, 8, {})
+        put_vectors(s, MODEL, [digest], _unit(1, seed=seed))
+        return s, digest
+
+    old, _ = made("x = 0\n", 1)
+    assert load_matrix(old, MODEL) is not None  # writes the copy beside the database
+    old.close()
+    for suffix in ("", "-wal", "-shm"):  # the user deletes the database, not its .vectors/
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    new, digest = made("y = 1\n", 2)
+    matrix = load_matrix(new, MODEL)
+    assert matrix is not None and [h.decode() for h in matrix.hashes] == [digest]

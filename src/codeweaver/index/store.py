@@ -66,6 +66,8 @@ __all__ = [
 SCHEMA_VERSION = 3
 """3: the database carries :data:`APPLICATION_ID`; a failed file may keep stale chunks; FTS5 over
 identifier-aware terms; vectors beside the chunks."""
+VECTORS_GENERATION_KEY = "vectors_generation"
+"""Meta key of a number that changes whenever any vector is written or deleted."""
 APPLICATION_ID = 0x43575658
 """``PRAGMA application_id`` of every index this version writes (``"CWVX"``)."""
 DEFAULT_DB_DIR = ".codeweaver"
@@ -380,7 +382,14 @@ class IndexStore:
                 now = str(time.time())
                 c.executemany(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("created_at", now)],
+                    [
+                        ("schema_version", str(SCHEMA_VERSION)),
+                        ("created_at", now),
+                        # Where the vector generation starts: the memory-mapped copies are named
+                        # by it, and a database made again beside an old ``.vectors/`` folder
+                        # must not start where the old one did and read its vectors.
+                        (VECTORS_GENERATION_KEY, str(time.time_ns())),
+                    ],
                 )
 
     def _is_ours(self, app_id: int, tables: set[str]) -> bool:

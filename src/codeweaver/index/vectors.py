@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codeweaver.core.chunks import content_hash as _digest
-from codeweaver.index.store import IndexStore
+from codeweaver.index.store import VECTORS_GENERATION_KEY, IndexStore
 
 if TYPE_CHECKING:  # numpy comes with the embed extra; a keyword-only install never needs it
     import numpy as np
@@ -50,7 +50,7 @@ __all__ = [
     "vectors_generation",
 ]
 
-GENERATION_KEY = "vectors_generation"
+GENERATION_KEY = VECTORS_GENERATION_KEY
 CURRENT_MODEL_KEY = "embedding_model"
 
 
