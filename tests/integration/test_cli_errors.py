@@ -95,8 +95,9 @@ def test_a_config_typo_gets_a_did_you_mean(repo: Path) -> None:
 @pytest.mark.parametrize(
     ("flag", "value"), [("--max-tokens", "1.5"), ("--workers", "2.6"), ("--max-chars", "1e3")]
 )
-def test_fractional_counts_are_refused(repo: Path, flag: str, value: str) -> None:
-    proc = run_cli("index", str(repo), flag, value)
+@pytest.mark.parametrize("command", ["index", "watch"])
+def test_fractional_counts_are_refused(repo: Path, command: str, flag: str, value: str) -> None:
+    proc = run_cli(command, str(repo), flag, value)  # (watch took --workers 2.6 as 3)
     assert proc.returncode == 2 and "whole number" in proc.stderr
     assert "max_chunk_tokens=2" not in proc.stderr
 

@@ -61,6 +61,11 @@ MaxChars = Annotated[
     int | None,
     Parameter(group=_budget, converter=_whole_number, help="chunk budget in characters"),
 ]
+Workers = Annotated[
+    int | None,
+    Parameter(converter=_whole_number, help="worker processes/threads (default: the CPUs)"),
+]
+ExecutorFlag = Annotated[Executor | None, Parameter(help="how files are spread")]
 Verbose = Annotated[
     bool, Parameter(name=["--verbose", "-v"], negative="", help="log more; list skipped files")
 ]
@@ -219,13 +224,13 @@ Exclude = Annotated[
 def _settings_from_flags(
     root: Path,
     *,
-    chunker: dict[str, Any],
-    db: Path | None,
-    include: list[str] | None,
-    exclude: list[str] | None,
-    embedding: dict[str, Any],
+    chunker: dict[str, Any] | None = None,
+    db: Path | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    embedding: dict[str, Any] | None = None,
 ) -> Any:
-    """The project's settings for ``root`` with what ``index``/``watch`` flags set on top."""
+    """The project's settings for ``root`` with what the command's flags set on top."""
     from codeweaver.config import load_settings
 
     overrides: dict[str, Any] = {}
@@ -254,11 +259,8 @@ def _existing_dir(path: Path) -> Path:
 def index(
     path: Path = Path("."),
     *,
-    workers: Annotated[
-        int | None,
-        Parameter(converter=_whole_number, help="worker processes/threads (default: the CPUs)"),
-    ] = None,
-    executor: Annotated[Executor | None, Parameter(help="how files are spread")] = None,
+    workers: Workers = None,
+    executor: ExecutorFlag = None,
     scheduler: Annotated[
         str | None,
         Parameter(help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask)"),
@@ -333,8 +335,8 @@ def index(
 def watch(
     path: Path = Path("."),
     *,
-    workers: Annotated[int | None, Parameter(help="worker processes/threads")] = None,
-    executor: Annotated[Executor | None, Parameter(help="how files are spread")] = None,
+    workers: Workers = None,
+    executor: ExecutorFlag = None,
     max_tokens: MaxTokens = None,
     max_chars: MaxChars = None,
     db: DbPath = None,
@@ -523,15 +525,11 @@ def status(
 
     def body() -> int:
         from codeweaver.cli.render import print_status
-        from codeweaver.config import load_settings
         from codeweaver.index import check_staleness
         from codeweaver.index.store import IndexStore
 
         root = _existing_dir(path)
-        overrides: dict[str, Any] = {}
-        if db is not None:
-            overrides["index"] = {"db_path": db.expanduser().resolve()}
-        settings = load_settings(root, **overrides)
+        settings = _settings_from_flags(root, db=db)
         from codeweaver.index.pipeline import resolve_db_path
         from codeweaver.index.vectors import embedding_status
 
@@ -572,7 +570,11 @@ def _index_governor(settings: Any, db_path: Path) -> Any:
 
     try:
         embedder, governor, _ = prepare_embedding(settings, None, None, db_path)
-    except EmbeddingError:
+    except EmbeddingError as exc:
+        # Said, so that a "chunking settings differ" below has its reason next to it.
+        logging.getLogger("codeweaver").warning(
+            "cannot load the embedding model (%s): compared with keyword-only chunking", exc
+        )
         return None
     if embedder is not None:
         embedder.close()
