@@ -25,6 +25,7 @@ __all__ = [
     "SkipRecord",
     "Span",
     "content_hash",
+    "embedding_header",
     "stable_chunk_id",
     "trusted_chunk",
 ]
@@ -67,6 +68,14 @@ class Span:
     @property
     def byte_length(self) -> int:
         return self.end_byte - self.start_byte
+
+
+def embedding_header(path: str, symbol_path: tuple[str, ...] | list[str]) -> str:
+    """The lines an embedder sees before a chunk's content: its file, then its symbol path."""
+    header = f"# file: {path}\n"
+    if symbol_path:
+        header += f"# symbol: {' > '.join(symbol_path)}\n"
+    return header
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +144,7 @@ class CodeChunk:
 
         The header gives the embedding the context a bare slice lacks; the content is unchanged.
         """
-        header = f"# file: {self.path}\n"
-        if self.symbol_path:
-            header += f"# symbol: {self.symbol}\n"
-        return header + self.content
+        return embedding_header(self.path, self.symbol_path) + self.content
 
     def to_row(self) -> ChunkRow:
         """The compact tuple form used to ship chunks between processes."""

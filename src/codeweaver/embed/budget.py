@@ -17,7 +17,7 @@ import logging
 from functools import lru_cache
 
 from codeweaver.config.chunker import DEFAULT_MAX_CHUNK_TOKENS, ChunkerSettings
-from codeweaver.core.chunks import CodeChunk
+from codeweaver.core.chunks import CodeChunk, embedding_header
 from codeweaver.embed.base import Embedder
 from codeweaver.engine.chunker.governor import ChunkGovernor
 
@@ -88,11 +88,10 @@ class HeaderFitter:
         self._count = lru_cache(maxsize=65_536)(embedder.count_tokens)
 
     def __call__(self, chunk: CodeChunk) -> str:
-        text = chunk.embedding_text()
-        header = text[: len(text) - len(chunk.content)]
-        if self._tokens(header) <= self.header_tokens:
-            return text
-        return self._shortened(chunk) + chunk.content
+        header = embedding_header(chunk.path, chunk.symbol_path)
+        if self._tokens(header) > self.header_tokens:
+            header = self._shortened(chunk)
+        return header + chunk.content
 
     def _tokens(self, header: str) -> int:
         return sum(self._count(line) for line in header.splitlines(keepends=True))
@@ -106,9 +105,7 @@ class HeaderFitter:
                 path = "/".join(parts[-keep_parts:])
                 if keep_parts < len(parts):
                     path = ".../" + path
-                header = f"# file: {path}\n"
-                if keep_symbols:
-                    header += f"# symbol: {' > '.join(symbols[-keep_symbols:])}\n"
+                header = embedding_header(path, symbols[len(symbols) - keep_symbols :])
                 if self._tokens(header) <= self.header_tokens:
                     return header
         return ""
