@@ -418,3 +418,15 @@ def test_cgroup_cpu_quota_is_read_and_rounded_up(tmp_path: Path) -> None:
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
     assert parallel._cgroup_cpu_limit(str(v1)) is None
     assert parallel._cgroup_cpu_limit(str(tmp_path / "none")) is None
+
+
+def test_a_path_over_the_default_size_limit_is_described_by_the_governors(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    data = (b"word " * 300 + b"\n") * 12_000  # 18 MB: over the default 16 MiB, under this limit
+    big.write_bytes(data)
+    settings = ChunkerSettings(
+        max_file_bytes=32 * 1024 * 1024, concurrency=ConcurrencySettings(executor="serial")
+    )
+    [result] = iter_file_results([str(big)], ChunkGovernor(settings))
+    # (described by the default limit it fell back to a bare record: size 0)
+    assert result.status == "chunked" and result.file.size == len(data)

@@ -437,7 +437,10 @@ def _iter_results(
     on_result: Callable[[FileResult], None] | None,
     client: Any = None,
 ) -> Iterator[FileResult]:
-    found = (f if isinstance(f, DiscoveredFile) else _file_for_path(f) for f in files)
+    found = (
+        f if isinstance(f, DiscoveredFile) else _file_for_path(f, governor.max_file_bytes)
+        for f in files
+    )
     if _requested_kind(executor_type, governor) == "auto" and workers > 1:
         # Size the work: a little is chunked sooner in this thread than workers can start.
         sample, complete = _peek(
@@ -485,13 +488,14 @@ def _iter_results(
     stats.touch()
 
 
-def _file_for_path(path: object) -> DiscoveredFile:
-    """A :class:`DiscoveredFile` for a path given instead of one. A file discovery would skip
-    (missing, binary, ...) is still passed on, so its worker reports it like any other."""
+def _file_for_path(path: object, max_file_bytes: int) -> DiscoveredFile:
+    """A :class:`DiscoveredFile` for a path given instead of one, sized against the governor's
+    limit. A file discovery would skip (missing, binary, too large, ...) is still passed on, so
+    its worker reports it like any other."""
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"expected a DiscoveredFile or a path, got {type(path).__name__}")
     try:
-        return DiscoveredFile.from_path(path, hash_content=False)
+        return DiscoveredFile.from_path(path, max_file_bytes=max_file_bytes, hash_content=False)
     except (CodeWeaverError, OSError):
         abs_path = os.path.abspath(os.fspath(path))
         return DiscoveredFile(abs_path, abs_path, language_for_path(abs_path) or TEXT, 0, 0)
