@@ -76,3 +76,31 @@ def test_fingerprint_names_the_chunker_version(monkeypatch: pytest.MonkeyPatch) 
 def test_keyword_overrides() -> None:
     gov = ChunkGovernor(ChunkerSettings(max_chunk_chars=100), max_chunk_chars=200)
     assert gov.budget == 200
+
+
+def test_the_counter_is_asked_for_its_overhead_once_per_governor_not_per_file() -> None:
+    from codeweaver.engine.chunker.file_chunker import chunk_text
+
+    asked: list[str] = []
+
+    def counter(text: str) -> int:
+        asked.append(text)
+        return 2 + len(text.split())  # [CLS] and [SEP], then a word a token
+
+    g = ChunkGovernor(ChunkerSettings(max_chunk_tokens=40), token_counter=counter)
+    for i in range(5):
+        source = "".join(f"def f{i}_{k}(x):\n    return x + {k}\n\n" for k in range(30))
+        chunks = chunk_text(source, "python", g)
+        assert all(counter(c.content) <= 40 for c in chunks)
+    assert asked.count("") == 1
+    assert g.counter_overhead() == 2
+
+
+def test_a_counter_that_cannot_size_an_empty_text_has_no_overhead() -> None:
+    def counter(text: str) -> int:
+        if not text:
+            raise ValueError("nothing to count")
+        return len(text.split())
+
+    g = ChunkGovernor(ChunkerSettings(max_chunk_tokens=40), token_counter=counter)
+    assert g.counter_overhead() == 0

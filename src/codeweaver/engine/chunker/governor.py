@@ -6,6 +6,7 @@ cloudpickle with a user's lambda inside; it holds only settings and the counter.
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from codeweaver.config.chunker import ChunkerSettings, ConcurrencySettings
 from codeweaver.core.errors import ConfigError
 
 __all__ = ["CHUNKER_VERSION", "ChunkGovernor", "TokenCounter", "check_count"]
+
+log = logging.getLogger("codeweaver")
 
 TokenCounter = Callable[[str], int]
 
@@ -40,7 +43,7 @@ class ChunkGovernor:
         (True, False)
     """
 
-    __slots__ = ("_char_budget", "_user_counter", "settings", "token_counter")
+    __slots__ = ("_char_budget", "_overhead", "_user_counter", "settings", "token_counter")
 
     def __init__(
         self,
@@ -58,6 +61,7 @@ class ChunkGovernor:
         # number >= 0 is a ConfigError naming the counter, not a silently broken budget.
         self._user_counter = token_counter
         self.token_counter = None if token_counter is None else _CheckedCounter(token_counter)
+        self._overhead: int | None = None  # see counter_overhead()
         # With no real counter everything is measured in characters.
         if settings.budget_unit == "chars":
             self._char_budget: int | None = settings.budget
@@ -117,6 +121,20 @@ class ChunkGovernor:
     def limit(self) -> int:
         """The budget in the unit :meth:`size` returns."""
         return self._char_budget if self._char_budget is not None else self.settings.budget
+
+    def counter_overhead(self) -> int:
+        """What the token counter adds to any text (special tokens such as [CLS] and [SEP]),
+        asked once per governor, not once per file: 0 without a counter, and 0 for a counter
+        that cannot size "" (the calls that matter judge it: a counter broken on real text
+        fails the file with a reason)."""
+        if self._overhead is None:
+            self._overhead = 0
+            if self.token_counter is not None:
+                try:
+                    self._overhead = max(0, int(self.token_counter("")))
+                except Exception as exc:
+                    log.debug("the token counter cannot size an empty text (%s): overhead 0", exc)
+        return self._overhead
 
     def fits(self, text: str) -> bool:
         return self.size(text) <= self.limit()

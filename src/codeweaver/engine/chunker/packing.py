@@ -27,7 +27,6 @@ With ``packing="greedy"`` definitions join groups like any other item (fewer, bi
 from __future__ import annotations
 
 import bisect
-import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -180,12 +179,8 @@ class Measure:
         self._counter = None if governor.char_budget is not None else governor.token_counter
         # First window to try with a token counter: the budget at the estimated density.
         self._probe = max(16, int(self.limit * governor.settings.chars_per_token))
-        # What the counter adds to any text (special tokens such as [CLS] and [SEP]); a counter
-        # that cannot size "" is judged by the calls that matter, not here.
-        self.overhead = 0
-        if self._counter is not None:
-            with contextlib.suppress(Exception):
-                self.overhead = max(0, int(self._counter("")))
+        # What the counter adds to any text (special tokens such as [CLS] and [SEP]).
+        self.overhead = governor.counter_overhead() if self._counter is not None else 0
         # Bytes handed to the counter so far; past a few times the file, sizes come from a
         # per-line index (each line counted once) and only ranges near the limit are counted.
         self._spent = 0
