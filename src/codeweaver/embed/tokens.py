@@ -54,12 +54,13 @@ class HFTokenCounter:
         from tokenizers import Tokenizer
 
         # A private copy: switching off truncation must not change the model's own tokenizer.
-        tok = Tokenizer.from_str(tokenizer.to_str())
+        spec = tokenizer.to_str()  # (serialised once: a model's tokenizer is ~0.7 MB of JSON)
+        tok = Tokenizer.from_str(spec)
         tok.no_truncation()
         tok.no_padding()
         self._tokenizer = tok
         self.fingerprint = f"hf-tokenizer:{name}"
-        self._by_line = splits_at_newlines(tok)
+        self._by_line = _spec_splits_at_newlines(json.loads(spec))
         self._lines: dict[str, int] = {}
 
     def __call__(self, text: str) -> int:
@@ -92,14 +93,18 @@ class HFTokenCounter:
         return len(self._tokenizer.encode("", add_special_tokens=True).ids)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"json": self._tokenizer.to_str(), "fingerprint": self.fingerprint}
+        return {
+            "json": self._tokenizer.to_str(),
+            "fingerprint": self.fingerprint,
+            "by_line": self._by_line,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_str(state["json"])
         self.fingerprint = state["fingerprint"]
-        self._by_line = splits_at_newlines(self._tokenizer)
+        self._by_line = state["by_line"]
         self._lines = {}
 
     def __repr__(self) -> str:
@@ -113,7 +118,11 @@ def splits_at_newlines(tokenizer: Tokenizer) -> bool:
     before it works character by character (it may turn a newline into a space, never join
     lines). Anything else, or anything unknown, is False.
     """
-    spec = json.loads(tokenizer.to_str())
+    return _spec_splits_at_newlines(json.loads(tokenizer.to_str()))
+
+
+def _spec_splits_at_newlines(spec: dict[str, Any]) -> bool:
+    """:func:`splits_at_newlines` from the tokenizer's JSON, already parsed."""
     pre, norm = spec.get("pre_tokenizer") or {}, spec.get("normalizer")
     pres = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
     if not pres or pres[0].get("type") not in _SPLIT_AT_WHITESPACE:
