@@ -39,6 +39,8 @@ def _paths(scope: _Scope, *rels: str) -> tuple[set[str], str | None]:
         (".venv/lib/site.py", set()),  # hidden folders are not walked
         ("src/.hidden.py", set()),
         ("src/.cache/.gitignore", set()),  # rules inside a hidden folder change nothing
+        ("src/__pycache__/app.cpython-311.pyc", set()),  # a test run is not an update
+        ("src/app.pyc", set()),
     ],
 )
 def test_a_change_maps_to_the_paths_an_update_covers(rel: str, expected: set[str]) -> None:

@@ -77,6 +77,7 @@ __all__ = [
     "DiscoverySummary",
     "discover_files",
     "iter_discovery",
+    "never_walked",
     "summarize_discovery",
 ]
 
@@ -92,6 +93,20 @@ VCS_DIRS: Final = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".p
 """Version-control folders, never walked, even with ``hidden=True``."""
 BYTECODE_DIRS: Final = frozenset({"__pycache__"})
 BYTECODE_SUFFIXES: Final = (".pyc", ".pyo")
+
+
+def never_walked(name: str, hidden: bool = False) -> bool:
+    """Whether discovery leaves out an entry of this name wherever it stands: version-control
+    folders, bytecode (``__pycache__``, ``*.pyc``) and, unless ``hidden``, dotted names. The
+    walk, the watcher and link resolution all ask here."""
+    return (
+        name in VCS_DIRS
+        or name in BYTECODE_DIRS
+        or name.endswith(BYTECODE_SUFFIXES)
+        or (not hidden and name.startswith("."))
+    )
+
+
 """Compiled Python, never walked or read (like VCS folders, they produce no skip record)."""
 
 SKIP_REASONS: Final = frozenset(

@@ -20,10 +20,7 @@ from typing import Final
 
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import (
-    BYTECODE_DIRS,
-    BYTECODE_SUFFIXES,
     IGNORE_FILENAME,
-    VCS_DIRS,
     DiscoveredFile,
     _bad_name,
     _describe,
@@ -32,6 +29,7 @@ from codeweaver.core.discovery import (
     _Options,
     _printable,
     _unreadable,
+    never_walked,
 )
 from codeweaver.core.globs import as_patterns
 
@@ -197,12 +195,7 @@ class Walker:
             allowed = block.names.get(in_block, set())
         for entry in entries:
             name = entry.name
-            if (
-                name in VCS_DIRS
-                or name in BYTECODE_DIRS
-                or name.endswith(BYTECODE_SUFFIXES)
-                or (not opts.hidden and name.startswith("."))
-            ):
+            if never_walked(name, opts.hidden):
                 continue
             abs_path = os.path.join(abs_dir, name)
             if _bad_name(name):
@@ -335,7 +328,7 @@ class Walker:
         if rel == ".":
             return ""
         parts = rel.split("/")
-        if any(p in VCS_DIRS or (not self._opts.hidden and p.startswith(".")) for p in parts):
+        if any(never_walked(p, self._opts.hidden) for p in parts):
             return None
         return rel
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codeweaver.config import CodeWeaverSettings, load_settings
-from codeweaver.core.discovery import VCS_DIRS
+from codeweaver.core.discovery import VCS_DIRS, never_walked
 from codeweaver.core.errors import CodeWeaverError, DiscoveryError
 from codeweaver.core.walk import RULE_FILES
 from codeweaver.engine.chunker.governor import ChunkGovernor
@@ -334,14 +334,14 @@ class _Scope:
                 if self.rules and parts[i + 1 :] == ["info", "exclude"]:
                     return "/".join(parts[:i])
                 return None
-            if part.startswith(".") and not self.hidden:
+            if never_walked(part, self.hidden):
                 return None
         if name in VCS_DIRS:
             return None
         if self.rules and name in RULE_FILES:
             return "/".join(folders)  # the rules apply to the whole folder
-        if name.startswith(".") and not self.hidden:
-            return None
+        if never_walked(name, self.hidden):
+            return None  # (compiled Python: a test run in the tree is not an update)
         return rel
 
 
