@@ -136,6 +136,9 @@ def prepare_embedding(
     from codeweaver.engine.chunker.governor import ChunkGovernor
 
     report = EmbeddingReport()
+    if embedder is not None and governor is not None:  # (watch: each update) nothing to resolve
+        report.model = embedder.name
+        return embedder, governor, report
     conf = _resolved(settings, db_path)
     sized_here = embedder is None and governor is None
     if embedder is None and conf.provider != "none":
@@ -360,8 +363,11 @@ class EmbeddingStage:
             if self._whole_index and not self._gave_up:
                 self.report.pruned = vx.prune_vectors(writer, self.model)
             self.report.pending = vx.count_pending(writer, self.model)
-            if vx.vectors_generation(writer) != self._generation:
-                vx.load_matrix(writer, self.model)  # the next search maps it, no table read
+            if self._whole_index and vx.vectors_generation(writer) != self._generation:
+                # The next search maps it, no table read. An update of some paths (a save under
+                # watch) leaves it to the next search: rebuilding it costs ~0.2 s at 30,000
+                # vectors, which a save that changed one function should not pay.
+                vx.load_matrix(writer, self.model)
         finally:
             self._close()
 
