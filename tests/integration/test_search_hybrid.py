@@ -96,3 +96,16 @@ def test_an_identifier_query_is_ranked_by_its_keywords(indexed: tuple[Path, Any]
         plain = search(store, "push a handler on the stack", mode="keyword")
         by_id = {r.chunk_id: r.score for r in plain}
         assert any(r.score != pytest.approx(by_id.get(r.chunk_id, 0.0)) for r in phrase)
+
+
+def test_auto_with_a_model_the_index_has_no_vectors_of_says_it_went_keyword_only(
+    tmp_path: Path, minilm: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "stack.py").write_text(textwrap.dedent(FILES["stack.py"]))
+    settings = load_settings(tmp_path, chunker={"concurrency": {"executor": "serial"}})
+    serial = {"concurrency": {"executor": "serial"}}
+    index_project(tmp_path, load_settings(tmp_path, chunker=serial, embedding={"provider": "none"}))
+    with IndexStore.open(tmp_path / ".codeweaver" / "index.db", create=False) as store:
+        results = search(store, "HandlerStack", mode="auto", embedder=minilm, settings=settings)
+    assert results[0].path == "stack.py" and set(results[0].scores) == {"keyword"}
+    assert "keyword search only: the index holds no vectors of" in caplog.text

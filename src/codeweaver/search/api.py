@@ -77,7 +77,9 @@ def _search(
         return keyword_search(store, query, limit=limit)
     try:
         from codeweaver.search.vector import query_embedder, semantic_search
-    except ImportError:  # numpy missing: the light install has no vectors to search
+    except ImportError as exc:  # numpy missing: the light install has no vectors to search
+        if exc.name != "numpy":
+            raise  # a broken install, not a light one
         if mode == "auto":
             return keyword_search(store, query, limit=limit)
         raise SearchError(
@@ -93,6 +95,8 @@ def _search(
                 return keyword_search(store, query, limit=limit)
             raise
     elif not _has_vectors(store, embedder):
+        if mode == "auto":
+            log.warning("keyword search only: the index holds no vectors of %s", embedder.name)
         embedder = None
     if embedder is None:
         if mode == "auto":
@@ -124,4 +128,4 @@ def _search(
 def _has_vectors(store: IndexStore, embedder: Embedder) -> bool:
     from codeweaver.index.vectors import list_models
 
-    return any(m.model == embedder.name and m.vectors > 0 for m in list_models(store))
+    return any(m.model == embedder.name and m.vectors for m in list_models(store, count=False))

@@ -125,7 +125,7 @@ def query_embedder(store: IndexStore, settings: CodeWeaverSettings) -> Embedder 
             configured one.
     """
     conf = settings.embedding
-    models = [m for m in vx.list_models(store) if m.vectors > 0]
+    models = [m for m in vx.list_models(store, count=False) if m.vectors > 0]
     if conf.provider == "none" or not models:
         return None
     explicit = conf.provider != "auto" or conf.model is not None
