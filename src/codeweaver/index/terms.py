@@ -85,8 +85,7 @@ def stem(word: str) -> str:
     return w
 
 
-@lru_cache(maxsize=262144)
-def identifier_terms(word: str) -> tuple[str, ...]:
+def _split(word: str) -> tuple[str, ...]:
     """The terms one word of code or of a query stands for: itself and its stemmed parts."""
     lower = word.lower()
     if not word.isascii():  # no case-based splitting outside ASCII: "Größe" stays one word
@@ -103,8 +102,12 @@ def identifier_terms(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+identifier_terms = lru_cache(maxsize=262144)(_split)
+"""The terms one word of code or of a query stands for: itself and its stemmed parts."""
+
 _TERMS_OF: dict[str, tuple[str, ...]] = {}
-"""identifier_terms() by word, without the lru_cache call overhead on the indexing hot path."""
+"""The terms by word for text_terms(), without the lru_cache call overhead on the indexing hot
+path (and without a second copy of each in identifier_terms' cache)."""
 _TERMS_OF_MAX = 500_000
 
 
@@ -118,7 +121,7 @@ def text_terms(text: str) -> list[str]:
         if terms is None:
             if len(_TERMS_OF) >= _TERMS_OF_MAX:
                 _TERMS_OF.clear()
-            terms = _TERMS_OF[word] = identifier_terms(word)
+            terms = _TERMS_OF[word] = _split(word)
         extend(terms)
     return out
 
