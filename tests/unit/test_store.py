@@ -336,6 +336,18 @@ def test_damaged_pages_are_refused_for_writing_with_the_fix(tmp_path: Path) -> N
         assert s.file_count() == 0 and s.check_integrity() == []
 
 
+def test_the_whole_file_check_can_be_left_to_the_run_that_made_it(tmp_path: Path) -> None:
+    # An update of a few paths (a save under watch) skips PRAGMA quick_check, which reads the
+    # whole file on every open; the run over the whole tree still refuses damaged pages.
+    db = default_db_path(tmp_path)
+    _big_index(db)
+    _corrupt_pages(db)
+    with IndexStore.open(db, check=False) as s:
+        assert s.get_meta("schema_version") == str(SCHEMA_VERSION)
+    with pytest.raises(IndexStoreError, match=r"damaged .*codeweaver index --full"):
+        IndexStore.open(db)
+
+
 def test_a_missing_fts_table_is_damage_for_readers_and_writers(tmp_path: Path) -> None:
     db = default_db_path(tmp_path)
     with IndexStore.open(db) as s:

@@ -235,7 +235,7 @@ def index_project(
         # The lock first: --full may recreate the database, which no other writer may be using.
         with (
             writer_lock(db_path),
-            IndexStore.open(db_path, recreate_incompatible=full) as store,
+            IndexStore.open(db_path, recreate_incompatible=full, check=paths is None) as store,
         ):
             run = _Run(
                 root_path,

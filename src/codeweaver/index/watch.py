@@ -222,7 +222,9 @@ def _watch(
     limit = default_rescan_threshold() if rescan_above is None else max(1, rescan_above)
     scope = _Scope(root_path, settings, db_path)
 
-    with IndexStore.open(db_path):  # creates its folder, where the lock lives; checks the version
+    # Creates its folder, where the lock lives, and checks the version (the whole file is
+    # checked by the first index_project below).
+    with IndexStore.open(db_path, check=False):
         pass
     with writer_lock(db_path):
         # Watch first, index second: a change made while the initial index runs is caught.
@@ -232,7 +234,7 @@ def _watch(
                 root_path, settings, governor=governor, embedder=embedder, progress=progress
             )
             if basis:  # so that `codeweaver status` meanwhile needs no model to compare settings
-                with IndexStore.open(db_path) as store:
+                with IndexStore.open(db_path, check=False) as store:
                     record_fingerprint(store, basis, governor.fingerprint())
             retry = _to_retry(report)
             db_id = _file_id(db_path)  # before the yield: the consumer may act on the event
