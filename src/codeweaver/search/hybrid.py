@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from codeweaver.core.errors import EmbeddingError, SearchError
+from codeweaver.core.errors import SearchError
 from codeweaver.index import vectors as vx
 from codeweaver.index.store import IndexStore
 from codeweaver.search.keyword import (
@@ -33,7 +33,7 @@ from codeweaver.search.keyword import (
     rerank,
 )
 from codeweaver.search.results import SearchResult, to_result
-from codeweaver.search.vector import similarities
+from codeweaver.search.vector import embed_query, similarities, top_k
 
 if TYPE_CHECKING:
     from codeweaver.embed.base import Embedder
@@ -79,13 +79,8 @@ def hybrid_search(
     matrix = vx.load_matrix(store, embedder.name)
     if matrix is None or len(matrix) == 0:
         raise SearchError(f"the index holds no vectors of {embedder.name}")
-    try:
-        q = embedder.embed_query(query)
-    except EmbeddingError as exc:
-        raise SearchError(f"cannot embed the query: {exc}") from None
-    sims = similarities(matrix, q)
-    k = min(max(params.semantic_candidates, limit), sims.shape[0])
-    nearest = np.argpartition(-sims, k - 1)[:k] if k < sims.shape[0] else np.arange(k)
+    sims = similarities(matrix, embed_query(embedder, query))
+    nearest = top_k(sims, max(params.semantic_candidates, limit))
     hi, lo = float(sims[nearest].max()), float(sims[nearest].min())
     span = hi - lo or 1.0
 

@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     from codeweaver.config.embedding import EmbeddingSettings
     from codeweaver.embed.base import Embedder
 
-__all__ = ["nearest_hashes", "query_embedder", "semantic_search", "vector_search"]
+__all__ = [
+    "embed_query",
+    "nearest_hashes",
+    "query_embedder",
+    "semantic_search",
+    "similarities",
+    "top_k",
+    "vector_search",
+]
 
 SNIPPET_LINES = 6
 _LOADED: dict[str, Embedder] = {}
@@ -38,11 +46,15 @@ def semantic_search(
     """The ``limit`` chunks nearest in meaning to ``query``, by ``embedder``'s stored vectors."""
     if limit <= 0 or not query.strip():
         return []
+    return vector_search(store, embed_query(embedder, query), model=embedder.name, limit=limit)
+
+
+def embed_query(embedder: Embedder, query: str) -> np.ndarray[Any, Any]:
+    """``query``'s vector, or a SearchError saying why there is none."""
     try:
-        vector = embedder.embed_query(query)
+        return embedder.embed_query(query)
     except EmbeddingError as exc:
         raise SearchError(f"cannot embed the query: {exc}") from None
-    return vector_search(store, vector, model=embedder.name, limit=limit)
 
 
 def vector_search(
@@ -80,13 +92,18 @@ def similarities(matrix: vx.VectorMatrix, query_vector: Any) -> np.ndarray[Any, 
     return matrix.matrix @ q
 
 
+def top_k(scores: np.ndarray[Any, Any], k: int) -> np.ndarray[Any, Any]:
+    """The rows of the ``k`` highest ``scores`` (all of them when there are no more), unordered."""
+    k = min(k, scores.shape[0])
+    return np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
+
+
 def nearest_hashes(
     matrix: vx.VectorMatrix, query_vector: np.ndarray[Any, Any], k: int
 ) -> tuple[list[str], list[float]]:
     """The ``k`` content hashes with the highest cosine similarity, best first."""
     scores = similarities(matrix, query_vector)
-    k = min(k, scores.shape[0])
-    top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
+    top = top_k(scores, k)
     top = top[np.argsort(-scores[top], kind="stable")]
     return [h.decode() for h in matrix.hashes[top]], [float(s) for s in scores[top]]
 
