@@ -215,3 +215,25 @@ def test_chunk_language_flag_takes_aliases_and_refuses_unknown_names(
     assert {c["language"] for c in json.loads(capsys.readouterr().out)} == {"python"}
     assert main(["chunk", str(f), "--language", "klingon"]) == EXIT_USAGE
     assert "unknown language 'klingon'" in capsys.readouterr().err
+
+
+def test_watch_lists_the_first_failures_of_an_update_and_counts_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codeweaver.cli.render import MAX_FAILURES_SHOWN, WatchLog
+    from codeweaver.core.chunks import FailureRecord
+    from codeweaver.index.pipeline import IndexReport
+    from codeweaver.index.watch import WatchEvent
+
+    report = IndexReport(root=tmp_path, db_path=tmp_path / "index.db")
+    report.failures = [
+        FailureRecord(str(tmp_path / f"bad{i}.py"), "chunk", "ValueError", "no")
+        for i in range(MAX_FAILURES_SHOWN + 7)
+    ]
+    report.failed = len(report.failures)
+    WatchLog(tmp_path, json=False, quiet=False).event(
+        WatchEvent("update", paths=("bad0.py",), report=report)
+    )
+    err = capsys.readouterr().err
+    assert err.count("failed:") == MAX_FAILURES_SHOWN
+    assert "... and 7 more" in err  # (they were dropped from the output without a word)

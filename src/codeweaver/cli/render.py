@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from codeweaver.core.chunks import CodeChunk
     from codeweaver.core.languages import LanguageInfo
     from codeweaver.engine.chunker.governor import ChunkGovernor
+    from codeweaver.index.embedding import EmbeddingFailure, EmbeddingReport
     from codeweaver.index.pipeline import IndexProgress, IndexReport
     from codeweaver.index.staleness import Staleness
     from codeweaver.index.store import IndexStats
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 MAX_FAILURES_SHOWN = 50
+_T = TypeVar("_T")
 
 
 def _stdout() -> Console:
@@ -176,10 +178,24 @@ def print_index_report(report: IndexReport, *, quiet: bool = False, verbose: boo
             else ""
         )
         out.print(f"[bold red]{len(report.failures)} file(s) failed{kept}:[/]")
-        for f in report.failures[:MAX_FAILURES_SHOWN]:
-            out.print(f"  {escape(_relative(f.describe(), report.root))}")
-        if len(report.failures) > MAX_FAILURES_SHOWN:
-            out.print(f"  ... and {len(report.failures) - MAX_FAILURES_SHOWN} more (see --json)")
+        root = report.root
+        _print_some(out, report.failures, lambda f: f"  {escape(_relative(f.describe(), root))}")
+
+
+def _print_some(out: Console, items: Sequence[_T], line: Callable[[_T], str]) -> None:
+    """The first :data:`MAX_FAILURES_SHOWN` of ``items``, one line each, then how many more."""
+    for item in items[:MAX_FAILURES_SHOWN]:
+        out.print(line(item))
+    if len(items) > MAX_FAILURES_SHOWN:
+        out.print(f"  ... and {len(items) - MAX_FAILURES_SHOWN:,} more (see --json)")
+
+
+def _print_not_embedded(out: Console, e: EmbeddingReport) -> None:
+    def line(f: EmbeddingFailure) -> str:
+        where = f"{f.path} {f.symbol}".strip()
+        return f"  [red]not embedded[/] {escape(where)}: {escape(f.error)}"
+
+    _print_some(out, e.failures, line)
 
 
 def _print_embedding(out: Console, report: IndexReport) -> None:
@@ -192,9 +208,7 @@ def _print_embedding(out: Console, report: IndexReport) -> None:
             f"  embedded {e.embedded:,} chunks{rate}, reused {e.reused:,}{pending}{failed} "
             f"[dim]({escape(e.model)})[/]"
         )
-        for f in e.failures[:MAX_FAILURES_SHOWN]:
-            where = f"{f.path} {f.symbol}".strip()
-            out.print(f"  [red]not embedded[/] {escape(where)}: {escape(f.error)}")
+        _print_not_embedded(out, e)
     if e.notice:
         out.print(f"  [yellow]{escape(e.notice)}[/]")
 
@@ -300,9 +314,14 @@ def print_status(
             else ""
         )
         out.print(f"[red]{len(failed)} file(s) failed[/] (retried on the next run{kept}):")
-        for path, reason, n in failed[:MAX_FAILURES_SHOWN]:
-            line = escape(_relative(reason, Path(stats.root or "/")) or path)
-            out.print(f"  {line}" + (f" [dim]({n:,} stale chunks kept)[/]" if n else ""))
+        root = Path(stats.root or "/")
+
+        def line(item: tuple[str, str, int]) -> str:
+            path, reason, n = item
+            kept = f" [dim]({n:,} stale chunks kept)[/]" if n else ""
+            return f"  {escape(_relative(reason, root) or path)}{kept}"
+
+        _print_some(out, failed, line)
     if stale.is_stale:
         parts = [
             f"{n:,} {name}"
@@ -495,12 +514,14 @@ class WatchLog:
                 f"{report.chunks:,} chunk{'' if report.chunks == 1 else 's'} written, "
                 f"{report.seconds:.2f}s"
             )
-        for f in report.failures[:MAX_FAILURES_SHOWN]:
-            self.err.print(f"  [red]failed:[/] {escape(_relative(f.describe(), self.root))}")
+        root = self.root
+        _print_some(
+            self.err,
+            report.failures,
+            lambda f: f"  [red]failed:[/] {escape(_relative(f.describe(), root))}",
+        )
         e = report.embedding
-        for ef in e.failures[:MAX_FAILURES_SHOWN]:
-            where = f"{ef.path} {ef.symbol}".strip()
-            self.err.print(f"  [red]not embedded[/] {escape(where)}: {escape(ef.error)}")
+        _print_not_embedded(self.err, e)
         if e.notice and (e.failed or not self.quiet):
             self.err.print(f"  [yellow]{escape(e.notice)}[/]")
 
