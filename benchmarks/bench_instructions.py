@@ -9,8 +9,9 @@ CPU time on a shared machine moves by 10-30% from one run to the next (other ten
 frequency), which hides the few percent a change to the chunker's hot path is worth. The number
 of instructions a process executes does not move. This script runs each peer (the adapters of
 ``python -m benchmarks run``, same budget, same files, same decode) under Valgrind's cachegrind
-with the cache simulation off, twice: once to set up (imports, reading the files, one warm-up
-call per language, as the page's warm-up does) and once to set up and then chunk every file once.
+with the cache simulation off, twice: once to set up (imports, reading the files, and a first
+call on each language's first file, so that grammars and models load outside the difference) and
+once to set up and then chunk every file once.
 The difference is the chunking; divided by the parse-only peer's on the same files (the
 languages the peer supports), it is the multiple of parse cost the page reports as time (the page
 also pays cache misses, which instructions do not show: about 4% of parse here, from

@@ -48,7 +48,7 @@ __all__ = [
     "load_settings",
 ]
 
-ENV_PREFIX = "CODEWEAVER_"
+ENV_PREFIX = _explain.ENV_PREFIX
 CONFIG_FILE = "codeweaver.toml"
 
 # The directory whose config files are read; set by load_settings() for the duration of one load.
