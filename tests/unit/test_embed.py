@@ -4,6 +4,8 @@ counter, model-sized budgets, settings, and rank fusion."""
 from __future__ import annotations
 
 import pickle
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +232,23 @@ def test_rrf_prefers_what_both_rankings_agree_on_and_weights_tilt_it() -> None:
         limit=3,
     )
     assert [r.chunk_id for r in tilted] == ["s", "both", "a"]
+
+
+@pytest.mark.parametrize(
+    ("module", "loader", "says"),
+    [
+        ("model2vec", "codeweaver.embed.static:StaticEmbedder", "pip install 'codeweaver[embed]'"),
+        ("sentence_transformers", "codeweaver.embed.transformer:_load", "torch==2.13.0"),
+    ],
+)
+def test_a_missing_embedding_package_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, module: str, loader: str, says: str
+) -> None:
+    import importlib
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    name, _, attr = loader.partition(":")
+    load = getattr(importlib.import_module(name), attr)
+    args = ("some/model",) if attr == "StaticEmbedder" else ("some/model", None, False)
+    with pytest.raises(EmbeddingError, match=re.escape(says)):
+        load(*args)

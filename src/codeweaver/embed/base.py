@@ -7,9 +7,13 @@ in tokens, how many special tokens it adds, and a token counter that counts like
 
 from __future__ import annotations
 
+import importlib
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -154,3 +158,21 @@ def describe_load_error(exc: BaseException) -> str:
             " network access, or point the model setting at a local folder)"
         )
     return text
+
+
+def model_source(model: str) -> str:
+    """What a model is loaded from: the resolved folder when ``model`` names a local one, else
+    ``model`` itself (a hub name)."""
+    local = Path(model).expanduser()
+    return str(local.resolve()) if local.exists() else model
+
+
+def import_extra(module: str, missing: str) -> ModuleType:
+    """An embedding package (``model2vec``, ``sentence_transformers``), or an EmbeddingError
+    saying ``missing`` (how to install it). Tokenizers' own threads are switched off first: the
+    chunk workers are forked after the model loads."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # (it or what it needs: sentence-transformers without torch)
+        raise EmbeddingError(missing) from None

@@ -3,15 +3,13 @@ of layers), thousands of chunks per second on one CPU core."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codeweaver.config.embedding import DEFAULT_MODELS
 from codeweaver.core.errors import EmbeddingError
-from codeweaver.embed.base import Embedder, describe_load_error
+from codeweaver.embed.base import Embedder, describe_load_error, import_extra, model_source
 from codeweaver.embed.tokens import HFTokenCounter
 
 __all__ = ["StaticEmbedder"]
@@ -37,17 +35,13 @@ class StaticEmbedder(Embedder):
         query_prefix: str = "",
         document_prefix: str = "",
     ) -> None:
+        model2vec = import_extra(
+            "model2vec",
+            "model2vec embeddings need the embed extra: pip install 'codeweaver[embed]'",
+        )
+        source = model_source(model)
         try:
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # we fork chunk workers later
-            from model2vec import StaticModel
-        except ImportError:
-            raise EmbeddingError(
-                "model2vec embeddings need the embed extra: pip install 'codeweaver[embed]'"
-            ) from None
-        local = Path(model).expanduser()
-        source = str(local.resolve()) if local.exists() else model
-        try:
-            static = StaticModel.from_pretrained(source, force_download=False)
+            static = model2vec.StaticModel.from_pretrained(source, force_download=False)
         except Exception as exc:  # hub errors, missing files, bad layouts: all mean "cannot load"
             reason = describe_load_error(exc)
             raise EmbeddingError(

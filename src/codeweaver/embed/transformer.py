@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codeweaver.config.embedding import DEFAULT_MODELS
 from codeweaver.core.errors import EmbeddingError
-from codeweaver.embed.base import Embedder, describe_load_error
+from codeweaver.embed.base import Embedder, describe_load_error, import_extra, model_source
 from codeweaver.embed.tokens import HFTokenCounter
 
 __all__ = ["TransformerEmbedder"]
@@ -41,8 +39,7 @@ class TransformerEmbedder(Embedder):
         document_prefix: str = "",
         model_object: Any = None,
     ) -> None:
-        local = Path(model).expanduser()
-        source = str(local.resolve()) if local.exists() else model
+        source = model_source(model)
         st = model_object if model_object is not None else _load(source, device, trust_remote_code)
         if max_input_tokens is not None:
             st.max_seq_length = max_input_tokens
@@ -92,17 +89,14 @@ class TransformerEmbedder(Embedder):
 
 
 def _load(source: str, device: str | None, trust_remote_code: bool) -> Any:
-    try:
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # we fork chunk workers later
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise EmbeddingError(
-            "sentence-transformers models need it installed: pip install torch==2.13.0 "
-            "sentence-transformers (see the README: the CPU build of torch first)"
-        ) from None
+    st = import_extra(
+        "sentence_transformers",
+        "sentence-transformers models need it installed: pip install torch==2.13.0 "
+        "sentence-transformers (see the README: the CPU build of torch first)",
+    )
     _quiet_transformers()
     try:
-        return SentenceTransformer(
+        return st.SentenceTransformer(
             source, device=device or "cpu", trust_remote_code=trust_remote_code
         )
     except Exception as exc:  # hub errors, missing files, bad configs: all mean "cannot load"
