@@ -122,6 +122,11 @@ class ChunkGovernor:
         """The budget in the unit :meth:`size` returns."""
         return self._char_budget if self._char_budget is not None else self.settings.budget
 
+    @property
+    def counter_name(self) -> str:
+        """The token counter as the fingerprint names it (``estimate`` without one)."""
+        return "estimate" if self._user_counter is None else _callable_name(self._user_counter)
+
     def counter_overhead(self) -> int:
         """What the token counter adds to any text (special tokens such as [CLS] and [SEP]),
         asked once per governor, not once per file: 0 without a counter, and 0 for a counter
@@ -163,7 +168,7 @@ class ChunkGovernor:
         The index stores it and re-chunks everything when it differs.
         """
         s = self.settings
-        counter = "estimate" if self._user_counter is None else _callable_name(self._user_counter)
+        counter = self.counter_name
         return (
             f"chunker={CHUNKER_VERSION};unit={self.unit};budget={self.budget};"
             f"cpt={s.chars_per_token};packing={s.packing};min={s.min_chunk_chars};"

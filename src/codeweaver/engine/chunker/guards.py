@@ -92,7 +92,7 @@ def check_token_counter(governor: ChunkGovernor) -> None:
     except (Exception, SystemExit) as exc:
         raise ConfigError(
             "token_counter",
-            governor.fingerprint().rpartition("counter=")[2],
+            governor.counter_name,
             "argument",
             f"it fails on a short sample of code: {type(exc).__name__}: {exc}",
         ) from exc
