@@ -104,3 +104,17 @@ def test_a_counter_that_cannot_size_an_empty_text_has_no_overhead() -> None:
 
     g = ChunkGovernor(ChunkerSettings(max_chunk_tokens=40), token_counter=counter)
     assert g.counter_overhead() == 0
+
+
+def test_a_counter_that_fails_on_code_is_named_in_the_error() -> None:
+    from codeweaver.core.errors import ConfigError
+    from codeweaver.engine.chunker.guards import check_token_counter
+
+    def picky_counter(text: str) -> int:
+        raise RuntimeError("no tokenizer here")
+
+    g = ChunkGovernor(ChunkerSettings(max_chunk_tokens=40), token_counter=picky_counter)
+    with pytest.raises(ConfigError, match="picky_counter") as caught:
+        check_token_counter(g)
+    assert "no tokenizer here" in str(caught.value)
+    assert g.counter_name in g.fingerprint()
