@@ -105,7 +105,10 @@ def test_auto_with_a_model_the_index_has_no_vectors_of_says_it_went_keyword_only
     settings = load_settings(tmp_path, chunker={"concurrency": {"executor": "serial"}})
     serial = {"concurrency": {"executor": "serial"}}
     index_project(tmp_path, load_settings(tmp_path, chunker=serial, embedding={"provider": "none"}))
-    with IndexStore.open(tmp_path / ".codeweaver" / "index.db", create=False) as store:
+    with (
+        IndexStore.open(tmp_path / ".codeweaver" / "index.db", create=False) as store,
+        caplog.at_level("WARNING", logger="codeweaver.search.api"),
+    ):
         results = search(store, "HandlerStack", mode="auto", embedder=minilm, settings=settings)
     assert results[0].path == "stack.py" and set(results[0].scores) == {"keyword"}
     assert "keyword search only: the index holds no vectors of" in caplog.text
