@@ -159,11 +159,18 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _at_least_one(text: str) -> int:
+    n = int(text)
+    if n < 1:  # an empty burst has no update to time
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {n}")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", default=sysconfig.get_paths()["stdlib"])
     ap.add_argument("--saves", type=int, default=40)
-    ap.add_argument("--burst", type=int, default=2000)
+    ap.add_argument("--burst", type=_at_least_one, default=2000, help="files replaced at once")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--rescan-above", type=int, default=None, help="passed to the watch")
     ap.add_argument("--json", default=None, help="write the numbers to this file")
