@@ -108,6 +108,37 @@ def test_put_file_replaces_old_chunks(store: IndexStore) -> None:
     assert store.check_integrity() == []
 
 
+def test_replacing_a_file_of_many_chunks_keeps_each_fts_row_on_its_chunk(
+    store: IndexStore,
+) -> None:
+    # More chunks than one FTS delete statement takes (store._DELETE_IDS), between two other
+    # files, so the ids of the new rows follow rows written and deleted before them.
+    _put(store, "a.py", _chunks("a.py", ["def alphaword():\n    pass\n"]))
+    old = [f"def old{_letters(i)}word():\n    pass\n" for i in range(1205)]
+    _put(store, "big.py", _chunks("big.py", old))
+    _put(store, "z.py", _chunks("z.py", ["def zetaword():\n    pass\n"]))
+    new = [f"def new{_letters(i)}word():\n    return None\n" for i in range(1203)]
+    _put(store, "big.py", _chunks("big.py", new))
+    assert store.chunk_count() == 1205
+    assert store.check_integrity() == []
+    for i in (0, 999, 1000, 1202):
+        assert _search(store, f"old{_letters(i)}word") == []
+        (hit,) = _search(store, f"new{_letters(i)}word")
+        assert (hit.path, hit.content) == ("big.py", new[i])
+    assert sorted(h.path for h in _search(store, "alphaword zetaword")) == ["a.py", "z.py"]
+
+
+def _letters(i: int) -> str:
+    """``i`` written in lowercase letters (inside a word ending in ``word``, which the search
+    terms keep whole: no digits to split off, no ending to stem)."""
+    out = ""
+    while True:
+        i, r = divmod(i, 26)
+        out += chr(ord("a") + r)
+        if not i:
+            return out
+
+
 def test_skipped_and_failed_rows_have_no_chunks(store: IndexStore) -> None:
     _put(store, "a.py", _chunks("a.py", ["def f():\n    pass\n"]))
     store.put_file("a.py", status="failed", reason="a.py [parse] Boom: bad")
