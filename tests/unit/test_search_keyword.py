@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from codeweaver.config import load_settings
 from codeweaver.index import IndexStore, index_project
-from codeweaver.index.terms import identifier_terms, query_terms, stem, symbol_terms
+from codeweaver.index import terms as terms_module
+from codeweaver.index.terms import (
+    identifier_terms,
+    query_terms,
+    stem,
+    symbol_terms,
+    text_body,
+    text_terms,
+)
 from codeweaver.search import SearchResult, search
 from codeweaver.search.keyword import (
     DEFAULT_RANKING,
@@ -55,6 +66,37 @@ def test_identifiers_yield_themselves_and_their_stemmed_parts() -> None:
     assert identifier_terms("handlers") == ("handler",)
     assert identifier_terms("Größe") == ("größe",)  # no case splitting outside ASCII
     assert {stem(w) for w in ("parse", "parses", "parsing", "parsed")} == {"pars"}
+
+
+def _reference_text_terms(text: str) -> list[str]:
+    """The definition: each ``\\w+`` word of the text, in order, by its identifier terms."""
+    return [term for word in re.findall(r"\w+", text) for term in identifier_terms(word)]
+
+
+_TEXTS = st.text(
+    st.sampled_from(
+        list("aZ_9 \t\n.(){}:;,'\"#/*-+=<>\x1c\x1f\xa0\u00e9\u00dfÉ\u0130\u4e2d\u0663")
+    ),
+    max_size=80,
+) | st.text(max_size=40)
+
+
+@given(_TEXTS)
+def test_text_terms_and_body_are_each_words_terms_in_order(text: str) -> None:
+    want = _reference_text_terms(text)
+    assert text_terms(text) == want
+    assert text_body(text) == " ".join(want)
+
+
+def test_text_body_of_code_and_its_cache_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    code = "def parseConfig(self, raw_text):\n    return HTTPServer(raw_text)  # handlers\n"
+    want = "def parseconfig pars config self raw_text raw text return httpserver http server "
+    assert text_body(code) == want + "raw_text raw text handler"
+    # A full cache is emptied and filled again: same terms, bounded memory.
+    monkeypatch.setattr(terms_module, "_TERMS_OF_MAX", 3)
+    monkeypatch.setattr(terms_module, "_JOINED", terms_module._JoinedTerms())
+    assert text_body(code) == want + "raw_text raw text handler"
+    assert len(terms_module._JOINED) <= 3
 
 
 def test_query_terms_drop_stop_words_dedupe_and_cap() -> None:

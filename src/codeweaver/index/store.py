@@ -43,7 +43,7 @@ from typing import Literal, NamedTuple
 
 from codeweaver.core.chunks import CodeChunk, Span
 from codeweaver.core.errors import IndexStoreError, IndexVersionError
-from codeweaver.index.terms import path_terms, symbol_terms, text_terms
+from codeweaver.index.terms import path_terms, symbol_terms, text_body
 
 __all__ = [
     "APPLICATION_ID",
@@ -580,7 +580,7 @@ class IndexStore:
                     [
                         (
                             first + i,
-                            " ".join(text_terms(ch.content)),
+                            text_body(ch.content),
                             " ".join(symbol_terms(ch.symbol_path)),
                             path_words,
                         )

@@ -27,6 +27,7 @@ __all__ = [
     "query_terms",
     "stem",
     "symbol_terms",
+    "text_body",
     "text_terms",
 ]
 
@@ -105,25 +106,47 @@ def _split(word: str) -> tuple[str, ...]:
 identifier_terms = lru_cache(maxsize=262144)(_split)
 """The terms one word of code or of a query stands for: itself and its stemmed parts."""
 
-_TERMS_OF: dict[str, tuple[str, ...]] = {}
-"""The terms by word for text_terms(), without the lru_cache call overhead on the indexing hot
-path (and without a second copy of each in identifier_terms' cache)."""
 _TERMS_OF_MAX = 500_000
+"""Words whose joined terms :func:`text_body` keeps (the cache is emptied when it is full)."""
+
+# In ASCII text \w is [A-Za-z0-9_]: every other character becomes a space, and str.split()
+# then finds the words _WORD.findall() would, about twice as fast (indexing cuts every chunk).
+_NON_WORD_ASCII = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")}
+)
+
+
+def _words(text: str) -> list[str]:
+    """The words of a text (``\\w+`` runs), in order."""
+    if text.isascii():
+        return text.translate(_NON_WORD_ASCII).split()
+    return _WORD.findall(text)
+
+
+class _JoinedTerms(dict[str, str]):
+    """Each word's terms joined by spaces, made the first time the word is seen, so a text's
+    body is one ``str.join`` over dictionary lookups (no Python loop per word)."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= _TERMS_OF_MAX:
+            self.clear()
+        joined = self[word] = " ".join(_split(word))
+        return joined
+
+
+_JOINED = _JoinedTerms()
+
+
+def text_body(text: str) -> str:
+    """Every term of a text joined by spaces, in order, repeats kept: what the index stores for
+    a chunk's text (``" ".join(text_terms(text))``). A term never holds a space."""
+    return " ".join(map(_JOINED.__getitem__, _words(text)))
 
 
 def text_terms(text: str) -> list[str]:
     """Every term of a text, in order, repeats kept (term frequency counts in BM25)."""
-    out: list[str] = []
-    extend = out.extend
-    cached = _TERMS_OF.get
-    for word in _WORD.findall(text):
-        terms = cached(word)
-        if terms is None:
-            if len(_TERMS_OF) >= _TERMS_OF_MAX:
-                _TERMS_OF.clear()
-            terms = _TERMS_OF[word] = _split(word)
-        extend(terms)
-    return out
+    body = text_body(text)
+    return body.split(" ") if body else []
 
 
 def symbol_terms(symbol_path: Iterable[str]) -> list[str]:
