@@ -101,6 +101,20 @@ def test_dask_matches_serial(
     assert stats.files == len(corpus) and stats.retries == 0
 
 
+def _chunk_count(result: FileResult) -> tuple[int, int]:
+    return os.getpid(), len(result.chunks)
+
+
+def test_dask_annotates_in_the_callers_process(
+    client: Client, corpus: list[DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    results = list(iter_file_results(corpus[:20], governor, client=client, annotate=_chunk_count))
+    assert len(results) == 20
+    for r in results:
+        want = (os.getpid(), len(r.chunks)) if r.status == "chunked" else None
+        assert r.annotation == want
+
+
 def test_governor_is_set_up_once_per_worker(
     client: Client, corpus: list[DiscoveredFile], serial: dict[str, FileResult]
 ) -> None:

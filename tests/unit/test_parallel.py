@@ -305,6 +305,67 @@ def test_empty_input_yields_nothing(governor: ChunkGovernor, executor: str) -> N
     assert stats.files == 0 and stats.executor == executor
 
 
+def _annotation(result: FileResult) -> tuple[int, list[str]]:
+    """Where it ran, and something derived from the chunks; it breaks on one file."""
+    if result.file.rel_path == "m03.py":
+        raise ValueError("annotate broke on m03")
+    return os.getpid(), [c.content_hash for c in result.chunks]
+
+
+@pytest.mark.parametrize("executor", ["serial", "thread", "process"])
+def test_annotate_runs_where_each_file_is_chunked(
+    files: list[DiscoveredFile], governor: ChunkGovernor, executor: str
+) -> None:
+    results = {
+        r.file.rel_path: r
+        for r in iter_file_results(
+            files,
+            governor,
+            executor_type=executor,
+            max_workers=2,
+            batch_size=4,
+            annotate=_annotation,
+        )
+    }
+    broken = results["m03.py"]
+    assert broken.status == "failed" and broken.chunks == [] and broken.annotation is None
+    assert broken.failure is not None and broken.failure.stage == "chunk"
+    assert broken.failure.error_type == "ValueError"
+    assert "annotate broke on m03" in broken.failure.message
+    # Skipped and failed files have nothing to annotate.
+    assert results["blob.py"].annotation is None and results["missing.py"].annotation is None
+    chunked = [r for r in results.values() if r.status == "chunked"]
+    assert len(chunked) == 23
+    pids = set()
+    for r in chunked:
+        pid, hashes = r.annotation
+        assert hashes == [c.content_hash for c in r.chunks]
+        pids.add(pid)
+    if executor == "process":
+        assert os.getpid() not in pids  # made in the workers, shipped back with the chunks
+    else:
+        assert pids == {os.getpid()}
+
+
+def test_an_annotate_function_that_cannot_be_shipped_is_a_clear_error(
+    files: list[DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    import threading
+
+    lock = threading.Lock()
+
+    def annotate(result: FileResult) -> int:
+        with lock:  # a lock cannot be pickled, even by cloudpickle
+            return len(result.chunks)
+
+    with pytest.raises(ExecutorError, match="module level"):
+        list(iter_file_results(files, governor, executor_type="process", annotate=annotate))
+    results = iter_file_results(files, governor, executor_type="thread", annotate=annotate)
+    assert sorted(r.annotation for r in results if r.ok) == sorted(
+        len(r.chunks) for r in iter_file_results(files, governor, executor_type="serial") if r.ok
+    )
+
+
 def test_an_unpicklable_token_counter_is_a_clear_error(
     files: list[DiscoveredFile],
 ) -> None:

@@ -13,6 +13,7 @@ from codeweaver.index.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     IndexStore,
+    chunk_search_fields,
     default_db_path,
     match_expression,
 )
@@ -137,6 +138,26 @@ def _letters(i: int) -> str:
         out += chr(ord("a") + r)
         if not i:
             return out
+
+
+def test_search_fields_made_elsewhere_are_written_as_put_file_would_make_them(
+    tmp_path: Path,
+) -> None:
+    chunks = _chunks(
+        "pkg/parser.py",
+        ["def parseConfig(raw_text):\n    return raw_text\n", "HTTPServer = None\n"],
+        ("class ConfigParser",),
+    )
+    rows = []
+    for name, fields in (("made.db", None), ("given.db", chunk_search_fields(chunks))):
+        with IndexStore.open(tmp_path / name) as s:
+            _put(s, "pkg/parser.py", chunks, fields=fields)
+            rows.append(s._conn.execute("SELECT rowid, * FROM chunks_fts").fetchall())
+    assert rows[0] == rows[1]
+    assert rows[0][0][1:3] == (
+        "def parseconfig pars config raw_text raw text return raw_text raw text",
+        "configparser config parser",
+    )
 
 
 def test_skipped_and_failed_rows_have_no_chunks(store: IndexStore) -> None:

@@ -51,7 +51,7 @@ from codeweaver.index.embedding import (
     record_fingerprint,
 )
 from codeweaver.index.lock import writer_lock
-from codeweaver.index.store import FileState, IndexStore, default_db_path
+from codeweaver.index.store import FileState, IndexStore, default_db_path, search_fields
 
 if TYPE_CHECKING:
     from codeweaver.embed.base import Embedder
@@ -337,6 +337,7 @@ class _Run:
             executor_type=conc.executor,
             batch_size=conc.batch_size,
             stats=stats,
+            annotate=search_fields,
         )
         stage = self.stage
         if stage is not None:
@@ -451,6 +452,7 @@ class _Run:
                 reason=None if skip is None else _skip_reason(skip),
                 fingerprint=self.fingerprint,
                 chunks=result.chunks,
+                fields=result.annotation,
             )
             if skip is None:
                 self._count(tag)

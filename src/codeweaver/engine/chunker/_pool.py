@@ -101,6 +101,7 @@ def _worker_main(
     governor_bytes: bytes,
     inherited_fds: Sequence[int],
     parent_pid: int | None = None,
+    annotate_bytes: bytes | None = None,
 ) -> None:
     """Entry point of a pool worker (module level, so every start method can find it).
 
@@ -120,7 +121,7 @@ def _worker_main(
     try:
         from codeweaver.engine.chunker.worker import init_worker
 
-        init_worker(governor_bytes)
+        init_worker(governor_bytes, annotate_bytes)
         progress[2] = 1.0  # started: the parent stops counting down its start-up limit
     except BaseException as exc:
         with contextlib.suppress(Exception):
@@ -326,10 +327,12 @@ class ProcessPool:
         file_timeout: float,
         stats: RunStats,
         per_worker: int = 2,
+        annotate_bytes: bytes | None = None,
     ) -> None:
         self._ctx = ctx
         self._n = workers
         self._governor_bytes = governor_bytes
+        self._annotate_bytes = annotate_bytes
         self._timeout = file_timeout
         # Past the limit the worker gets a moment to give up by itself (chunk_bytes checks
         # the deadline between steps) before it is killed.
@@ -358,7 +361,14 @@ class ProcessPool:
         parent_pid = os.getpid() if method in ("fork", "spawn") else None
         proc = self._ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main,
-            args=(child_end, progress, self._governor_bytes, inherited, parent_pid),
+            args=(
+                child_end,
+                progress,
+                self._governor_bytes,
+                inherited,
+                parent_pid,
+                self._annotate_bytes,
+            ),
             name="codeweaver-chunk-worker",
             daemon=True,
         )

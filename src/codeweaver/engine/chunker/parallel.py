@@ -71,7 +71,13 @@ from codeweaver.engine.chunker.guards import (
     main_script_importable,
 )
 from codeweaver.engine.chunker.results import FileResult, RunStats
-from codeweaver.engine.chunker.worker import failed_result, process_file, watch_interrupts
+from codeweaver.engine.chunker.worker import (
+    Annotate,
+    annotated,
+    failed_result,
+    process_file,
+    watch_interrupts,
+)
 
 __all__ = [
     "AUTO_SERIAL_MAX_BYTES",
@@ -302,8 +308,15 @@ def iter_file_results(
     stats: RunStats | None = None,
     on_result: Callable[[FileResult], None] | None = None,
     client: Any = None,
+    annotate: Annotate | None = None,
 ) -> Iterator[FileResult]:
     """Yield one :class:`FileResult` per input file; see the module docstring.
+
+    ``annotate``: a module-level function of a chunked file's :class:`FileResult`, run where
+    the file was chunked (in the worker process under ``process``), whose return value (plain
+    data) comes back as the result's ``annotation``: work derived from the chunks then runs on
+    every core, not in the caller. An exception there fails the file. Under ``dask`` it runs
+    in this process, after the file comes back.
 
     Arguments are checked at call time; work (and consuming ``files``) starts at the first
     ``next()``. ``stats`` is filled as results are yielded. Breaking out of the loop (or
@@ -335,7 +348,16 @@ def iter_file_results(
         raise ConfigError("batch_size", size, "argument", "must be at least 1")
     run_stats = stats if stats is not None else RunStats()
     return _iter_results(
-        iter(files), governor, executor_type, workers, ordered, size, run_stats, on_result, client
+        iter(files),
+        governor,
+        executor_type,
+        workers,
+        ordered,
+        size,
+        run_stats,
+        on_result,
+        client,
+        annotate,
     )
 
 
@@ -436,6 +458,7 @@ def _iter_results(
     stats: RunStats,
     on_result: Callable[[FileResult], None] | None,
     client: Any = None,
+    annotate: Annotate | None = None,
 ) -> Iterator[FileResult]:
     found = (
         f if isinstance(f, DiscoveredFile) else _file_for_path(f, governor.max_file_bytes)
@@ -461,7 +484,7 @@ def _iter_results(
     if complete and not sample:  # nothing to do: start no workers
         return
     if kind == "serial":
-        source: Iterator[FileResult] = _iter_serial(stream, governor)
+        source: Iterator[FileResult] = _iter_serial(stream, governor, annotate)
     elif kind == "dask":
         from codeweaver.engine.chunker.distributed import iter_dask
 
@@ -473,10 +496,16 @@ def _iter_results(
             ordered=ordered,
             stats=stats,
         )
+        if annotate is not None:
+            source = _annotated_here(source, annotate)
     elif kind == "thread":
-        source = _iter_thread(_iter_batches(stream, batch_size), governor, workers, ordered)
+        source = _iter_thread(
+            _iter_batches(stream, batch_size), governor, workers, ordered, annotate
+        )
     else:
-        source = _iter_process(_iter_batches(stream, batch_size), governor, workers, ordered, stats)
+        source = _iter_process(
+            _iter_batches(stream, batch_size), governor, workers, ordered, stats, annotate
+        )
     streak = FailureStreak()
     with _closing(source):
         for result in source:
@@ -501,10 +530,19 @@ def _file_for_path(path: object, max_file_bytes: int) -> DiscoveredFile:
         return DiscoveredFile(abs_path, abs_path, language_for_path(abs_path) or TEXT, 0, 0)
 
 
-def _iter_serial(files: Iterator[DiscoveredFile], governor: ChunkGovernor) -> Iterator[FileResult]:
+def _iter_serial(
+    files: Iterator[DiscoveredFile], governor: ChunkGovernor, annotate: Annotate | None
+) -> Iterator[FileResult]:
     with watch_interrupts():  # a counter's own KeyboardInterrupt fails its file, Ctrl-C stops
         for f in files:
-            yield process_file(f, governor)
+            yield annotated(process_file(f, governor), annotate)
+
+
+def _annotated_here(source: Iterator[FileResult], annotate: Annotate) -> Iterator[FileResult]:
+    """Results annotated in this process (an executor whose workers do not take it)."""
+    with _closing(source):
+        for result in source:
+            yield annotated(result, annotate)
 
 
 def _iter_batches(files: Iterator[DiscoveredFile], batch_size: int | None) -> Iterator[Batch]:
@@ -540,6 +578,7 @@ def _iter_process(
     workers: int,
     ordered: bool,
     stats: RunStats,
+    annotate: Annotate | None = None,
 ) -> Iterator[FileResult]:
     try:
         governor_bytes = cloudpickle.dumps(governor)
@@ -547,6 +586,13 @@ def _iter_process(
         raise ExecutorError(
             f"the governor cannot be shipped to worker processes ({type(exc).__name__}: {exc}); "
             "make its token counter picklable by cloudpickle, or use executor_type='thread'"
+        ) from exc
+    try:
+        annotate_bytes = cloudpickle.dumps(annotate) if annotate is not None else None
+    except Exception as exc:
+        raise ExecutorError(
+            f"the annotate function cannot be shipped to worker processes "
+            f"({type(exc).__name__}: {exc}); define it at module level"
         ) from exc
     # Imported before the workers start so that forked workers inherit it instead of each
     # importing it on their first file.
@@ -559,6 +605,7 @@ def _iter_process(
         governor_bytes,
         file_timeout=governor.file_timeout_seconds,
         stats=stats,
+        annotate_bytes=annotate_bytes,
     )
     graceful = False
     try:
@@ -569,12 +616,18 @@ def _iter_process(
         pool.close(graceful=graceful)
 
 
-def _run_batch(files: list[DiscoveredFile], governor: ChunkGovernor) -> list[FileResult]:
-    return [process_file(f, governor) for f in files]
+def _run_batch(
+    files: list[DiscoveredFile], governor: ChunkGovernor, annotate: Annotate | None
+) -> list[FileResult]:
+    return [annotated(process_file(f, governor), annotate) for f in files]
 
 
 def _iter_thread(
-    batches: Iterator[Batch], governor: ChunkGovernor, workers: int, ordered: bool
+    batches: Iterator[Batch],
+    governor: ChunkGovernor,
+    workers: int,
+    ordered: bool,
+    annotate: Annotate | None = None,
 ) -> Iterator[FileResult]:
     window = workers * 2 * (2 if ordered else 1)
     pending: deque[tuple[Batch, Future[list[FileResult]]]] = deque()
@@ -587,7 +640,8 @@ def _iter_thread(
                 if batch is None:
                     exhausted = True
                 else:
-                    pending.append((batch, pool.submit(_run_batch, batch.files, governor)))
+                    fut = pool.submit(_run_batch, batch.files, governor, annotate)
+                    pending.append((batch, fut))
             if not pending:
                 return
             if ordered:

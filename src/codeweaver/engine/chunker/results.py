@@ -32,7 +32,8 @@ class FileResult:
     Exactly one of these holds: ``status == "chunked"`` (``chunks`` set, ``skip`` and ``failure``
     None), ``status == "skipped"`` (``skip`` set, ``chunks`` empty) or ``status == "failed"``
     (``failure`` set, ``chunks`` empty). ``file_hash`` is the content hash of the bytes read, when
-    they were read; ``seconds`` is the time spent on the file in its worker.
+    they were read; ``seconds`` is the time spent on the file in its worker. ``annotation``: what
+    the run's ``annotate`` function returned for a chunked file (see ``iter_file_results``).
     """
 
     file: DiscoveredFile
@@ -42,6 +43,7 @@ class FileResult:
     skip: SkipRecord | None = None
     failure: FailureRecord | None = None
     seconds: float = 0.0
+    annotation: Any = None
 
     @property
     def path(self) -> str:

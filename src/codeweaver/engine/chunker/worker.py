@@ -7,8 +7,9 @@ tuples of builtins.
 
 The protocol for a process (or any remote) worker::
 
-    init_worker(governor_bytes)            # once per process: cloudpickle bytes of the governor
-    chunk_batch(files) -> [CompactResult]  # any number of times, plain DiscoveredFiles in
+    init_worker(governor_bytes, annotate_bytes)  # once per process: cloudpickle bytes of the
+                                                 # governor (and of the annotate function)
+    chunk_batch(files) -> [CompactResult]        # any number of times, plain DiscoveredFiles in
 
 and in the parent ``decode_result(compact, file) -> FileResult``. The contract, for every file::
 
@@ -24,6 +25,7 @@ the error type, the message and the traceback formatted as text in the worker.
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import hashlib
 import signal
@@ -34,7 +36,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
-from typing import cast
+from typing import Any, cast
 
 import cloudpickle
 
@@ -52,8 +54,10 @@ from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, FileStatus
 
 __all__ = [
+    "Annotate",
     "CompactChunk",
     "CompactResult",
+    "annotated",
     "chunk_batch",
     "current_governor",
     "decode_result",
@@ -71,7 +75,7 @@ CompactChunk = tuple[ChunkRow, str, str, int, str]
 
 # The wire form of one FileResult, without the DiscoveredFile (the parent already has it):
 # (status, chunks, file_hash, skip (reason, detail) | None,
-#  failure (stage, error_type, message, traceback, exit_code) | None, seconds)
+#  failure (stage, error_type, message, traceback, exit_code) | None, seconds, annotation)
 CompactResult = tuple[
     str,
     list[CompactChunk],
@@ -79,7 +83,12 @@ CompactResult = tuple[
     tuple[str, str] | None,
     tuple[str, str, str, str, int | None] | None,
     float,
+    Any,
 ]
+
+Annotate = Callable[[FileResult], Any]
+"""What a caller may have computed next to each chunked file, where it was chunked (see
+:func:`annotated`): module-level, so it pickles by reference, and returning plain data."""
 
 _STAGES: frozenset[str] = frozenset(
     {"discover", "read", "parse", "chunk", "worker", "timeout", "store"}
@@ -89,15 +98,18 @@ _STAGES: frozenset[str] = frozenset(
 # initializer can set; threads in one process share it (the governor is read-only).
 _governor: ChunkGovernor | None = None
 _governor_digest: str | None = None
+_annotate: Annotate | None = None
 
 
 # -- per-process setup -------------------------------------------------------------------------
-def init_worker(governor_bytes: bytes) -> None:
-    """Set this process up to chunk: unpickle the governor once and turn on ``faulthandler``.
+def init_worker(governor_bytes: bytes, annotate_bytes: bytes | None = None) -> None:
+    """Set this process up to chunk: unpickle the governor once and turn on ``faulthandler``;
+    ``annotate_bytes``: the cloudpickled :data:`Annotate` function :func:`chunk_batch` applies.
 
-    Idempotent: calling it again with the same bytes does nothing.
+    Idempotent: calling it again with the same governor bytes does not unpickle them again.
     """
-    global _governor, _governor_digest
+    global _governor, _governor_digest, _annotate  # noqa: PLW0603 - per-process state
+    _annotate = cloudpickle.loads(annotate_bytes) if annotate_bytes is not None else None
     digest = hashlib.blake2b(governor_bytes, digest_size=16).hexdigest()
     if digest == _governor_digest and _governor is not None:
         return
@@ -272,12 +284,35 @@ def chunk_batch(
     to know which file a worker was on if the worker dies or hangs).
     """
     governor = current_governor()
+    annotate = _annotate
     out: list[CompactResult] = []
     for i, file in enumerate(files):
         if on_start is not None:
             on_start(i)
-        out.append(encode_result(process_file(file, governor)))
+        out.append(encode_result(annotated(process_file(file, governor), annotate)))
     return out
+
+
+def annotated(result: FileResult, annotate: Annotate | None) -> FileResult:
+    """``result`` with ``annotate(result)`` as its ``annotation`` when the file was chunked.
+
+    Every executor calls it where the file was chunked (a worker process, a thread, the
+    caller's thread), so work derived from the chunks runs on every core. An exception there
+    fails the file (stage ``chunk``), as one from a token counter does.
+    """
+    if annotate is None or result.status != "chunked":
+        return result
+    try:
+        note = annotate(result)
+    except Exception as exc:
+        return FileResult(
+            file=result.file,
+            status="failed",
+            file_hash=result.file_hash,
+            failure=failure_from_exception(result.file.path, exc),
+            seconds=result.seconds,
+        )
+    return dataclasses.replace(result, annotation=note)
 
 
 # -- the wire form -----------------------------------------------------------------------------
@@ -289,12 +324,13 @@ def encode_result(result: FileResult) -> CompactResult:
     skip = (result.skip.reason, result.skip.detail) if result.skip is not None else None
     f = result.failure
     failure = (f.stage, f.error_type, f.message, f.traceback, f.exit_code) if f else None
-    return (result.status, chunks, result.file_hash, skip, failure, result.seconds)
+    status, seconds, annotation = result.status, result.seconds, result.annotation
+    return (status, chunks, result.file_hash, skip, failure, seconds, annotation)
 
 
 def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
     """Rebuild the :class:`FileResult` that :func:`encode_result` was given."""
-    status, rows, file_hash, skip, failure, seconds = compact
+    status, rows, file_hash, skip, failure, seconds, annotation = compact
     # (the parent of a process run decodes every chunk: one call each, fields unpacked here)
     # The row layout unpacked below is CodeChunk.to_row's (CodeChunk.from_row unpacks the same).
     chunks = [
@@ -320,6 +356,7 @@ def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
             else None
         ),
         seconds=seconds,
+        annotation=annotation,
     )
 
 
