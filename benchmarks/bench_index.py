@@ -1,10 +1,11 @@
 """Index benchmark: a full index of a tree, then an unchanged re-index, and a few searches.
 
     python benchmarks/bench_index.py [--root DIR] [--workers N] [--executor process]
-                                     [--max-chars N] [--keep-db PATH] [--json OUT]
+                                     [--max-chars N] [--keep-db PATH] [--json OUT] [--embed]
 
 Default tree: the interpreter's standard library (``site-packages`` left out). The index goes to
-a temporary directory (the tree itself is never written to). The numbers to watch: the unchanged
+a temporary directory (the tree itself is never written to). It is a keyword index unless
+``--embed`` asks for the configured embedding model (``bench_embed.py`` measures embedding). The numbers to watch: the unchanged
 re-index time as a share of the full index time (goal: under 10%), and files/s of the full index.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from codeweaver.config import load_settings
 from codeweaver.index import IndexReport, IndexStore, index_project
+from codeweaver.search.keyword import keyword_search
 
 QUERIES = (
     "parse config file",
@@ -48,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-chars", type=int, default=None)
     ap.add_argument("--keep-db", default=None, help="copy the finished index here")
     ap.add_argument("--json", default=None, help="write the numbers to this file")
+    ap.add_argument(
+        "--embed",
+        action="store_true",
+        help="embed with the configured model too (default: a keyword index, no model loaded)",
+    )
     args = ap.parse_args(argv)
 
     root = Path(args.root).resolve()
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         chunker=chunker,
         index={"db_path": db},
         discovery={"exclude": ("site-packages/**", "site-packages")},
+        **({} if args.embed else {"embedding": {"provider": "none"}}),
     )
     try:
         t0 = time.perf_counter()
@@ -80,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             search_ms: dict[str, float] = {}
             for q in QUERIES:
                 t0 = time.perf_counter()
-                hits = store.search(q, limit=10)
+                hits = keyword_search(store, q, limit=10)
                 search_ms[q] = (time.perf_counter() - t0) * 1000
                 del hits
         ratio = t_again / t_full if t_full > 0 else float("nan")

@@ -1,0 +1,34 @@
+"""benchmarks/bench_index.py runs end to end on a small tree (it had broken unnoticed when
+keyword search moved out of the store)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+# benchmarks/ is not an installed package: import it from the checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks import bench_index
+
+
+def test_full_then_unchanged_index_and_searches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "tree"
+    (root / "pkg").mkdir(parents=True)
+    for i in range(6):
+        (root / "pkg" / f"mod{i}.py").write_text(
+            f"def parse_config_{i}(path):\n    return open(path).read()\n", encoding="utf-8"
+        )
+    out = tmp_path / "numbers.json"
+    assert bench_index.main(["--root", str(root), "--json", str(out)]) == 0
+    numbers = json.loads(out.read_text())
+    assert numbers["full"]["new"] == 6 and numbers["unchanged"]["unchanged"] == 6
+    assert set(numbers["search_ms"]) == set(bench_index.QUERIES)
+    printed = capsys.readouterr().out
+    assert "index holds 6 files" in printed and "search 'parse config file'" in printed
+    assert not (root / ".codeweaver").exists()  # the tree itself is never written to
