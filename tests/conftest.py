@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         if key.upper().startswith("CODEWEAVER_"):
             monkeypatch.delenv(key)
     return monkeypatch
+
+
+@pytest.fixture(autouse=True)
+def _restore_codeweaver_logger() -> Iterator[None]:
+    """A CLI run in-process (``main([...])``) gives the ``codeweaver`` logger its own handler,
+    level and ``propagate = False``, as a command should; put them back after each test, so a
+    later test's ``caplog`` still sees the package's records."""
+    logger = logging.getLogger("codeweaver")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
 # -- embeddings: one real model, loaded once, offline ----------------------------------------------

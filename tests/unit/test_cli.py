@@ -237,3 +237,22 @@ def test_watch_lists_the_first_failures_of_an_update_and_counts_the_rest(
     err = capsys.readouterr().err
     assert err.count("failed:") == MAX_FAILURES_SHOWN
     assert "... and 7 more" in err  # (they were dropped from the output without a word)
+
+
+def test_an_in_process_run_configures_the_package_logger(tmp_path: Path) -> None:
+    import logging
+
+    f = tmp_path / "m.py"
+    f.write_text("x = 1\n", encoding="utf-8")
+    assert main(["index", str(tmp_path), "-q", "--no-embed"]) == EXIT_OK
+    logger = logging.getLogger("codeweaver")
+    assert logger.propagate is False and logger.level == logging.ERROR  # the command's own
+
+
+def test_the_next_test_gets_the_package_logger_back(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    # (tests/conftest.py restores it after each test; the test above changed it)
+    assert logging.getLogger("codeweaver").propagate is True
+    logging.getLogger("codeweaver.index").warning("seen by caplog")
+    assert "seen by caplog" in caplog.text
