@@ -264,3 +264,30 @@ def test_db_inside_the_root_is_not_indexed_with_its_side_files(repo: Path) -> No
     index_project(repo, settings)
     report = index_project(repo, settings)
     assert (report.new, report.unchanged, report.skipped) == (0, 13, 0)
+
+
+def test_status_and_index_agree_on_a_touched_file_and_a_same_size_edit(tmp_path: Path) -> None:
+    import os
+
+    from codeweaver.index.staleness import check_staleness
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name, text in (("a.py", "x = 1\n"), ("b.py", "y = 2\n"), ("c.py", "z = 3\n")):
+        (root / name).write_text(text, encoding="utf-8")
+    settings = load_settings(
+        root, embedding={"provider": "none"}, chunker={"concurrency": {"executor": "serial"}}
+    )
+    index_project(root, settings)
+    later = (root / "c.py").stat().st_mtime_ns + 5_000_000_000
+    os.utime(root / "a.py", ns=(later, later))  # touched: same bytes
+    (root / "b.py").write_text("y = 9\n", encoding="utf-8")  # same size, other bytes
+    os.utime(root / "b.py", ns=(later, later))
+    with IndexStore.open(root / ".codeweaver" / "index.db", create=False) as store:
+        stale = check_staleness(root, settings, store)
+    assert (stale.new, stale.modified, stale.deleted) == (0, 1, 0)
+    assert stale.examples == ["modified: b.py"]
+    report = index_project(root, settings)
+    assert (report.new, report.changed, report.unchanged) == (0, 1, 2)
+    with IndexStore.open(root / ".codeweaver" / "index.db", create=False) as store:
+        assert check_staleness(root, settings, store).is_stale is False  # the touch was recorded

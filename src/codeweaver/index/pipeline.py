@@ -566,18 +566,11 @@ class _Run:
             return "new"
         if self.full or old.fingerprint != self.fingerprint or old.status == "failed":
             return "changed"
-        same_stat = old.mtime_ns == f.mtime_ns
-        if old.size == f.size and same_stat and f.rel_path not in self.verify:
-            return "skipped" if old.status == "skipped" else "unchanged"
-        if (
-            old.size == f.size
-            and old.content_hash is not None
-            and _same_content(f.path, old.content_hash)
-        ):
-            if not same_stat:
-                self.touches.append((f.rel_path, f.size, f.mtime_ns))
-            return "skipped" if old.status == "skipped" else "unchanged"
-        return "changed"  # (a file that cannot be read: the worker reports what became of it)
+        if not same_file(old, f, verify=f.rel_path in self.verify):
+            return "changed"  # (a file that cannot be read: the worker reports what became of it)
+        if old.mtime_ns != f.mtime_ns:
+            self.touches.append((f.rel_path, f.size, f.mtime_ns))
+        return "skipped" if old.status == "skipped" else "unchanged"
 
     def _discover(self) -> Iterator[DiscoveredFile | SkipRecord]:
         from codeweaver.core.discovery import iter_discovery
@@ -745,6 +738,17 @@ def _relative_to(path: Path, root: Path) -> str | None:
         return path.resolve().relative_to(root).as_posix()
     except ValueError:
         return None
+
+
+def same_file(old: FileState, f: DiscoveredFile, *, verify: bool = False) -> bool:
+    """Whether ``f`` still holds what the index recorded as ``old``: the same size and mtime
+    (unless ``verify``: a path named to a run), else the same size and content hash (a file
+    merely touched). What ``index_project`` and ``codeweaver status`` both decide by."""
+    if old.size != f.size:
+        return False
+    if old.mtime_ns == f.mtime_ns and not verify:
+        return True
+    return old.content_hash is not None and _same_content(f.path, old.content_hash)
 
 
 def _same_content(path: str, digest: str) -> bool:

@@ -11,8 +11,8 @@ from codeweaver.config import CodeWeaverSettings
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.engine.chunker.governor import ChunkGovernor
-from codeweaver.index.pipeline import IndexReport, _Run, _same_content, _skip_reason
-from codeweaver.index.store import FileState, IndexStore
+from codeweaver.index.pipeline import IndexReport, _Run, _skip_reason, same_file
+from codeweaver.index.store import IndexStore
 
 __all__ = ["Staleness", "check_staleness"]
 
@@ -44,14 +44,6 @@ class Staleness:
             "settings_changed": self.settings_changed,
             "examples": self.examples,
         }
-
-
-def _modified(old: FileState, found: DiscoveredFile) -> bool:
-    if old.status == "failed" or old.size != found.size:
-        return True
-    if old.mtime_ns == found.mtime_ns:
-        return False
-    return old.content_hash is None or not _same_content(found.path, old.content_hash)
 
 
 def check_staleness(
@@ -102,7 +94,7 @@ def check_staleness(
             out.new += 1
             note(f"new: {rel}")
         elif (
-            _modified(old, item)
+            old.status == "failed" or not same_file(old, item)
             if isinstance(item, DiscoveredFile)
             # a file discovery now skips (it became binary, too large...): as index would see it
             else old.status != "skipped" or old.reason != _skip_reason(item)
