@@ -3,7 +3,8 @@
     python benchmarks/bench_chunker.py [--corpus DIR] [--budget-chars 1500] [--repeat 3]
                                        [--max-files N] [--per-language N]
                                        [--languages python,go] [--json OUT]
-                                       [--tokenizer tokenizer.json [--budget-tokens 512]]
+                                       [--tokenizer tokenizer.json [--budget-tokens 512]
+                                        [--raw-counter]]
 
 For the files of a corpus (default: the interpreter's standard library), read once into memory,
 it times (CPU time of this process, best of ``--repeat``) tree-sitter parsing alone and
@@ -21,7 +22,10 @@ stride over the sorted list (as ``python -m benchmarks run --max-files N`` does)
 with a token budget (``--budget-tokens``, default 512) on the same files, timed in the same
 interleaved loop: its CPU time against the character run and the parse, how often the token
 counter was called and how much text it was given (in multiples of the corpus), and whether any
-chunk is over the token budget (each chunk counted once more, outside the clock).
+chunk is over the token budget (each chunk counted once more, outside the clock). The counter is
+the one codeweaver gives an embedder with that tokenizer (``HFTokenCounter``, fresh for each
+timed run, so its caches start cold); ``--raw-counter`` times a plain ``tokenizer.encode`` call
+instead (what a counter written without caches costs).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import sys
 import sysconfig
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +50,7 @@ from benchmarks.compare import select_files
 from codeweaver.config.chunker import DEFAULT_MIN_CHUNK_CHARS, ChunkerSettings
 from codeweaver.core.errors import FileSkippedError
 from codeweaver.core.languages import get_parser, has_grammar
+from codeweaver.embed.tokens import HFTokenCounter
 from codeweaver.engine.chunker.file_chunker import chunk_bytes
 from codeweaver.engine.chunker.governor import ChunkGovernor
 
@@ -125,7 +131,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     chunk_bytes(data, lang, governor, path=path)
             t_lang_chunk[lang] = min(t_lang_chunk[lang], time.process_time() - t0)
 
-    tokens = _TokenRun(args.tokenizer, args.budget_tokens) if args.tokenizer else None
+    tokens = (
+        _TokenRun(args.tokenizer, args.budget_tokens, raw=args.raw_counter)
+        if args.tokenizer
+        else None
+    )
 
     def chunk_tokens() -> None:
         assert tokens is not None
@@ -142,7 +152,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t_chunk_parsed = min(t_chunk_parsed, best_cpu(chunk_parsed, 1))
         t_chunk = min(t_chunk, best_cpu(chunk_all, 1))
         if tokens is not None:
-            tokens.calls = tokens.chars = 0
+            tokens.reset()
             t_tokens = min(t_tokens, best_cpu(chunk_tokens, 1))
 
     # Contract checks (outside the timed loops).
@@ -221,7 +231,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 class _TokenRun:
     """A token budget with a ``tokenizers`` tokenizer; counts the counter's calls and input."""
 
-    def __init__(self, tokenizer_file: str, budget: int) -> None:
+    def __init__(self, tokenizer_file: str, budget: int, *, raw: bool = False) -> None:
         from tokenizers import Tokenizer  # type: ignore[import-not-found,unused-ignore]
 
         tok = Tokenizer.from_file(tokenizer_file)
@@ -229,15 +239,24 @@ class _TokenRun:
         tok.no_padding()
         self.tokenizer = tok
         self.budget = budget
+        self.raw = raw
         self.calls = self.chars = 0
+        self.counter: Callable[[str], int] = self.exact
+        self.reset()
         self.governor = ChunkGovernor(
             ChunkerSettings(max_chunk_tokens=budget), token_counter=self.count
         )
 
+    def reset(self) -> None:
+        """Zero the tallies and start the counter afresh (its caches cold)."""
+        self.calls = self.chars = 0
+        if not self.raw:
+            self.counter = HFTokenCounter(self.tokenizer, "bench")
+
     def count(self, text: str) -> int:
         self.calls += 1
         self.chars += len(text)
-        return self.exact(text)
+        return self.counter(text)
 
     def exact(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
@@ -256,6 +275,7 @@ class _TokenRun:
         timed = t_tokens != float("inf")
         return {
             "budget_tokens": self.budget,
+            "counter": "tokenizer.encode" if self.raw else "HFTokenCounter",
             "seconds": t_tokens if timed else None,
             "vs_chars": t_tokens / t_chars if timed else None,
             "vs_parse": t_tokens / t_parse if timed else None,
@@ -295,6 +315,11 @@ def main(argv: list[str] | None = None) -> None:
         help="a tokenizers tokenizer.json: also time a token budget with it",
     )
     ap.add_argument("--budget-tokens", type=int, default=512)
+    ap.add_argument(
+        "--raw-counter",
+        action="store_true",
+        help="time a plain tokenizer.encode counter instead of codeweaver's HFTokenCounter",
+    )
     args = ap.parse_args(argv)
     r = run(args)
     print(f"corpus            {r['corpus']}")
@@ -348,7 +373,8 @@ def main(argv: list[str] | None = None) -> None:
     if t is not None:
         if t["seconds"] is not None:
             print(
-                f"token budget      {t['budget_tokens']} tokens: {t['seconds']:.2f} s CPU, "
+                f"token budget      {t['budget_tokens']} tokens ({t['counter']}): "
+                f"{t['seconds']:.2f} s CPU, "
                 f"{t['vs_chars']:.2f}x the character run, {t['vs_parse']:.2f}x the parse; "
                 f"counter called {t['counter_calls']} times on {t['counted_chars_vs_corpus']:.2f}x "
                 "the corpus text"

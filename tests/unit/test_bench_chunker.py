@@ -30,6 +30,7 @@ def _args(corpus: Path, **overrides: object) -> argparse.Namespace:
         "json_out": None,
         "tokenizer": None,
         "budget_tokens": 128,
+        "raw_counter": False,
     }
     args.update(overrides)
     return argparse.Namespace(**args)
@@ -64,3 +65,12 @@ def test_a_token_budget_run_is_timed_and_checked(tmp_path: Path) -> None:
     # Each piece is counted about once: the counter sees a few times the corpus, not hundreds.
     assert 1 <= t["counted_chars_vs_corpus"] < 20
     assert t["counter_calls"] > 0
+    assert t["counter"] == "HFTokenCounter"  # what codeweaver gives an embedder
+
+
+def test_the_raw_counter_run_chunks_the_same(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    ours = bench_chunker.run(_args(corpus, tokenizer=str(TOKENIZER)))["tokens"]
+    raw = bench_chunker.run(_args(corpus, tokenizer=str(TOKENIZER), raw_counter=True))["tokens"]
+    assert raw["counter"] == "tokenizer.encode"
+    assert (raw["chunks"], raw["counter_calls"]) == (ours["chunks"], ours["counter_calls"])

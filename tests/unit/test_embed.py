@@ -12,6 +12,8 @@ from typing import Any
 import cloudpickle
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from codeweaver.config import load_settings
 from codeweaver.config.embedding import EmbeddingSettings
@@ -85,6 +87,72 @@ def test_line_by_line_counts_are_exact_on_real_code(minilm_path: Path) -> None:
         a = rnd.randrange(len(text))
         piece = text[a : a + rnd.randrange(4000)]
         assert counter(piece) == len(tok.encode(piece, add_special_tokens=False).ids)
+
+
+@pytest.fixture(scope="module")
+def minilm_counter(minilm_path: Path) -> HFTokenCounter:
+    return HFTokenCounter(load_tokenizer(str(minilm_path)), "minilm")
+
+
+_PIECES = st.sampled_from(
+    [
+        "def",
+        " ",
+        "  ",
+        "\t",
+        "\r",
+        "\n",
+        "parse_config",
+        "HTTPServer",
+        "x1",
+        "42",
+        "(",
+        ")",
+        "::",
+        "->",
+        "'",
+        '"',
+        "#",
+        "@",
+        "`",
+        "~",
+        "[CLS]",
+        "[SEP]",
+        "[",
+        "]",
+        "\x00",
+        "\x1c",
+        "\x0b",
+        "\x7f",
+        "naïve",
+        "漢字",
+        "\u2028",
+        "a" * 120,
+        "unaffable",
+        "##",
+        "İ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=60).map("".join))
+# BERT drops control characters, joining the words around them; it reads [CLS] as one token.
+@example("the\x1cre\nthe\x00re\nthe\x7fre\nx=[CLS]+[SEP]\r\n")
+@example("a" * 101 + "b " + "a" * 100)
+def test_word_by_word_counts_are_exact(minilm_counter: HFTokenCounter, text: str) -> None:
+    tok = minilm_counter._tokenizer
+    assert minilm_counter(text) == len(tok.encode(text, add_special_tokens=False).ids)
+
+
+def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -> None:
+    counter = HFTokenCounter(load_tokenizer(str(minilm_path)), "minilm")
+    assert counter._by_word and counter._by_line
+    assert counter("self.parse_config(path)\n# [CLS] stays whole\n") > 0
+    assert {"self", ".", "parse", "_", "config", "("} <= set(counter._words)
+    assert "[CLS]" not in counter._words  # that line went to the tokenizer as it is
+    clone = cloudpickle.loads(cloudpickle.dumps(counter))
+    assert clone._by_word and clone._added == counter._added and clone(CODE) == counter(CODE)
 
 
 def test_a_tokenizer_that_merges_across_lines_counts_whole_texts() -> None:

@@ -12,11 +12,19 @@ so the same lines are counted again and again. For tokenizers where a newline al
 the like) the count of a text is exactly the sum of the counts of its lines, and lines are
 counted once and remembered. Other tokenizers (byte-level BPE merges whitespace runs across
 lines) count each text whole.
+
+BERT's own pipeline (``BertNormalizer``, ``BertPreTokenizer``, ``WordPiece``) goes further: a
+line's count is the sum of its words' counts, a word being a run of letters and digits or one
+punctuation character. So a new line of plain ASCII is cut into words here and each word is
+counted once per process and remembered: about 8x faster than the tokenizer on code, where the
+same names come back on every line. A line the cut could get wrong (anything outside printable
+ASCII, tabs and carriage returns; a special token's text such as ``[CLS]``) goes to the tokenizer.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +38,16 @@ __all__ = ["HFTokenCounter", "load_tokenizer", "splits_at_newlines"]
 MAX_CACHED_LINES = 200_000
 """Remembered line counts per counter (per worker process) before the memory is cleared."""
 
+MAX_CACHED_WORDS = 500_000
+"""Remembered word counts per counter (BERT-style tokenizers) before the memory is cleared."""
+
 _SPLIT_AT_WHITESPACE = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
+# BertPreTokenizer on printable ASCII: runs of letters and digits, and each other character
+# that is not whitespace on its own (every ASCII symbol is punctuation to BERT).
+_BERT_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\r]")
+# What the word cut leaves to the tokenizer: anything but printable ASCII, tab and CR
+# (BERT drops control characters, so they would join the words around them).
+_NOT_PLAIN_ASCII = re.compile(r"[^\t\r\x20-\x7e]")
 _CHARACTER_WISE = {
     "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip",
 }  # fmt: skip
@@ -48,7 +65,7 @@ class HFTokenCounter:
         7
     """
 
-    __slots__ = ("_by_line", "_lines", "_tokenizer", "fingerprint")
+    __slots__ = ("_added", "_by_line", "_by_word", "_lines", "_tokenizer", "_words", "fingerprint")
 
     def __init__(self, tokenizer: Tokenizer, name: str) -> None:
         from tokenizers import Tokenizer
@@ -60,11 +77,15 @@ class HFTokenCounter:
         tok.no_padding()
         self._tokenizer = tok
         self.fingerprint = f"hf-tokenizer:{name}"
-        self._by_line = _spec_splits_at_newlines(json.loads(spec))
+        parsed = json.loads(spec)
+        self._by_line = _spec_splits_at_newlines(parsed)
+        self._by_word = _spec_is_bert_wordpiece(parsed)
+        self._added = tuple({t["content"] for t in parsed.get("added_tokens") or ()})
         self._lines: dict[str, int] = {}
+        self._words: dict[str, int] = {}
 
     def __call__(self, text: str) -> int:
-        if not self._by_line or text.count("\n") < 2:
+        if not self._by_line or (not self._by_word and text.count("\n") < 2):
             return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
         cache = self._lines
         lines = text.split("\n")
@@ -75,8 +96,19 @@ class HFTokenCounter:
         if len(cache) > MAX_CACHED_LINES:
             cache.clear()
         missing = [line for line in set(lines) if line not in cache]
-        encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)
-        fresh = {line: len(enc.ids) for line, enc in zip(missing, encoded, strict=True)}
+        fresh: dict[str, int] = {}
+        if self._by_word:
+            whole = []
+            for line in missing:
+                words = self._count_words(line)
+                if words < 0:
+                    whole.append(line)
+                else:
+                    fresh[line] = words
+            missing = whole
+        if missing:
+            encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)
+            fresh.update((line, len(enc.ids)) for line, enc in zip(missing, encoded, strict=True))
         cache.update(fresh)
         total = 0
         for line in lines:  # read what this call counted first: another thread may clear
@@ -88,6 +120,23 @@ class HFTokenCounter:
             )
         return total
 
+    def _count_words(self, line: str) -> int:
+        """A BERT-style tokenizer's count of one line, word by word (each word counted once per
+        process); -1 when the line is not plain ASCII or may hold a special token's text."""
+        if _NOT_PLAIN_ASCII.search(line) or any(a in line for a in self._added):
+            return -1
+        words = self._words
+        if len(words) > MAX_CACHED_WORDS:
+            words.clear()
+        encode = self._tokenizer.encode
+        total = 0
+        for word in _BERT_ASCII_WORD.findall(line):
+            n = words.get(word)
+            if n is None:
+                n = words[word] = len(encode(word, add_special_tokens=False).ids)
+            total += n
+        return total
+
     def special_tokens(self) -> int:
         """How many tokens the tokenizer's post-processor adds to one input (e.g. [CLS], [SEP])."""
         return len(self._tokenizer.encode("", add_special_tokens=True).ids)
@@ -97,6 +146,8 @@ class HFTokenCounter:
             "json": self._tokenizer.to_str(),
             "fingerprint": self.fingerprint,
             "by_line": self._by_line,
+            "by_word": self._by_word,
+            "added": self._added,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -105,7 +156,10 @@ class HFTokenCounter:
         self._tokenizer = Tokenizer.from_str(state["json"])
         self.fingerprint = state["fingerprint"]
         self._by_line = state["by_line"]
+        self._by_word = state.get("by_word", False)
+        self._added = state.get("added", ())
         self._lines = {}
+        self._words = {}
 
     def __repr__(self) -> str:
         return f"HFTokenCounter({self.fingerprint!r})"
@@ -131,6 +185,17 @@ def _spec_splits_at_newlines(spec: dict[str, Any]) -> bool:
         return True
     norms = norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm]
     return all(n.get("type") in _CHARACTER_WISE for n in norms)
+
+
+def _spec_is_bert_wordpiece(spec: dict[str, Any]) -> bool:
+    """True for BERT's pipeline as it is (a count is the sum of the counts of its words):
+    ``BertNormalizer`` (or none), ``BertPreTokenizer`` alone, and a ``WordPiece`` model."""
+    norm = spec.get("normalizer")
+    return (
+        (norm is None or norm.get("type") == "BertNormalizer")
+        and (spec.get("pre_tokenizer") or {}).get("type") == "BertPreTokenizer"
+        and (spec.get("model") or {}).get("type") == "WordPiece"
+    )
 
 
 def load_tokenizer(name_or_path: str) -> Tokenizer:
