@@ -155,6 +155,29 @@ def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -
     assert clone._by_word and clone._added == counter._added and clone(CODE) == counter(CODE)
 
 
+def test_a_static_model_embeds_word_by_word_to_the_very_same_vectors(
+    static_model_path: Path,
+) -> None:
+    import model2vec
+
+    import codeweaver.index.pipeline as source
+    from codeweaver.embed.static import StaticEmbedder
+
+    embedder = StaticEmbedder(str(static_model_path))
+    assert "tokenize" in vars(embedder._model)  # the word-by-word tokenize was checked and set
+    plain = model2vec.StaticModel.from_pretrained(str(static_model_path))
+    code = Path(source.__file__).read_text()
+    texts = [code[:6000], code[6000:7000], CODE, "naïve [CLS] the\x1cre\r\n\tx", "", "\n\n"]
+    got = embedder._model.encode(texts, max_length=None, use_multiprocessing=False)
+    want = plain.encode(texts, max_length=None, use_multiprocessing=False)
+    np.testing.assert_array_equal(got, want)
+    # A truncating call (the embedder never makes one) takes the model's own path.
+    np.testing.assert_array_equal(
+        embedder._model.encode(texts, max_length=16, use_multiprocessing=False),
+        plain.encode(texts, max_length=16, use_multiprocessing=False),
+    )
+
+
 def test_a_tokenizer_that_merges_across_lines_counts_whole_texts() -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 

@@ -49,6 +49,8 @@ class StaticEmbedder(Embedder):
             ) from None
         self._model: Any = static
         counter = HFTokenCounter(static.tokenizer, source)
+        if counter.counts_by_words:
+            _tokenize_by_words(static, counter)
         super().__init__(
             source,
             batch_size=batch_size or DEFAULT_BATCH,
@@ -70,3 +72,42 @@ class StaticEmbedder(Embedder):
             texts, max_length=None, batch_size=self.batch_size, use_multiprocessing=False
         )
         return out
+
+
+# Code with what the word-by-word path must get right: names, symbols, long words, tabs, CRLF,
+# control and non-ASCII characters, special tokens' text.
+_CHECK_TEXTS = (
+    "def parse_config(path: str) -> dict:\r\n\treturn tomllib.load(open(path, 'rb'))  # [CLS]\n",
+    "HTTPServer.serve_forever(poll_interval=0.5)\n\nx = a" + "b" * 120 + "\n",
+    "the\x1cre \x00 naïve café 漢字 \u2028 [SEP]x [MASK] ##ing unaffable\n",
+)
+
+
+def _tokenize_by_words(static: Any, counter: HFTokenCounter) -> None:
+    """Give ``static`` (a model2vec ``StaticModel``) a ``tokenize`` that looks each word's ids
+    up once (:meth:`HFTokenCounter.token_ids`) instead of running the tokenizer over every
+    chunk, which was most of the embedding time (~3 MB/s of code). It replaces the model's own
+    only where both give the same ids for texts that exercise the differences, and only while
+    the model's tokenizer does not truncate (the embedder never asks it to)."""
+    original = static.tokenize
+    tokenizer = static.tokenizer
+    unk = getattr(static, "unk_token_id", None)
+
+    def tokenize(sentences: Any) -> list[list[int]]:
+        if tokenizer.truncation is not None:
+            return original(sentences)  # type: ignore[no-any-return]
+        ids = counter.token_ids(list(sentences))
+        if unk is not None:  # as model2vec does: an unknown token has no vector of its own
+            ids = [[t for t in one if t != unk] for one in ids]
+        return ids
+
+    try:
+        saved = tokenizer.truncation
+        tokenizer.no_truncation()
+        same = tokenize(_CHECK_TEXTS) == original(_CHECK_TEXTS)
+        if saved is not None:
+            tokenizer.enable_truncation(**saved)
+    except Exception:  # an unexpected model2vec or tokenizers: keep the model as it is
+        return
+    if same:
+        static.tokenize = tokenize

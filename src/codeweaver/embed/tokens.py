@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,16 @@ class HFTokenCounter:
         7
     """
 
-    __slots__ = ("_added", "_by_line", "_by_word", "_lines", "_tokenizer", "_words", "fingerprint")
+    __slots__ = (
+        "_added",
+        "_by_line",
+        "_by_word",
+        "_lines",
+        "_tokenizer",
+        "_word_ids",
+        "_words",
+        "fingerprint",
+    )
 
     def __init__(self, tokenizer: Tokenizer, name: str) -> None:
         from tokenizers import Tokenizer
@@ -83,6 +93,7 @@ class HFTokenCounter:
         self._added = tuple({t["content"] for t in parsed.get("added_tokens") or ()})
         self._lines: dict[str, int] = {}
         self._words: dict[str, int] = {}
+        self._word_ids: dict[str, tuple[int, ...]] = {}
 
     def __call__(self, text: str) -> int:
         if not self._by_line or (not self._by_word and text.count("\n") < 2):
@@ -119,6 +130,36 @@ class HFTokenCounter:
                 len(self._tokenizer.encode(line, add_special_tokens=False).ids) if n is None else n
             )
         return total
+
+    @property
+    def counts_by_words(self) -> bool:
+        """True for BERT's pipeline: plain lines are cut into words here (see the module doc)."""
+        return self._by_word
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The ids the tokenizer gives each text without special tokens or truncation (what a
+        static model averages), word by word where the counter counts by words: each word's
+        ids are looked up once per process."""
+        encode = self._tokenizer.encode
+        if not self._by_word:
+            return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
+        cache = self._word_ids
+        if len(cache) > MAX_CACHED_WORDS:
+            cache.clear()
+        out: list[list[int]] = []
+        for text in texts:
+            ids: list[int] = []
+            for line in text.split("\n"):
+                if _NOT_PLAIN_ASCII.search(line) or any(a in line for a in self._added):
+                    ids.extend(encode(line, add_special_tokens=False).ids)
+                    continue
+                for word in _BERT_ASCII_WORD.findall(line):
+                    found = cache.get(word)
+                    if found is None:
+                        found = cache[word] = tuple(encode(word, add_special_tokens=False).ids)
+                    ids.extend(found)
+            out.append(ids)
+        return out
 
     def _count_words(self, line: str) -> int:
         """A BERT-style tokenizer's count of one line, word by word (each word counted once per
@@ -160,6 +201,7 @@ class HFTokenCounter:
         self._added = state.get("added", ())
         self._lines = {}
         self._words = {}
+        self._word_ids = {}
 
     def __repr__(self) -> str:
         return f"HFTokenCounter({self.fingerprint!r})"
