@@ -140,9 +140,14 @@ _PIECES = st.sampled_from(
 # BERT drops control characters, joining the words around them; it reads [CLS] as one token.
 @example("the\x1cre\nthe\x00re\nthe\x7fre\nx=[CLS]+[SEP]\r\n")
 @example("a" * 101 + "b " + "a" * 100)
-def test_word_by_word_counts_are_exact(minilm_counter: HFTokenCounter, text: str) -> None:
+def test_word_by_word_counts_and_ids_are_exact(minilm_counter: HFTokenCounter, text: str) -> None:
     tok = minilm_counter._tokenizer
-    assert minilm_counter(text) == len(tok.encode(text, add_special_tokens=False).ids)
+    want = tok.encode(text, add_special_tokens=False).ids
+    assert minilm_counter(text) == len(want)
+    assert minilm_counter.token_ids([text, text.replace("[", "")]) == [
+        want,
+        tok.encode(text.replace("[", ""), add_special_tokens=False).ids,
+    ]
 
 
 def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -> None:

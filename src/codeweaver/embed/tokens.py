@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,26 @@ _BERT_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\r]")
 # What the word cut leaves to the tokenizer: anything but printable ASCII, tab and CR
 # (BERT drops control characters, so they would join the words around them).
 _NOT_PLAIN_ASCII = re.compile(r"[^\t\r\x20-\x7e]")
+# The same two for a whole text, newlines included (a newline is whitespace to BERT).
+_BERT_ASCII_WORD_NL = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\r\n]")
+_NOT_PLAIN_ASCII_NL = re.compile(r"[^\t\r\n\x20-\x7e]")
+
+
+class _Encoded(dict[str, Any]):
+    """word -> what ``make(word)`` gives, made on first sight; ``map(cache.__getitem__, words)``
+    then runs the loop over a text's words in C."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, word: str) -> Any:
+        found = self[word] = self.make(word)
+        return found
+
+
 _CHARACTER_WISE = {
     "BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip",
 }  # fmt: skip
@@ -91,9 +112,13 @@ class HFTokenCounter:
         self._by_line = _spec_splits_at_newlines(parsed)
         self._by_word = _spec_is_bert_wordpiece(parsed)
         self._added = tuple({t["content"] for t in parsed.get("added_tokens") or ()})
+        self._new_caches()
+
+    def _new_caches(self) -> None:
+        encode = self._tokenizer.encode
         self._lines: dict[str, int] = {}
-        self._words: dict[str, int] = {}
-        self._word_ids: dict[str, tuple[int, ...]] = {}
+        self._words = _Encoded(lambda w: len(encode(w, add_special_tokens=False).ids))
+        self._word_ids = _Encoded(lambda w: tuple(encode(w, add_special_tokens=False).ids))
 
     def __call__(self, text: str) -> int:
         if not self._by_line or (not self._by_word and text.count("\n") < 2):
@@ -146,18 +171,19 @@ class HFTokenCounter:
         cache = self._word_ids
         if len(cache) > MAX_CACHED_WORDS:
             cache.clear()
+        ids_of = cache.__getitem__
         out: list[list[int]] = []
         for text in texts:
+            if not _NOT_PLAIN_ASCII_NL.search(text) and not any(a in text for a in self._added):
+                words = _BERT_ASCII_WORD_NL.findall(text)
+                out.append(list(chain.from_iterable(map(ids_of, words))))
+                continue
             ids: list[int] = []
             for line in text.split("\n"):
                 if _NOT_PLAIN_ASCII.search(line) or any(a in line for a in self._added):
                     ids.extend(encode(line, add_special_tokens=False).ids)
-                    continue
-                for word in _BERT_ASCII_WORD.findall(line):
-                    found = cache.get(word)
-                    if found is None:
-                        found = cache[word] = tuple(encode(word, add_special_tokens=False).ids)
-                    ids.extend(found)
+                else:
+                    ids.extend(chain.from_iterable(map(ids_of, _BERT_ASCII_WORD.findall(line))))
             out.append(ids)
         return out
 
@@ -169,14 +195,7 @@ class HFTokenCounter:
         words = self._words
         if len(words) > MAX_CACHED_WORDS:
             words.clear()
-        encode = self._tokenizer.encode
-        total = 0
-        for word in _BERT_ASCII_WORD.findall(line):
-            n = words.get(word)
-            if n is None:
-                n = words[word] = len(encode(word, add_special_tokens=False).ids)
-            total += n
-        return total
+        return sum(map(words.__getitem__, _BERT_ASCII_WORD.findall(line)))
 
     def special_tokens(self) -> int:
         """How many tokens the tokenizer's post-processor adds to one input (e.g. [CLS], [SEP])."""
@@ -199,9 +218,7 @@ class HFTokenCounter:
         self._by_line = state["by_line"]
         self._by_word = state.get("by_word", False)
         self._added = state.get("added", ())
-        self._lines = {}
-        self._words = {}
-        self._word_ids = {}
+        self._new_caches()
 
     def __repr__(self) -> str:
         return f"HFTokenCounter({self.fingerprint!r})"
