@@ -158,6 +158,11 @@ def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -
     assert "[CLS]" not in counter._words  # that line went to the tokenizer as it is
     clone = cloudpickle.loads(cloudpickle.dumps(counter))
     assert clone._by_word and clone._added == counter._added and clone(CODE) == counter(CODE)
+    # A new word goes straight to the WordPiece model (lowercased, as MiniLM's normalizer
+    # does) once that was checked against encode(); a check that fails keeps encode().
+    assert counter._word_ids.make.__name__ == clone._word_ids.make.__name__ == "quick"
+    counter._lower = False
+    assert counter._word_ids_maker().__name__ == "exact"
 
 
 def test_a_static_model_embeds_word_by_word_to_the_very_same_vectors(
