@@ -154,8 +154,8 @@ def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -
     counter = HFTokenCounter(load_tokenizer(str(minilm_path)), "minilm")
     assert counter._by_word and counter._by_line
     assert counter("self.parse_config(path)\n# [CLS] stays whole\n") > 0
-    assert {"self", ".", "parse", "_", "config", "("} <= set(counter._words)
-    assert "[CLS]" not in counter._words  # that line went to the tokenizer as it is
+    assert {"self", ".", "parse", "_", "config", "("} <= set(counter._word_ids)
+    assert "[CLS]" not in counter._word_ids  # that line went to the tokenizer as it is
     clone = cloudpickle.loads(cloudpickle.dumps(counter))
     assert clone._by_word and clone._added == counter._added and clone(CODE) == counter(CODE)
     # A new word goes straight to the WordPiece model (lowercased, as MiniLM's normalizer

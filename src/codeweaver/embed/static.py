@@ -3,6 +3,7 @@ of layers), thousands of chunks per second on one CPU core."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ from codeweaver.embed.base import Embedder, describe_load_error, import_extra, m
 from codeweaver.embed.tokens import HFTokenCounter
 
 __all__ = ["StaticEmbedder"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 1024
 
@@ -101,13 +104,17 @@ def _tokenize_by_words(static: Any, counter: HFTokenCounter) -> None:
             ids = [[t for t in one if t != unk] for one in ids]
         return ids
 
+    saved = tokenizer.truncation
     try:
-        saved = tokenizer.truncation
         tokenizer.no_truncation()
         same = tokenize(_CHECK_TEXTS) == original(_CHECK_TEXTS)
+    except Exception as exc:  # an unexpected model2vec or tokenizers: keep the model as it is
+        log.debug("model2vec tokenizes as it does (%s: %s)", type(exc).__name__, exc)
+        return
+    finally:
         if saved is not None:
             tokenizer.enable_truncation(**saved)
-    except Exception:  # an unexpected model2vec or tokenizers: keep the model as it is
-        return
     if same:
         static.tokenize = tokenize
+    else:
+        log.debug("model2vec tokenizes as it does: the word-by-word ids differ on the checks")

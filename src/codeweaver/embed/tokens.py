@@ -24,6 +24,7 @@ ASCII, tabs and carriage returns; a special token's text such as ``[CLS]``) goes
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from itertools import chain
@@ -35,7 +36,9 @@ from codeweaver.core.errors import EmbeddingError
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["HFTokenCounter", "load_tokenizer", "splits_at_newlines"]
+__all__ = ["HFTokenCounter", "load_tokenizer"]
+
+log = logging.getLogger(__name__)
 
 MAX_CACHED_LINES = 200_000
 """Remembered line counts per counter (per worker process) before the memory is cleared."""
@@ -53,13 +56,10 @@ _CHECK_WORDS = (
 _SPLIT_AT_WHITESPACE = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
 # BertPreTokenizer on printable ASCII: runs of letters and digits, and each other character
 # that is not whitespace on its own (every ASCII symbol is punctuation to BERT).
-_BERT_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\r]")
-# What the word cut leaves to the tokenizer: anything but printable ASCII, tab and CR
+_BERT_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\r\n]")
+# What the word cut leaves to the tokenizer: anything but printable ASCII, tab, CR and newline
 # (BERT drops control characters, so they would join the words around them).
-_NOT_PLAIN_ASCII = re.compile(r"[^\t\r\x20-\x7e]")
-# The same two for a whole text, newlines included (a newline is whitespace to BERT).
-_BERT_ASCII_WORD_NL = re.compile(r"[A-Za-z0-9]+|[^A-Za-z0-9 \t\r\n]")
-_NOT_PLAIN_ASCII_NL = re.compile(r"[^\t\r\n\x20-\x7e]")
+_NOT_PLAIN_ASCII = re.compile(r"[^\t\r\n\x20-\x7e]")
 
 
 class _Encoded(dict[str, Any]):
@@ -102,7 +102,6 @@ class HFTokenCounter:
         "_lower",
         "_tokenizer",
         "_word_ids",
-        "_words",
         "fingerprint",
     )
 
@@ -124,10 +123,12 @@ class HFTokenCounter:
         self._new_caches()
 
     def _new_caches(self) -> None:
-        make = self._word_ids_maker()
         self._lines: dict[str, int] = {}
-        self._words = _Encoded(lambda w: len(make(w)))
-        self._word_ids = _Encoded(make)
+        self._word_ids = _Encoded(self._word_ids_maker())
+
+    def _plain(self, text: str) -> bool:
+        """Whether ``text`` can be cut into words here: plain ASCII, no special token's text."""
+        return not _NOT_PLAIN_ASCII.search(text) and not any(a in text for a in self._added)
 
     def _word_ids_maker(self) -> Any:
         """How a new word's ids are found: the WordPiece model on the (lowercased) word, ~4x
@@ -148,8 +149,11 @@ class HFTokenCounter:
 
         try:
             same = all(quick(w) == exact(w) for w in _CHECK_WORDS)
-        except Exception:  # a model without tokenize(): the whole pipeline it is
-            same = False
+        except Exception as exc:  # a model without tokenize(): the whole pipeline it is
+            log.debug("%s: new words go through encode() (%s: %s)", self, type(exc).__name__, exc)
+            return exact
+        if not same:
+            log.debug("%s: new words go through encode() (the model alone differs)", self)
         return quick if same else exact
 
     def __call__(self, text: str) -> int:
@@ -166,13 +170,13 @@ class HFTokenCounter:
         missing = [line for line in set(lines) if line not in cache]
         fresh: dict[str, int] = {}
         if self._by_word:
+            ids_of = self._known_words().__getitem__
             whole = []
             for line in missing:
-                words = self._count_words(line)
-                if words < 0:
-                    whole.append(line)
+                if self._plain(line):
+                    fresh[line] = sum(map(len, map(ids_of, _BERT_ASCII_WORD.findall(line))))
                 else:
-                    fresh[line] = words
+                    whole.append(line)
             missing = whole
         if missing:
             encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)
@@ -200,34 +204,27 @@ class HFTokenCounter:
         encode = self._tokenizer.encode
         if not self._by_word:
             return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
-        cache = self._word_ids
-        if len(cache) > MAX_CACHED_WORDS:
-            cache.clear()
-        ids_of = cache.__getitem__
+        ids_of = self._known_words().__getitem__
         out: list[list[int]] = []
         for text in texts:
-            if not _NOT_PLAIN_ASCII_NL.search(text) and not any(a in text for a in self._added):
-                words = _BERT_ASCII_WORD_NL.findall(text)
-                out.append(list(chain.from_iterable(map(ids_of, words))))
+            if self._plain(text):
+                out.append(list(chain.from_iterable(map(ids_of, _BERT_ASCII_WORD.findall(text)))))
                 continue
             ids: list[int] = []
             for line in text.split("\n"):
-                if _NOT_PLAIN_ASCII.search(line) or any(a in line for a in self._added):
-                    ids.extend(encode(line, add_special_tokens=False).ids)
-                else:
+                if self._plain(line):
                     ids.extend(chain.from_iterable(map(ids_of, _BERT_ASCII_WORD.findall(line))))
+                else:
+                    ids.extend(encode(line, add_special_tokens=False).ids)
             out.append(ids)
         return out
 
-    def _count_words(self, line: str) -> int:
-        """A BERT-style tokenizer's count of one line, word by word (each word counted once per
-        process); -1 when the line is not plain ASCII or may hold a special token's text."""
-        if _NOT_PLAIN_ASCII.search(line) or any(a in line for a in self._added):
-            return -1
-        words = self._words
+    def _known_words(self) -> _Encoded:
+        """Each word's ids, looked up on first sight (emptied when it holds too many)."""
+        words = self._word_ids
         if len(words) > MAX_CACHED_WORDS:
             words.clear()
-        return sum(map(words.__getitem__, _BERT_ASCII_WORD.findall(line)))
+        return words
 
     def special_tokens(self) -> int:
         """How many tokens the tokenizer's post-processor adds to one input (e.g. [CLS], [SEP])."""
@@ -258,18 +255,11 @@ class HFTokenCounter:
         return f"HFTokenCounter({self.fingerprint!r})"
 
 
-def splits_at_newlines(tokenizer: Tokenizer) -> bool:
-    """True when no token of ``tokenizer`` can span a newline, so counts add up line by line.
-
-    That holds when the pre-tokenizer splits at every whitespace character and the normalizer
-    before it works character by character (it may turn a newline into a space, never join
-    lines). Anything else, or anything unknown, is False.
-    """
-    return _spec_splits_at_newlines(json.loads(tokenizer.to_str()))
-
-
 def _spec_splits_at_newlines(spec: dict[str, Any]) -> bool:
-    """:func:`splits_at_newlines` from the tokenizer's JSON, already parsed."""
+    """True when no token can span a newline, so counts add up line by line: the
+    pre-tokenizer splits at every whitespace character and the normalizer before it works
+    character by character (it may turn a newline into a space, never join lines). Anything
+    else, or anything unknown, is False. ``spec``: the tokenizer's JSON, parsed."""
     pre, norm = spec.get("pre_tokenizer") or {}, spec.get("normalizer")
     pres = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
     if not pres or pres[0].get("type") not in _SPLIT_AT_WHITESPACE:
