@@ -306,9 +306,13 @@ def test_empty_input_yields_nothing(governor: ChunkGovernor, executor: str) -> N
 
 
 def _annotation(result: FileResult) -> tuple[int, list[str]]:
-    """Where it ran, and something derived from the chunks; it breaks on one file."""
+    """Where it ran, and something derived from the chunks; it breaks on three files."""
     if result.file.rel_path == "m03.py":
         raise ValueError("annotate broke on m03")
+    if result.file.rel_path == "m04.py":
+        sys.exit(3)
+    if result.file.rel_path == "m05.py":
+        raise KeyboardInterrupt  # raised by the code, not a Ctrl-C
     return os.getpid(), [c.content_hash for c in result.chunks]
 
 
@@ -332,10 +336,14 @@ def test_annotate_runs_where_each_file_is_chunked(
     assert broken.failure is not None and broken.failure.stage == "chunk"
     assert broken.failure.error_type == "ValueError"
     assert "annotate broke on m03" in broken.failure.message
+    for name, error in (("m04.py", "SystemExit"), ("m05.py", "KeyboardInterrupt")):
+        other = results[name]
+        assert other.status == "failed" and other.failure is not None, name
+        assert (other.failure.stage, other.failure.error_type) == ("chunk", error)
     # Skipped and failed files have nothing to annotate.
     assert results["blob.py"].annotation is None and results["missing.py"].annotation is None
     chunked = [r for r in results.values() if r.status == "chunked"]
-    assert len(chunked) == 23
+    assert len(chunked) == 21
     pids = set()
     for r in chunked:
         pid, hashes = r.annotation

@@ -25,7 +25,6 @@ the error type, the message and the traceback formatted as text in the worker.
 
 from __future__ import annotations
 
-import dataclasses
 import faulthandler
 import hashlib
 import signal
@@ -298,13 +297,17 @@ def annotated(result: FileResult, annotate: Annotate | None) -> FileResult:
 
     Every executor calls it where the file was chunked (a worker process, a thread, the
     caller's thread), so work derived from the chunks runs on every core. An exception there
-    fails the file (stage ``chunk``), as one from a token counter does.
+    (``sys.exit()`` and a ``KeyboardInterrupt`` it raises too) fails the file (stage
+    ``chunk``), as one from a token counter does; a real Ctrl-C stops the run.
     """
     if annotate is None or result.status != "chunked":
         return result
+    sigints_before = _watch.sigints
     try:
         note = annotate(result)
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) and _is_ctrl_c(sigints_before):
+            raise
         return FileResult(
             file=result.file,
             status="failed",
@@ -312,7 +315,8 @@ def annotated(result: FileResult, annotate: Annotate | None) -> FileResult:
             failure=failure_from_exception(result.file.path, exc),
             seconds=result.seconds,
         )
-    return dataclasses.replace(result, annotation=note)
+    f = result
+    return FileResult(f.file, f.status, f.chunks, f.file_hash, f.skip, f.failure, f.seconds, note)
 
 
 # -- the wire form -----------------------------------------------------------------------------
