@@ -154,6 +154,10 @@ def test_search_fields_made_elsewhere_are_written_as_put_file_would_make_them(
             _put(s, "pkg/parser.py", chunks, fields=fields)
             rows.append(s._conn.execute("SELECT rowid, * FROM chunks_fts").fetchall())
     assert rows[0] == rows[1]
+    with IndexStore.open(tmp_path / "given.db") as s, pytest.raises(ValueError, match="2 chunks"):
+        _put(s, "pkg/other.py", chunks, fields=chunk_search_fields(chunks)[:1])
+    with IndexStore.open(tmp_path / "given.db") as s:
+        assert s.chunks_for("pkg/other.py") == [] and s.check_integrity() == []
     assert rows[0][0][1:3] == (
         "def parseconfig pars config raw_text raw text return raw_text raw text",
         "configparser config parser",

@@ -538,7 +538,12 @@ class IndexStore:
 
         ``fields``: the chunks' :func:`chunk_search_fields`, when they were made elsewhere (in
         the chunker's workers: see :func:`search_fields`); else they are made here.
+
+        Raises:
+            ValueError: ``fields`` does not hold one entry per chunk (nothing is written).
         """
+        if fields is not None and len(fields) != len(chunks):
+            raise ValueError(f"{path}: {len(fields)} search fields for {len(chunks)} chunks")
         c = self._conn
         with self.transaction():
             self._delete_chunks(path)
@@ -597,7 +602,7 @@ class IndexStore:
                     ],
                 )
                 path_words = " ".join(path_terms(path))
-                if fields is None or len(fields) != len(chunks):
+                if fields is None:
                     fields = chunk_search_fields(chunks)
                 c.executemany(
                     "INSERT INTO chunks_fts(rowid, body, symbol, path) VALUES (?, ?, ?, ?)",
