@@ -13,6 +13,7 @@ from codeweaver.config.settings import CodeWeaverSettings
 from codeweaver.core.errors import DiscoveryError, IndexStoreError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.index import IndexProgress, IndexStore, index_project
+from codeweaver.index.staleness import check_staleness
 
 SERIAL = {"concurrency": {"executor": "serial"}}
 
@@ -171,6 +172,12 @@ def test_a_folder_that_cannot_be_read_keeps_what_the_index_holds_below_it(
         return real(path)
 
     monkeypatch.setattr(walk.os, "scandir", scandir)
+    with IndexStore.open(repo / ".codeweaver" / "index.db", create=False) as store:
+        stale = check_staleness(repo, _settings(repo), store)
+    # status agrees with index: the folder turned into a skip, nothing below it is deleted
+    assert (stale.new, stale.modified, stale.deleted) == (1, 0, 0) and stale.examples == [
+        "new: src"
+    ]
     report = index_project(repo, _settings(repo))
     assert [(s.reason, Path(s.path).name) for s in report.skips] == [("unreadable", "src")]
     assert report.deleted == 0  # the 13 files below it were deleted as gone

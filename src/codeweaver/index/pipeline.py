@@ -366,11 +366,7 @@ class _Run:
         try:
             writer.raise_error()
             self._fail_missing_results()
-            gone = [
-                p
-                for p in self.states
-                if p not in self.seen and not any(p.startswith(d) for d in self.unwalked)
-            ]
+            gone = gone_paths(self.states, self.seen, self.unwalked)
             if gone:
                 self.report.deleted = store.delete_files(gone)
         except BaseException:
@@ -528,13 +524,13 @@ class _Run:
                 if rel is None or rel in self.seen:
                     continue
                 self.seen.add(rel)
-                if item.reason in ("unreadable", "bad_filename"):
+                if item.reason in UNWALKED_REASONS:
                     self.unwalked.append(rel + "/")  # (a file's path is no folder: harmless)
                 with self._lock:
                     self.report.skipped += 1
                     self.report.skips.append(item)
                 old = self.states.get(rel)
-                if old is None or old.status != "skipped" or old.reason != _skip_reason(item):
+                if old is None or skip_changed(old, item):
                     self.discovery_skips.append((item, rel))
                 self._discovered(done=True)
                 continue
@@ -738,6 +734,22 @@ def _relative_to(path: Path, root: Path) -> str | None:
         return path.resolve().relative_to(root).as_posix()
     except ValueError:
         return None
+
+
+UNWALKED_REASONS = frozenset({"unreadable", "bad_filename"})
+"""Skips of a folder the walk could not enter: what the index holds below it stays."""
+
+
+def gone_paths(states: Iterable[str], seen: set[str], unwalked: list[str]) -> list[str]:
+    """The indexed paths a run did not see, less those below a folder it could not enter
+    (``unwalked``: such folders' paths, each ending in ``/``): the files to delete."""
+    return [p for p in states if p not in seen and not any(p.startswith(d) for d in unwalked)]
+
+
+def skip_changed(old: FileState, skip: SkipRecord) -> bool:
+    """Whether a file discovery now skips is recorded otherwise (not skipped, or skipped for
+    another reason)."""
+    return old.status != "skipped" or old.reason != _skip_reason(skip)
 
 
 def same_file(old: FileState, f: DiscoveredFile, *, verify: bool = False) -> bool:

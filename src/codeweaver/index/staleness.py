@@ -11,7 +11,14 @@ from codeweaver.config import CodeWeaverSettings
 from codeweaver.core.chunks import SkipRecord
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.engine.chunker.governor import ChunkGovernor
-from codeweaver.index.pipeline import IndexReport, _Run, _skip_reason, same_file
+from codeweaver.index.pipeline import (
+    UNWALKED_REASONS,
+    IndexReport,
+    _Run,
+    gone_paths,
+    same_file,
+    skip_changed,
+)
 from codeweaver.index.store import IndexStore
 
 __all__ = ["Staleness", "check_staleness"]
@@ -79,6 +86,7 @@ def check_staleness(
         probe.fingerprint = fingerprint
     out.settings_changed = stored is not None and stored != probe.fingerprint
     seen: set[str] = set()
+    unwalked: list[str] = []
 
     def note(rel: str) -> None:
         if len(out.examples) < max_examples:
@@ -89,6 +97,8 @@ def check_staleness(
         if rel is None or probe._is_ours(rel):
             continue
         seen.add(rel)
+        if isinstance(item, SkipRecord) and item.reason in UNWALKED_REASONS:
+            unwalked.append(rel + "/")
         old = states.get(rel)
         if old is None:
             out.new += 1
@@ -97,12 +107,11 @@ def check_staleness(
             old.status == "failed" or not same_file(old, item)
             if isinstance(item, DiscoveredFile)
             # a file discovery now skips (it became binary, too large...): as index would see it
-            else old.status != "skipped" or old.reason != _skip_reason(item)
+            else skip_changed(old, item)
         ):
             out.modified += 1
             note(f"modified: {rel}")
-    for rel in states:
-        if rel not in seen:
-            out.deleted += 1
-            note(f"deleted: {rel}")
+    for rel in gone_paths(states, seen, unwalked):  # as index would delete them
+        out.deleted += 1
+        note(f"deleted: {rel}")
     return out
