@@ -290,6 +290,13 @@ def test_status_compares_chunking_settings_without_loading_the_model(
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["stale"]["settings_changed"]
 
+    # The recorded model gone as well: status compares with what index would do (keyword-only
+    # chunking) and says why, next to "chunking settings differ".
+    model.rename(model.with_name("moved"))
+    proc = _cli("status", str(repo), "--json")
+    assert proc.returncode == 1 and json.loads(proc.stdout)["stale"]["settings_changed"]
+    assert "keyword-only" in proc.stderr and "compared with keyword-only chunking" in proc.stderr
+
 
 def test_status_after_a_watch_needs_no_model_either(
     tmp_path: Path, static_model_path: Path

@@ -542,7 +542,7 @@ def status(
 
                 fingerprint = known_fingerprint(store, settings)
                 if fingerprint is None:
-                    governor = _index_governor(settings, store.db_path)
+                    governor = _index_governor(settings, store)
             stale = check_staleness(
                 root, settings, store, governor=governor, fingerprint=fingerprint
             )
@@ -562,22 +562,27 @@ def status(
     return _guard(body)
 
 
-def _index_governor(settings: Any, db_path: Path) -> Any:
+def _index_governor(settings: Any, store: Any) -> Any:
     """The governor `codeweaver index` would use now (sized for the embedding model), so status
-    compares like with like; None when the model cannot load (index would go keyword-only)."""
+    compares like with like; None when the model cannot load (index would go keyword-only).
+    When the model cannot load, that is said (at warning level where the comparison then finds
+    other chunking settings), so a "chunking settings differ" has its reason next to it."""
     from codeweaver.core.errors import EmbeddingError
     from codeweaver.index.embedding import prepare_embedding
 
+    log = logging.getLogger("codeweaver")
     try:
-        embedder, governor, _ = prepare_embedding(settings, None, None, db_path)
+        embedder, governor, report = prepare_embedding(settings, None, None, store.db_path)
     except EmbeddingError as exc:
-        # Said, so that a "chunking settings differ" below has its reason next to it.
-        logging.getLogger("codeweaver").warning(
+        log.warning(
             "cannot load the embedding model (%s): compared with keyword-only chunking", exc
         )
         return None
     if embedder is not None:
         embedder.close()
+    elif report.notice and store.fingerprint not in (None, governor.fingerprint()):
+        # ("auto": the load failure is a notice, and index would go keyword-only too)
+        log.warning("%s: compared with keyword-only chunking", report.notice)
     return governor
 
 
