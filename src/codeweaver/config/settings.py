@@ -48,7 +48,6 @@ __all__ = [
     "load_settings",
 ]
 
-ENV_PREFIX = _explain.ENV_PREFIX
 CONFIG_FILE = "codeweaver.toml"
 
 # The directory whose config files are read; set by load_settings() for the duration of one load.
@@ -81,7 +80,7 @@ class CodeWeaverSettings(BaseSettings):
     """All codeweaver settings. Build with :func:`load_settings` to read a project's files."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
+        env_prefix=_explain.ENV_PREFIX,
         env_nested_delimiter="__",
         extra="ignore",
         frozen=True,

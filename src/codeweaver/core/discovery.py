@@ -93,6 +93,7 @@ VCS_DIRS: Final = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj", ".p
 """Version-control folders, never walked, even with ``hidden=True``."""
 BYTECODE_DIRS: Final = frozenset({"__pycache__"})
 BYTECODE_SUFFIXES: Final = (".pyc", ".pyo")
+"""Compiled Python, never walked or read (like VCS folders, they produce no skip record)."""
 
 
 def never_walked(name: str, hidden: bool = False) -> bool:
@@ -106,8 +107,6 @@ def never_walked(name: str, hidden: bool = False) -> bool:
         or (not hidden and name.startswith("."))
     )
 
-
-"""Compiled Python, never walked or read (like VCS folders, they produce no skip record)."""
 
 SKIP_REASONS: Final = frozenset(
     {"binary", "too_large", "unreadable", "vanished", "bad_filename", "symlink", "not_regular"}

@@ -53,7 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-GENERATION_KEY = VECTORS_GENERATION_KEY
 CURRENT_MODEL_KEY = "embedding_model"
 
 
@@ -218,13 +217,13 @@ def _bump_generation(store: IndexStore) -> None:
     store.connection.execute(
         "INSERT INTO meta(key, value) VALUES (?, '1') "
         "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER) + 1",
-        (GENERATION_KEY,),
+        (VECTORS_GENERATION_KEY,),
     )
 
 
 def vectors_generation(store: IndexStore) -> int:
     """A number that changes whenever any vector is written or deleted."""
-    value = store.get_meta(GENERATION_KEY)
+    value = store.get_meta(VECTORS_GENERATION_KEY)
     return int(value) if value else 0
 
 

@@ -338,12 +338,10 @@ class _Scope:
                 return None
             if never_walked(part, self.hidden):
                 return None
-        if name in VCS_DIRS:
-            return None
         if self.rules and name in RULE_FILES:
             return "/".join(folders)  # the rules apply to the whole folder
         if never_walked(name, self.hidden):
-            return None  # (compiled Python: a test run in the tree is not an update)
+            return None  # (a VCS folder; compiled Python: a test run in the tree is no update)
         return rel
 
 
