@@ -257,7 +257,8 @@ class _Walk:
         # A run that fits with the group fits alone: no need to find where it starts (by bytes
         # with a character budget, by count with a token counter). Without this test each
         # comment of a long run walked back over all the ones above it.
-        if cat & ATTACH and e - self.pos > self.flimit and (self.flimit >= 0 or not grow(e)):
+        flimit = self.flimit
+        if cat & ATTACH and (e - self.pos > flimit if flimit >= 0 else not grow(e)):
             first = self.run_start(f, i)
             if not self.fits(self.bound(self.pos, f.starts[first]), e) and self.doc_of_next(f, i):
                 return  # a doc comment too big for any chunk goes with its definition
