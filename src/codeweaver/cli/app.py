@@ -616,7 +616,6 @@ def chunk(
         from dataclasses import replace
 
         from codeweaver.cli.render import print_chunks
-        from codeweaver.config import load_settings
         from codeweaver.config.settings import find_project_dir
         from codeweaver.core.discovery import DiscoveredFile
         from codeweaver.core.errors import DiscoveryError
@@ -637,11 +636,7 @@ def chunk(
                 )
         target = file.resolve()
         project = find_project_dir(target.parent)  # its settings, not the working directory's
-        overrides: dict[str, Any] = {}
-        chunker = _chunker_overrides(max_tokens, max_chars)
-        if chunker:
-            overrides["chunker"] = chunker
-        settings = load_settings(project, **overrides)
+        settings = _settings_from_flags(project, chunker=_chunker_overrides(max_tokens, max_chars))
         governor = ChunkGovernor(settings.chunker)
         try:
             found = DiscoveredFile.from_path(
