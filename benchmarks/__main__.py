@@ -45,7 +45,7 @@ def run_corpus(
     """Run every peer over one corpus; returns the JSON-ready section for it."""
     root = compare.resolve_corpus(spec)
     if languages is None:  # the issue's default corpus is the standard library's *.py
-        languages = ["python"] if spec == "stdlib" else list(metrics.DEFINITION_KINDS)
+        languages = compare.default_languages(spec)
     elif languages == ["all"]:
         languages = None
     files = compare.select_files(root, languages=languages, max_files=max_files, largest=largest)

@@ -144,13 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt install valgrind)", file=sys.stderr)
         return 2
-    from benchmarks import metrics
-    from benchmarks.compare import resolve_corpus, select_files
+    from benchmarks.compare import default_languages, resolve_corpus, select_files, supports
 
     root = resolve_corpus(args.corpus)
-    languages = args.languages
-    if languages is None:
-        languages = ["python"] if args.corpus == "stdlib" else list(metrics.DEFINITION_KINDS)
+    languages = args.languages or default_languages(args.corpus)
     files = select_files(root, languages=languages, max_files=args.max_files)
     if not files:
         print(f"no source files under {root}", file=sys.stderr)
@@ -161,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ["parse-only", *(p for p in args.peers if p != "parse-only")]:
         cls = load_peer(name)
         why = cls.missing() or ("timed as one batch call by the page" if cls.batch else None)
-        scope = tuple(lang for lang in present if cls.languages is None or lang in cls.languages)
+        scope = tuple(lang for lang in present if supports(cls, lang))
         if why is None and not scope:
             why = f"supports none of {', '.join(present)}"
         if why:

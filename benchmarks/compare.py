@@ -63,6 +63,12 @@ class BenchFile:
     size: int
 
 
+def default_languages(spec: str) -> list[str]:
+    """The languages a run takes when none are named: the standard library's Python, else
+    every language the metrics know definitions of."""
+    return ["python"] if spec == "stdlib" else list(metrics.DEFINITION_KINDS)
+
+
 def resolve_corpus(spec: str) -> Path:
     """``"stdlib"`` is this interpreter's standard library; anything else is a directory."""
     if spec == "stdlib":
@@ -476,8 +482,12 @@ def run_peer(
 
 
 def _peer_supports(name: str, language: str) -> bool:
-    cls = load_peer(name)
-    return cls.languages is None or language in cls.languages
+    return supports(load_peer(name), language)
+
+
+def supports(peer: type[Peer], language: str) -> bool:
+    """Whether ``peer`` chunks ``language`` (a peer that names no languages takes them all)."""
+    return peer.languages is None or language in peer.languages
 
 
 def _describe_exit(rc: int) -> str:
