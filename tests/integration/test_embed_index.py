@@ -349,3 +349,74 @@ def test_a_run_limited_to_some_paths_embeds_what_it_wrote_and_leaves_the_backlog
     assert limited.embedding.pending == len(_hashes(repo)) - 1  # a save does not scan the rest
     whole = _index(repo, embedder)  # the next whole run embeds the backlog
     assert whole.embedding.embedded == len(_hashes(repo)) - 1
+
+
+_OLD_VECTORS = """CREATE TABLE vectors (
+    model        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector       BLOB NOT NULL,
+    PRIMARY KEY (model, content_hash)
+) WITHOUT ROWID"""
+
+
+def _vector_rows(db: Path) -> tuple[str, set[tuple[str, str, bytes]]]:
+    conn = sqlite3.connect(db)
+    try:
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name='vectors'").fetchone()[0]
+        rows = set(conn.execute("SELECT model, content_hash, vector FROM vectors"))
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+    return sql, rows
+
+
+def test_an_index_with_the_old_vector_table_is_upgraded_keeping_every_vector(
+    tmp_path: Path, static_model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from codeweaver.embed.static import StaticEmbedder
+
+    repo = tmp_path / "repo"
+    # Enough text that the vectors' pages dominate the file.
+    _repo(
+        repo,
+        {
+            f"m{i}/f{j}.py": f"def f{i}_{j}(x):\n    return x * {i} + {j}\n"
+            for i in range(40)
+            for j in range(20)
+        },
+    )
+    model = StaticEmbedder(str(static_model_path))
+    first = _index(repo, model)
+    db = default_db_path(repo)
+    sql, rows = _vector_rows(db)
+    assert "WITHOUT ROWID" not in sql.upper() and len(rows) == first.embedding.embedded > 700
+    # A second model's vectors ride along (the key is (model, hash)).
+    other = [("openai:other", h, v[::-1]) for _, h, v in list(rows)[:50]]
+    # The table as an older codeweaver wrote it: WITHOUT ROWID, keyed by (model, hash).
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("ALTER TABLE vectors RENAME TO v_new")
+        conn.execute(_OLD_VECTORS)
+        conn.execute("INSERT INTO vectors SELECT model, content_hash, vector FROM v_new")
+        conn.executemany("INSERT INTO vectors VALUES (?, ?, ?)", other)
+        conn.execute("DROP TABLE v_new")
+    conn.execute("VACUUM")
+    conn.close()
+    old_sql, before = _vector_rows(db)
+    assert "WITHOUT ROWID" in old_sql.upper() and before == rows | set(other)
+    old_size = db.stat().st_size
+
+    with caplog.at_level("WARNING", logger="codeweaver"):
+        again = _index(repo, model)
+    assert again.embedding.embedded == 0  # nothing re-embedded: the vectors were carried over
+    new_sql, after = _vector_rows(db)
+    assert "WITHOUT ROWID" not in new_sql.upper() and after == before
+    assert db.stat().st_size < old_size * 0.75  # each vector had an overflow page to itself
+    assert [r.getMessage() for r in caplog.records if "upgraded" in r.getMessage()]
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="codeweaver"):
+        _index(repo, model)  # once only
+    assert not [r for r in caplog.records if "upgraded" in r.getMessage()]
+    out = _cli("search", "f3_7", str(repo), "--mode", "semantic", "--json")
+    assert out.returncode == 0, out.stderr

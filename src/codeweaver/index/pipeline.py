@@ -25,6 +25,7 @@ rest still hold their previous state (or are absent) and the next run picks them
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -237,6 +238,7 @@ def index_project(
             writer_lock(db_path),
             IndexStore.open(db_path, recreate_incompatible=full, check=paths is None) as store,
         ):
+            _upgrade(store)
             run = _Run(
                 root_path,
                 settings,
@@ -267,6 +269,28 @@ def index_project(
     report.total_chunks = stats.chunks
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _upgrade(store: IndexStore) -> None:
+    """Bring an older index's layout up to date (once; it says so, and what it gave back)."""
+    before = _db_bytes(store.db_path)
+    if store.upgrade_layout():
+        log.warning(
+            "upgraded the vector table of %s to the current layout: %.0f MB on disk, was %.0f MB "
+            "(the vectors were kept)",
+            store.db_path,
+            _db_bytes(store.db_path) / 1e6,
+            before / 1e6,
+        )
+
+
+def _db_bytes(db_path: Path) -> int:
+    """The database's size on disk, its write-ahead log included."""
+    total = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            total += db_path.with_name(db_path.name + suffix).stat().st_size
+    return total
 
 
 class _Run:
