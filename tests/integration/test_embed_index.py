@@ -15,10 +15,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -420,3 +421,95 @@ def test_an_index_with_the_old_vector_table_is_upgraded_keeping_every_vector(
     assert not [r for r in caplog.records if "upgraded" in r.getMessage()]
     out = _cli("search", "f3_7", str(repo), "--mode", "semantic", "--json")
     assert out.returncode == 0, out.stderr
+
+
+def _vectors_of(repo: Path) -> dict[str, bytes]:
+    with IndexStore.open(default_db_path(repo), create=False) as store:
+        return dict(store.connection.execute("SELECT content_hash, vector FROM vectors"))
+
+
+def _static_parent_only() -> type[Any]:
+    from codeweaver.embed.static import StaticEmbedder
+
+    class ParentOnly(StaticEmbedder):
+        """The same model, embedded by the stage's own thread (the way every other provider is)."""
+
+        embeds_beside_chunker = False
+        threads: ClassVar[set[str]] = set()
+
+        def _embed(self, texts: list[str]) -> Any:
+            self.threads.add(threading.current_thread().name)
+            return super()._embed(texts)
+
+    return ParentOnly
+
+
+def _many_files(root: Path) -> Path:
+    files = {
+        f"pkg{i}/mod{j}.py": f'def handler_{i}_{j}(request):\n    """Serve {i}/{j}."""\n'
+        f"    return request.reply({i} * {j})\n\n\nclass Store{i}{j}:\n    size = {j}\n"
+        for i in range(12)
+        for j in range(10)
+    }
+    return _repo(root, {**FILES, **files})
+
+
+def test_a_static_model_embeds_in_the_chunk_workers_to_the_very_same_vectors(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    from codeweaver.embed.static import StaticEmbedder
+
+    beside = _many_files(tmp_path / "beside")
+    settings = load_settings(
+        beside,
+        embedding={"provider": "none"},
+        chunker={"concurrency": {"executor": "process", "max_parallel_files": 2}},
+    )
+    report = index_project(beside, settings, embedder=StaticEmbedder(str(static_model_path)))
+    assert report.ok and report.executor == "process" and report.embedding.pending == 0
+    assert report.embedding.embedded == len(_hashes(beside)) > 120
+    assert report.embedding.seconds > 0  # the workers' embedder time is counted
+
+    parent_only = _static_parent_only()
+    stage = _many_files(tmp_path / "stage")
+    again = index_project(stage, settings, embedder=parent_only(str(static_model_path)))
+    assert again.ok and again.embedding.embedded == report.embedding.embedded
+    assert parent_only.threads == {"codeweaver-embed"}
+    assert _vectors_of(beside) == _vectors_of(stage)  # bit for bit
+
+
+def test_embedding_beside_the_chunker_runs_there_and_a_failure_there_is_retried_by_the_stage(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    from codeweaver.core.errors import EmbeddingError
+    from codeweaver.embed.static import StaticEmbedder
+
+    class Refuses(StaticEmbedder):
+        """Refuses any text with BOOM in it (for its input: not worth retrying)."""
+
+        threads: ClassVar[set[str]] = set()
+
+        def _embed(self, texts: list[str]) -> Any:
+            self.threads.add(threading.current_thread().name)
+            if any("BOOM" in t for t in texts):
+                raise EmbeddingError("refused: BOOM", transient=False)
+            return super()._embed(texts)
+
+    repo = _many_files(tmp_path / "repo")
+    (repo / "bad.py").write_text(
+        "def fine():\n    return 1\n\n\ndef explodes():\n    return 'BOOM'\n"
+    )
+    # serial: the chunk "worker" is this thread, so where the embedder ran can be seen
+    settings = load_settings(
+        repo, embedding={"provider": "none"}, chunker={"concurrency": {"executor": "serial"}}
+    )
+    model = Refuses(str(static_model_path))
+    report = index_project(repo, settings, embedder=model)
+    files = len(list(repo.rglob("*.py")))
+    assert report.failed == 0 and report.new == files  # never a file lost to an embedder
+    assert "MainThread" in model.threads  # beside the chunker
+    assert "codeweaver-embed" in model.threads  # bad.py's chunks, once more by the stage
+    assert report.embedding.failed == 1 and report.embedding.pending == 1
+    [failure] = report.embedding.failures
+    assert failure.path == "bad.py" and "explodes" in failure.symbol
+    assert report.embedding.embedded == len(_hashes(repo)) - 1

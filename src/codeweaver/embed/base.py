@@ -46,6 +46,10 @@ class Embedder(ABC):
     """
 
     provider: ClassVar[str] = ""
+    embeds_beside_chunker: ClassVar[bool] = False
+    """Whether indexing should embed in the chunk workers: the embedder is local, pickles, and
+    costs about what chunking does per chunk (a static model), so embedding in the indexing
+    process alone would hold the run back."""
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ class StaticEmbedder(Embedder):
     """
 
     provider = "model2vec"
+    embeds_beside_chunker = True
 
     def __init__(
         self,

@@ -9,6 +9,11 @@ their vectors into the index, while files are still being chunked.
        │  runs far ahead of a slow embedder)      │ chunks still without a vector    one commit
        └──────────────────────────────────────────┘ (a killed run's, failed ones)   per drain
 
+With a static model (:attr:`~codeweaver.embed.base.Embedder.embeds_beside_chunker`) the chunk
+workers embed each file's chunks as they chunk it (:class:`WorkerEmbedding`, the run's
+``annotate``) and the vectors ride with the chunks: the embed thread only drops those it already
+has and passes the rest to the store thread.
+
 A vector is keyed by (model name, chunk content hash), so unchanged text is never embedded twice,
 whichever file it sits in. A batch the embedder fails on is recorded in ``embedding_failures``
 (a batch refused for its input is split to find the culprit chunk); its chunks stay pending and
@@ -27,22 +32,25 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from codeweaver.core.chunks import CodeChunk, trusted_chunk
 from codeweaver.core.errors import EmbeddingError, IndexStoreError
 from codeweaver.index import vectors as vx
-from codeweaver.index.store import IndexStore
+from codeweaver.index.store import IndexStore, search_fields
 
 if TYPE_CHECKING:
     from codeweaver.config import CodeWeaverSettings
     from codeweaver.embed.base import Embedder
     from codeweaver.engine.chunker.governor import ChunkGovernor
+    from codeweaver.engine.chunker.results import FileResult
 
 __all__ = [
+    "EmbeddedFile",
     "EmbeddingFailure",
     "EmbeddingReport",
     "EmbeddingStage",
+    "WorkerEmbedding",
     "governor_basis",
     "known_fingerprint",
     "prepare_embedding",
@@ -248,6 +256,55 @@ def _load(conf: Any, chars_per_token: float) -> Embedder:
 class _Item:
     content_hash: str
     chunk: CodeChunk
+    vector: Any = None  # its row, when a worker embedded it (WorkerEmbedding)
+
+
+class EmbeddedFile(NamedTuple):
+    """What :class:`WorkerEmbedding` gives back for a chunked file."""
+
+    fields: list[tuple[str, str]]
+    """:func:`~codeweaver.index.store.search_fields` of its chunks."""
+    vectors: Any
+    """One unit-length row per chunk, or None: the embedder failed there, and the stage embeds
+    them again where failures are recorded and retried."""
+    seconds: float
+    """Embedder time spent on them."""
+
+
+class WorkerEmbedding:
+    """The ``annotate`` of a run whose embedder is cheap enough to run beside the chunker
+    (:attr:`~codeweaver.embed.base.Embedder.embeds_beside_chunker`: a static model): the search
+    fields of each chunked file and the vectors of its chunks, computed in the worker that
+    chunked it. Embedding then runs on every core; in the indexing process it held the GIL for
+    most of a run (a token-vector lookup and a mean per chunk is as cheap as chunking).
+
+    The embedder travels to each worker once, pickled with this object. Every chunk of a file
+    is embedded, also one whose text already has a vector (a few per changed file; the stage
+    drops those); the vectors are the ones the stage would compute (same text, same model).
+    """
+
+    def __init__(self, embedder: Embedder, header_tokens: int) -> None:
+        from codeweaver.embed.budget import HeaderFitter
+
+        self.embedder = embedder
+        self.header_tokens = header_tokens
+        self._fit = HeaderFitter(embedder, header_tokens)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"embedder": self.embedder, "header_tokens": self.header_tokens}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["embedder"], state["header_tokens"])  # type: ignore[misc]
+
+    def __call__(self, result: FileResult) -> EmbeddedFile:
+        fields = search_fields(result)
+        started = time.perf_counter()
+        try:
+            vectors = self.embedder.embed([self._fit(c) for c in result.chunks])
+        except Exception as exc:  # the stage embeds them again: failures are recorded there
+            log.debug("embedding beside the chunker failed (%s: %s)", type(exc).__name__, exc)
+            vectors = None
+        return EmbeddedFile(fields, vectors, time.perf_counter() - started)
 
 
 class _Done:
@@ -316,19 +373,36 @@ class EmbeddingStage:
             thread.start()
             self._threads.append(thread)
 
-    def submit(self, chunks: Iterable[CodeChunk]) -> None:
-        """Queue committed chunks for embedding (never blocks; duplicates are counted once)."""
+    def worker_annotate(self) -> WorkerEmbedding | None:
+        """The ``annotate`` that embeds beside the chunker, for an embedder cheap enough for
+        it; None: the stage embeds everything itself."""
+        if not self.embedder.embeds_beside_chunker:
+            return None
+        return WorkerEmbedding(self.embedder, self._fit.header_tokens)
+
+    def submit(self, chunks: Iterable[CodeChunk], vectors: Iterable[Any] | None = None) -> None:
+        """Queue committed chunks for embedding (never blocks; duplicates are counted once).
+
+        ``vectors``: their rows, in order, where a worker embedded them (None for a chunk the
+        stage must embed)."""
         with self._cond:
             if self._stop or self._gave_up:
                 return  # the chunks stay pending for the next run
+            rows = iter(vectors) if vectors is not None else None
             for chunk in chunks:
+                row = next(rows) if rows is not None else None
                 digest = chunk.content_hash
                 if digest in self._seen:
                     self.report.reused += 1
                     continue
                 self._seen.add(digest)
-                self._queue.append(_Item(digest, chunk))
+                self._queue.append(_Item(digest, chunk, row))
             self._cond.notify_all()
+
+    def embedded_in_workers(self, seconds: float) -> None:
+        """Count embedder time spent in the workers (:class:`WorkerEmbedding`)."""
+        with self._cond:
+            self.report.seconds += seconds
 
     def wait_for_room(self) -> None:
         """Block while the embedder is more than a few batches behind (backpressure)."""
@@ -456,6 +530,19 @@ class EmbeddingStage:
                 yield take
 
     def _embed(self, items: list[_Item]) -> None:
+        ready = [i for i in items if i.vector is not None]
+        if ready:
+            import numpy as np
+
+            self._stored.put(
+                ("ok", [i.content_hash for i in ready], np.stack([i.vector for i in ready]))
+            )
+            self.report.embedded += len(ready)
+            if self._on_progress is not None:
+                self._on_progress(self.report.embedded)
+            items = [i for i in items if i.vector is None]
+            if not items:
+                return
         started = time.perf_counter()
         try:
             matrix = self.embedder.embed([self._fit(i.chunk) for i in items])

@@ -46,6 +46,7 @@ from codeweaver.core.fileio import open_regular
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.results import FileResult, RunStats
 from codeweaver.index.embedding import (
+    EmbeddedFile,
     EmbeddingReport,
     EmbeddingStage,
     prepare_embedding,
@@ -333,6 +334,7 @@ class _Run:
         self.discovery_skips: deque[tuple[SkipRecord, str]] = deque()
         self.stage: EmbeddingStage | None = None
         self.fresh: list[CodeChunk] = []  # chunks of the transaction in progress, for the stage
+        self.fresh_vectors: list[Any] = []  # their vectors where the workers embedded them
         self._root_prefix = str(root).rstrip(os.sep) + os.sep
         self._is_ours = index_files_in(root, store.db_path)
 
@@ -354,6 +356,8 @@ class _Run:
 
         stats = RunStats()
         conc = self.settings.chunker.concurrency
+        stage = self.stage
+        beside = stage.worker_annotate() if stage is not None else None
         results = iter_file_results(
             self._plan(),
             self.governor,
@@ -361,9 +365,8 @@ class _Run:
             executor_type=conc.executor,
             batch_size=conc.batch_size,
             stats=stats,
-            annotate=search_fields,
+            annotate=search_fields if beside is None else beside,
         )
-        stage = self.stage
         if stage is not None:
             stage.start()  # first: should it fail, no writer thread is left waiting
         writer = _Writer(self)
@@ -444,10 +447,12 @@ class _Run:
             self._drain_side_queues()
 
     def _hand_off(self) -> None:
-        """Give the chunks just committed to the embedding stage."""
+        """Give the chunks just committed to the embedding stage (with their vectors, where the
+        workers embedded them)."""
         if self.stage is not None and self.fresh:
-            self.stage.submit(self.fresh)
+            self.stage.submit(self.fresh, self.fresh_vectors)
         self.fresh = []
+        self.fresh_vectors = []
 
     def embedded(self, count: int) -> None:
         """Progress from the embedding stage (called from its thread)."""
@@ -461,6 +466,12 @@ class _Run:
             tag = self.pending.pop(rel, "changed")
         if result.status != "failed":
             chunked = result.status == "chunked"
+            fields = result.annotation
+            vectors = None
+            if isinstance(fields, EmbeddedFile):
+                fields, vectors, seconds = fields
+                if self.stage is not None:
+                    self.stage.embedded_in_workers(seconds)
             skip = None if chunked else (result.skip or SkipRecord(rel, "skipped"))
             self.store.put_file(
                 rel,
@@ -472,11 +483,14 @@ class _Run:
                 reason=None if skip is None else _skip_reason(skip),
                 fingerprint=self.fingerprint,
                 chunks=result.chunks,
-                fields=result.annotation,
+                fields=fields,
             )
             if skip is None:
                 self._count(tag)
                 self.fresh.extend(result.chunks)
+                # row for row with fresh; None: the stage embeds it
+                rows = [None] * len(result.chunks) if vectors is None else vectors
+                self.fresh_vectors.extend(rows)
                 self.report.chunks += len(result.chunks)
                 self.progress.chunks += len(result.chunks)
             else:
