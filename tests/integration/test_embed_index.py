@@ -478,38 +478,51 @@ def test_a_static_model_embeds_in_the_chunk_workers_to_the_very_same_vectors(
     assert _vectors_of(beside) == _vectors_of(stage)  # bit for bit
 
 
-def test_embedding_beside_the_chunker_runs_there_and_a_failure_there_is_retried_by_the_stage(
+def test_only_chunk_worker_processes_embed_and_a_failure_there_is_retried_by_the_stage(
     tmp_path: Path, static_model_path: Path
 ) -> None:
     from codeweaver.core.errors import EmbeddingError
     from codeweaver.embed.static import StaticEmbedder
 
     class Refuses(StaticEmbedder):
-        """Refuses any text with BOOM in it (for its input: not worth retrying)."""
+        """Refuses any text with BOOM in it (for its input: not worth retrying); the copy in
+        this process notes what it was asked to embed (a worker's copy has its own list)."""
 
+        asked: ClassVar[list[str]] = []
         threads: ClassVar[set[str]] = set()
 
         def _embed(self, texts: list[str]) -> Any:
+            self.asked.extend(texts)
             self.threads.add(threading.current_thread().name)
             if any("BOOM" in t for t in texts):
                 raise EmbeddingError("refused: BOOM", transient=False)
             return super()._embed(texts)
 
     repo = _many_files(tmp_path / "repo")
-    (repo / "bad.py").write_text(
-        "def fine():\n    return 1\n\n\ndef explodes():\n    return 'BOOM'\n"
-    )
-    # serial: the chunk "worker" is this thread, so where the embedder ran can be seen
-    settings = load_settings(
-        repo, embedding={"provider": "none"}, chunker={"concurrency": {"executor": "serial"}}
-    )
-    model = Refuses(str(static_model_path))
-    report = index_project(repo, settings, embedder=model)
+    (repo / "bad.py").write_text("def explodes():\n    return 'BOOM'\n")
     files = len(list(repo.rglob("*.py")))
-    assert report.failed == 0 and report.new == files  # never a file lost to an embedder
-    assert "MainThread" in model.threads  # beside the chunker
-    assert "codeweaver-embed" in model.threads  # bad.py's chunks, once more by the stage
+    model = Refuses(str(static_model_path))
+    conc = {"executor": "process", "max_parallel_files": 2}
+    settings = load_settings(repo, embedding={"provider": "none"}, chunker={"concurrency": conc})
+    report = index_project(repo, settings, embedder=model)
+    assert report.executor == "process"
+    assert report.failed == 0 and report.new == files  # an embedder never costs a file
     assert report.embedding.failed == 1 and report.embedding.pending == 1
     [failure] = report.embedding.failures
     assert failure.path == "bad.py" and "explodes" in failure.symbol
     assert report.embedding.embedded == len(_hashes(repo)) - 1
+    # The workers embedded everything but the chunk they failed on, which this process tried
+    # again (once, then alone to find the culprit: it is alone).
+    assert model.asked and all("BOOM" in t for t in model.asked)
+
+    # Serial: the stage's own thread embeds (in its batches, beside the chunking), not the
+    # thread that chunks.
+    Refuses.asked.clear()
+    Refuses.threads.clear()
+    other = _many_files(tmp_path / "serial")
+    conc = {"executor": "serial"}
+    settings = load_settings(other, embedding={"provider": "none"}, chunker={"concurrency": conc})
+    serial = index_project(other, settings, embedder=Refuses(str(static_model_path)))
+    assert serial.ok and serial.embedding.embedded == len(_hashes(other))
+    assert len(Refuses.asked) == serial.embedding.embedded
+    assert Refuses.threads == {"codeweaver-embed"}

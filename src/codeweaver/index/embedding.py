@@ -278,7 +278,11 @@ class WorkerEmbedding:
     chunked it. Embedding then runs on every core; in the indexing process it held the GIL for
     most of a run (a token-vector lookup and a mean per chunk is as cheap as chunking).
 
-    The embedder travels to each worker once, pickled with this object. Every chunk of a file
+    The embedder travels to each worker once, pickled with this object, and only a copy that
+    travelled embeds: run in the indexing process itself (the serial and thread executors, and
+    Dask, which annotates in the caller) it gives the search fields alone, and the stage's own
+    thread embeds in big batches beside the chunking, as it does for any other embedder
+    (embedding file by file in the chunking thread was 15% slower there). Every chunk of a file
     is embedded, also one whose text already has a vector (a few per changed file; the stage
     drops those); the vectors are the ones the stage would compute (same text, same model).
     """
@@ -289,15 +293,19 @@ class WorkerEmbedding:
         self.embedder = embedder
         self.header_tokens = header_tokens
         self._fit = HeaderFitter(embedder, header_tokens)
+        self._shipped = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {"embedder": self.embedder, "header_tokens": self.header_tokens}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["embedder"], state["header_tokens"])  # type: ignore[misc]
+        self._shipped = True
 
     def __call__(self, result: FileResult) -> EmbeddedFile:
         fields = search_fields(result)
+        if not self._shipped:
+            return EmbeddedFile(fields, None, 0.0)
         started = time.perf_counter()
         try:
             vectors = self.embedder.embed([self._fit(c) for c in result.chunks])
