@@ -1,7 +1,7 @@
 """Watch benchmark: from a save to the change being searchable, and a 2,000-file burst.
 
     python benchmarks/bench_watch.py [--root DIR] [--saves 40] [--burst 2000] [--workers N]
-                                     [--rescan-above N] [--json OUT]
+                                     [--rescan-above N] [--embed-model DIR] [--json OUT]
 
 The tree (default: the interpreter's standard library, ``site-packages`` and ``__pycache__`` left
 out) is copied to a temporary directory, and ``codeweaver watch --json`` runs on the copy as a
@@ -173,9 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--burst", type=_at_least_one, default=2000, help="files replaced at once")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--rescan-above", type=int, default=None, help="passed to the watch")
+    ap.add_argument(
+        "--embed-model",
+        default=None,
+        help="a model2vec model folder: index and watch with it (default: what the settings say)",
+    )
     ap.add_argument("--json", default=None, help="write the numbers to this file")
     args = ap.parse_args(argv)
     extra = ["--workers", str(args.workers)] if args.workers else []
+    if args.embed_model:
+        extra += ["--embed-provider", "model2vec", "--embed-model", args.embed_model]
     watch_extra = [*extra]
     if args.rescan_above is not None:
         watch_extra += ["--rescan-above", str(args.rescan_above)]

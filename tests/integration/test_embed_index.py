@@ -454,21 +454,53 @@ def _many_files(root: Path) -> Path:
     return _repo(root, {**FILES, **files})
 
 
+def _counting_static() -> type[Any]:
+    from codeweaver.embed.static import StaticEmbedder
+
+    class Counting(StaticEmbedder):
+        """Notes each text it embeds in a file per process under ``tally`` (a worker's copy
+        too: where it ran, and how much, is then visible from here)."""
+
+        tally = ""
+
+        def _embed(self, texts: list[str]) -> Any:
+            note = Path(self.tally) / f"{os.getpid()}-{threading.current_thread().name}"
+            with note.open("a") as fh:
+                fh.write("x\n" * len(texts))
+            return super()._embed(texts)
+
+    return Counting
+
+
+def _tallies(folder: Path) -> dict[str, int]:
+    """Texts embedded, by "pid-thread"."""
+    out = {p.name: len(p.read_text().splitlines()) for p in folder.iterdir()}
+    for p in folder.iterdir():
+        p.unlink()
+    return out
+
+
 def test_a_static_model_embeds_in_the_chunk_workers_to_the_very_same_vectors(
     tmp_path: Path, static_model_path: Path
 ) -> None:
-    from codeweaver.embed.static import StaticEmbedder
-
+    counting = _counting_static()
+    tally = tmp_path / "tally"
+    tally.mkdir()
+    model = counting(str(static_model_path))
+    model.tally = str(tally)
     beside = _many_files(tmp_path / "beside")
     settings = load_settings(
         beside,
         embedding={"provider": "none"},
         chunker={"concurrency": {"executor": "process", "max_parallel_files": 2}},
     )
-    report = index_project(beside, settings, embedder=StaticEmbedder(str(static_model_path)))
+    report = index_project(beside, settings, embedder=model)
     assert report.ok and report.executor == "process" and report.embedding.pending == 0
     assert report.embedding.embedded == len(_hashes(beside)) > 120
     assert report.embedding.seconds > 0  # the workers' embedder time is counted
+    where = _tallies(tally)
+    assert not any(k.startswith(f"{os.getpid()}-") for k in where)  # none here: all in workers
+    assert sum(where.values()) >= report.embedding.embedded
 
     parent_only = _static_parent_only()
     stage = _many_files(tmp_path / "stage")
@@ -476,6 +508,17 @@ def test_a_static_model_embeds_in_the_chunk_workers_to_the_very_same_vectors(
     assert again.ok and again.embedding.embedded == report.embedding.embedded
     assert parent_only.threads == {"codeweaver-embed"}
     assert _vectors_of(beside) == _vectors_of(stage)  # bit for bit
+
+    # Re-chunking an embedded tree: the workers know which texts have a vector and embed only
+    # the new ones.
+    before = _hashes(beside)
+    src = beside / "pkg3" / "mod4.py"
+    src.write_text(src.read_text() + "\n\ndef added_later():\n    return 42\n")
+    redo = index_project(beside, settings, embedder=model, full=True)
+    fresh = _hashes(beside) - before  # the edited file's new texts
+    assert redo.ok and redo.changed + redo.unchanged == report.new
+    assert redo.embedding.embedded == len(fresh) > 0 and redo.embedding.pending == 0
+    assert sum(_tallies(tally).values()) == len(fresh)
 
 
 def test_only_chunk_worker_processes_embed_and_a_failure_there_is_retried_by_the_stage(

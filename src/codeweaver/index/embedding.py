@@ -265,8 +265,10 @@ class EmbeddedFile(NamedTuple):
     fields: list[tuple[str, str]]
     """:func:`~codeweaver.index.store.search_fields` of its chunks."""
     vectors: Any
-    """One unit-length row per chunk, or None: the embedder failed there, and the stage embeds
-    them again where failures are recorded and retried."""
+    """One unit-length row per chunk (None for a chunk whose text the index already had a
+    vector of when the run started), or None for all: not embedded there (the indexing process
+    itself, or the embedder failed: the stage embeds them, where failures are recorded and
+    retried)."""
     seconds: float
     """Embedder time spent on them."""
 
@@ -283,36 +285,53 @@ class WorkerEmbedding:
     Dask, which annotates in the caller) it gives the search fields alone, and the stage's own
     thread embeds in big batches beside the chunking, as it does for any other embedder
     (embedding file by file in the chunking thread was 15% slower there). Every chunk of a file
-    is embedded, also one whose text already has a vector (a few per changed file; the stage
-    drops those); the vectors are the ones the stage would compute (same text, same model).
+    is embedded but those whose text had a vector when the run started (``known``:
+    :func:`~codeweaver.index.vectors.vector_keys`, 8 bytes a vector), so re-chunking an
+    embedded tree (``--full``, new chunking settings) embeds only what changed; the vectors are
+    the ones the stage would compute (same text, same model).
     """
 
-    def __init__(self, embedder: Embedder, header_tokens: int) -> None:
+    def __init__(self, embedder: Embedder, header_tokens: int, known: Any = None) -> None:
         from codeweaver.embed.budget import HeaderFitter
 
         self.embedder = embedder
         self.header_tokens = header_tokens
+        self.known = known
         self._fit = HeaderFitter(embedder, header_tokens)
         self._shipped = False
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"embedder": self.embedder, "header_tokens": self.header_tokens}
+        return {"embedder": self.embedder, "header_tokens": self.header_tokens, "known": self.known}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["embedder"], state["header_tokens"])  # type: ignore[misc]
+        self.__init__(state["embedder"], state["header_tokens"], state["known"])  # type: ignore[misc]
         self._shipped = True
 
     def __call__(self, result: FileResult) -> EmbeddedFile:
         fields = search_fields(result)
         if not self._shipped:
             return EmbeddedFile(fields, None, 0.0)
+        chunks = result.chunks
+        todo = list(range(len(chunks)))
+        known = self.known
+        if known is not None and len(known) and chunks:
+            import numpy as np
+
+            keys = vx.hash_keys(c.content_hash for c in chunks)
+            at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+            todo = np.flatnonzero(known[at] != keys).tolist()
+            if not todo:
+                return EmbeddedFile(fields, [None] * len(chunks), 0.0)
         started = time.perf_counter()
         try:
-            vectors = self.embedder.embed([self._fit(c) for c in result.chunks])
+            matrix = self.embedder.embed([self._fit(chunks[i]) for i in todo])
         except Exception as exc:  # the stage embeds them again: failures are recorded there
             log.debug("embedding beside the chunker failed (%s: %s)", type(exc).__name__, exc)
-            vectors = None
-        return EmbeddedFile(fields, vectors, time.perf_counter() - started)
+            return EmbeddedFile(fields, None, time.perf_counter() - started)
+        rows: list[Any] = [None] * len(chunks)
+        for i, row in zip(todo, matrix, strict=True):
+            rows[i] = row
+        return EmbeddedFile(fields, rows, time.perf_counter() - started)
 
 
 class _Done:
@@ -386,7 +405,9 @@ class EmbeddingStage:
         it; None: the stage embeds everything itself."""
         if not self.embedder.embeds_beside_chunker:
             return None
-        return WorkerEmbedding(self.embedder, self._fit.header_tokens)
+        with IndexStore.open(self.db_path, create=False) as store:
+            known = vx.vector_keys(store, self.model)
+        return WorkerEmbedding(self.embedder, self._fit.header_tokens, known)
 
     def submit(self, chunks: Iterable[CodeChunk], vectors: Iterable[Any] | None = None) -> None:
         """Queue committed chunks for embedding (never blocks; duplicates are counted once).

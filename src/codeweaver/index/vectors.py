@@ -21,7 +21,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ __all__ = [
     "embedding_status",
     "existing_hashes",
     "failure_summary",
+    "hash_keys",
     "iter_pending",
     "list_models",
     "load_matrix",
@@ -48,6 +49,7 @@ __all__ = [
     "record_failures",
     "record_model",
     "recorded_spec",
+    "vector_keys",
     "vectors_generation",
 ]
 
@@ -160,6 +162,23 @@ def existing_hashes(store: IndexStore, model: str, hashes: Sequence[str]) -> set
             )
         )
     return found
+
+
+def hash_keys(hashes: Iterable[str]) -> np.ndarray[Any, Any]:
+    """Each content hash's first 64 bits (its first 16 hex digits), as uint64."""
+    import numpy as np
+
+    return np.fromiter((int(h[:16], 16) for h in hashes), dtype=np.uint64)
+
+
+def vector_keys(store: IndexStore, model: str) -> np.ndarray[Any, Any]:
+    """:func:`hash_keys` of every text ``model`` has a vector of, sorted: a compact set (8
+    bytes a vector) to ship to the chunk workers, who then embed only what is new. Two hashes
+    that share their first 64 bits would look alike; the stage embeds any chunk a worker left."""
+    rows = store.connection.execute("SELECT content_hash FROM vectors WHERE model=?", (model,))
+    keys = hash_keys(str(r[0]) for r in rows)
+    keys.sort()
+    return keys
 
 
 def put_vectors(
