@@ -150,6 +150,68 @@ def test_word_by_word_counts_and_ids_are_exact(minilm_counter: HFTokenCounter, t
     ]
 
 
+# What model2vec does to a code model's tokenizer (potion-code): words mined from code that BERT's
+# pre-tokenizer would split are added as normalized, non-special tokens.
+_MINED = ("self.assert", "__init__", "->", "np.array", "Foo.Bar", "café")
+
+
+@pytest.fixture(scope="module")
+def mined_counter(minilm_path: Path) -> HFTokenCounter:
+    from tokenizers import AddedToken
+
+    tok = load_tokenizer(str(minilm_path))
+    tok.add_tokens([AddedToken(t, normalized=True, special=False) for t in _MINED])
+    return HFTokenCounter(tok, "minilm-mined")
+
+
+_MINED_PIECES = st.sampled_from(
+    ["self", "Self", "SELF", ".", "assert", "Assert", "__", "init", "->", "-", ">", "np", "Np",
+     "array", "foo", "FOO.BAR", "bar", "cafe", "CAFE", "café", " ", "\n", "\t", "(", "x1"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_MINED_PIECES, max_size=40).map("".join))
+@example("x = Self.Assert(np.Array(y))\ndef __INIT__(a) -> B:\n    the cafe\n")
+def test_added_tokens_are_found_as_the_tokenizer_finds_them(
+    mined_counter: HFTokenCounter, text: str
+) -> None:
+    """An added token matches in the normalized text (``Self.Assert`` is ``self.assert``;
+    ``café`` is ``cafe``): such a line goes to the tokenizer, whatever its case."""
+    tok = mined_counter._tokenizer
+    assert mined_counter._by_word  # no mined token holds a space: lines still add up
+    want = tok.encode(text, add_special_tokens=False).ids
+    assert mined_counter(text) == len(want)
+    assert mined_counter.token_ids([text]) == [want]
+
+
+def test_an_added_token_that_can_span_lines_turns_counting_by_lines_off(
+    minilm_path: Path,
+) -> None:
+    from tokenizers import AddedToken
+
+    tok = load_tokenizer(str(minilm_path))
+    tok.add_tokens([AddedToken("return self", normalized=True, special=False)])
+    counter = HFTokenCounter(tok, "minilm-spaced")
+    assert not counter._by_line and not counter._by_word
+    text = "x = 1\nreturn\nself\n"  # BERT's normalizer makes the newline a space: one token
+    want = counter._tokenizer.encode(text, add_special_tokens=False).ids
+    assert counter(text) == len(want) == 4 and counter.token_ids([text]) == [want]
+
+
+def test_thousands_of_added_tokens_are_each_found(minilm_path: Path) -> None:
+    from tokenizers import AddedToken
+
+    tok = load_tokenizer(str(minilm_path))
+    mined = [f"w{i}.m{i % 97}" for i in range(5000)]
+    tok.add_tokens([AddedToken(t, normalized=True, special=False) for t in mined])
+    counter = cloudpickle.loads(cloudpickle.dumps(HFTokenCounter(tok, "minilm-5000")))
+    lines = (f"x = {mined[-1].upper()}(1)\n", f"y = {mined[12]} + {mined[1]}\n", "z = w12.m13\n")
+    for line in (*lines, f"{mined[4]}x\n"):
+        want = counter._tokenizer.encode(line, add_special_tokens=False).ids
+        assert counter(line) == len(want) and counter.token_ids([line]) == [want], line
+
+
 def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -> None:
     counter = HFTokenCounter(load_tokenizer(str(minilm_path)), "minilm")
     assert counter._by_word and counter._by_line
@@ -158,6 +220,7 @@ def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -
     assert "[CLS]" not in counter._word_ids  # that line went to the tokenizer as it is
     clone = cloudpickle.loads(cloudpickle.dumps(counter))
     assert clone._by_word and clone._added == counter._added and clone(CODE) == counter(CODE)
+    assert counter._added == (("[CLS]", "[MASK]", "[PAD]", "[SEP]", "[UNK]"), ())
     # A new word goes straight to the WordPiece model (lowercased, as MiniLM's normalizer
     # does) once that was checked against encode(); a check that fails keeps encode().
     assert counter._word_ids.make.__name__ == clone._word_ids.make.__name__ == "quick"
