@@ -152,7 +152,10 @@ def test_word_by_word_counts_and_ids_are_exact(minilm_counter: HFTokenCounter, t
 
 # What model2vec does to a code model's tokenizer (potion-code): words mined from code that BERT's
 # pre-tokenizer would split are added as normalized, non-special tokens.
-_MINED = ("self.assert", "__init__", "->", "np.array", "Foo.Bar", "café")
+_MINED = (
+    "self.assert", "self.assert_equal", "__init__", "->", "np.array", "array.shape", "Foo.Bar",
+    "café", "x.y", "y.z",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -165,24 +168,39 @@ def mined_counter(minilm_path: Path) -> HFTokenCounter:
 
 
 _MINED_PIECES = st.sampled_from(
-    ["self", "Self", "SELF", ".", "assert", "Assert", "__", "init", "->", "-", ">", "np", "Np",
-     "array", "foo", "FOO.BAR", "bar", "cafe", "CAFE", "café", " ", "\n", "\t", "(", "x1"]
+    ["self", "Self", "SELF", ".", "assert", "Assert", "_equal", "__", "init", "->", "-", ">",
+     "np", "Np", "array", ".shape", "foo", "FOO.BAR", "bar", "cafe", "CAFE", "café", " ", "\n",
+     "\t", "(", "x1", "x.y", ".z", "Y.Z", "[CLS]"]
 )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_MINED_PIECES, max_size=40).map("".join))
 @example("x = Self.Assert(np.Array(y))\ndef __INIT__(a) -> B:\n    the cafe\n")
+@example("self.assert_equalx.y.z np.array.shape Self.Assert_Equa")  # longest, then leftmost
 def test_added_tokens_are_found_as_the_tokenizer_finds_them(
     mined_counter: HFTokenCounter, text: str
 ) -> None:
     """An added token matches in the normalized text (``Self.Assert`` is ``self.assert``;
-    ``café`` is ``cafe``): such a line goes to the tokenizer, whatever its case."""
+    ``café`` is ``cafe``), the leftmost first and of those the longest; the text between is
+    cut into words, each part on its own."""
     tok = mined_counter._tokenizer
     assert mined_counter._by_word  # no mined token holds a space: lines still add up
     want = tok.encode(text, add_special_tokens=False).ids
     assert mined_counter(text) == len(want)
     assert mined_counter.token_ids([text]) == [want]
+
+
+def test_lines_with_added_tokens_are_still_cut_into_words(minilm_path: Path) -> None:
+    from tokenizers import AddedToken
+
+    tok = load_tokenizer(str(minilm_path))
+    tok.add_tokens([AddedToken(t, normalized=True, special=False) for t in _MINED])
+    counter = HFTokenCounter(tok, "minilm-mined")
+    line = "result = Self.Assert_Equal(zebra, np.array(quokka))"
+    want = counter._tokenizer.encode(line, add_special_tokens=False).ids
+    assert counter(line) == len(want) and counter.token_ids([line]) == [want]
+    assert {"result", "zebra", "quokka"} <= set(counter._word_ids)  # cut here, not encoded
 
 
 def test_an_added_token_that_can_span_lines_turns_counting_by_lines_off(
@@ -220,7 +238,7 @@ def test_a_bert_tokenizer_counts_plain_lines_by_their_words(minilm_path: Path) -
     assert "[CLS]" not in counter._word_ids  # that line went to the tokenizer as it is
     clone = cloudpickle.loads(cloudpickle.dumps(counter))
     assert clone._by_word and clone._added == counter._added and clone(CODE) == counter(CODE)
-    assert counter._added == (("[CLS]", "[MASK]", "[PAD]", "[SEP]", "[UNK]"), ())
+    assert counter._added[:2] == (("[CLS]", "[MASK]", "[PAD]", "[SEP]", "[UNK]"), ())
     # A new word goes straight to the WordPiece model (lowercased, as MiniLM's normalizer
     # does) once that was checked against encode(); a check that fails keeps encode().
     assert counter._word_ids.make.__name__ == clone._word_ids.make.__name__ == "quick"

@@ -102,6 +102,7 @@ class HFTokenCounter:
         "_lines",
         "_lower",
         "_norm_added",
+        "_norm_ids",
         "_normalize",
         "_raw_added",
         "_tokenizer",
@@ -124,14 +125,22 @@ class HFTokenCounter:
         normalize = tok.normalizer.normalize_str if tok.normalizer is not None else None
         raw = {t["content"] for t in added if not t.get("normalized")}
         # As the tokenizer matches them: in the normalized text, by their normalized content.
-        normalized = {
-            normalize(t["content"]) if normalize else t["content"]
-            for t in added
-            if t.get("normalized")
-        }
-        self._added = (tuple(sorted(raw)), tuple(sorted(normalized)))
+        normalized: dict[str, int] = {}
+        splittable = True  # cut a text at them here (see _split_ids)
+        for t in added:
+            if not t.get("normalized"):
+                continue
+            content = normalize(t["content"]) if normalize else t["content"]
+            if not content:
+                continue
+            if normalized.get(content, t["id"]) != t["id"] or any(
+                t.get(flag) for flag in ("single_word", "lstrip", "rstrip", "special")
+            ):
+                splittable = False
+            normalized[content] = t["id"]
+        self._added = (tuple(sorted(raw)), tuple(sorted(normalized.items())), splittable)
         self._by_line = _spec_splits_at_newlines(parsed) and not _added_may_span_lines(
-            raw, normalized, normalize
+            raw, set(normalized), normalize
         )
         self._by_word = self._by_line and _spec_is_bert_wordpiece(parsed)
         self._lower = bool((parsed.get("normalizer") or {}).get("lowercase", False))
@@ -139,28 +148,55 @@ class HFTokenCounter:
         self._new_caches()
 
     def _setup_added(self) -> None:
-        raw, normalized = self._added
-        self._raw_added = _any_of(raw)
-        self._norm_added = _any_of(normalized)
-        normalizer = self._tokenizer.normalizer
-        self._normalize = normalizer.normalize_str if normalizer is not None else None
+        raw, normalized, splittable = self._added
+        self._raw_added = _finder(raw)
+        self._norm_added = _finder(tuple(content for content, _ in normalized))
+        self._norm_ids = dict(normalized) if splittable and normalized else None
+        self._normalize = _plain_normalizer(self._tokenizer.normalizer) if normalized else None
 
     def _new_caches(self) -> None:
         self._lines: dict[str, int] = {}
         self._word_ids = _Encoded(self._word_ids_maker())
 
     def _plain(self, text: str) -> bool:
-        """Whether ``text`` can be cut into words here: plain ASCII holding no added token's
-        text (``[CLS]``; a code model's multi-word tokens such as ``self.assert``, which the
-        tokenizer matches in the normalized text, so ``Self.Assert`` too)."""
+        """Whether ``text`` can be cut here: plain ASCII holding no added token the tokenizer
+        matches in the text as it is (``[CLS]``)."""
         if _NOT_PLAIN_ASCII.search(text):
             return False
-        if self._raw_added is not None and self._raw_added.search(text):
-            return False
-        if self._norm_added is not None:
+        return self._raw_added is None or not self._raw_added.search(text)
+
+    def _plain_ids(self, text: str, ids_of: Callable[[str], tuple[int, ...]]) -> list[int] | None:
+        """The ids of ``text`` cut here, or None when the tokenizer must see it."""
+        if not self._plain(text):
+            return None
+        finder = self._norm_added
+        if finder is not None:
             normalized = self._normalize(text) if self._normalize is not None else text
-            return not self._norm_added.search(normalized)
-        return True
+            if finder.search(normalized):
+                return self._split_ids(text, normalized, ids_of)
+        return list(chain.from_iterable(map(ids_of, _BERT_ASCII_WORD.findall(text))))
+
+    def _split_ids(
+        self, text: str, normalized: str, ids_of: Callable[[str], tuple[int, ...]]
+    ) -> list[int] | None:
+        """The ids of a plain text holding added tokens the tokenizer matches in the normalized
+        text (a code model's multi-word tokens, ``self.assert``, so ``Self.Assert`` too): cut
+        where it finds them (leftmost, then longest), each one token, and the text between cut
+        into words, each part on its own as the tokenizer does. None (the tokenizer must see
+        it) when normalizing moved characters or a token has options that change the cut."""
+        ids_by_content = self._norm_ids
+        finder = self._norm_added
+        if ids_by_content is None or finder is None or len(normalized) != len(text):
+            return None
+        words = _BERT_ASCII_WORD.findall
+        ids: list[int] = []
+        pos = 0
+        for match in finder.finditer(normalized):
+            ids.extend(chain.from_iterable(map(ids_of, words(text, pos, match.start()))))
+            ids.append(ids_by_content[match.group()])
+            pos = match.end()
+        ids.extend(chain.from_iterable(map(ids_of, words(text, pos))))
+        return ids
 
     def _word_ids_maker(self) -> Any:
         """How a new word's ids are found: the WordPiece model on the (lowercased) word, ~4x
@@ -204,11 +240,18 @@ class HFTokenCounter:
         if self._by_word:
             ids_of = self._known_words().__getitem__
             whole = []
+            simple = self._norm_added is None  # (then a count needs no list of ids)
             for line in missing:
-                if self._plain(line):
-                    fresh[line] = sum(map(len, map(ids_of, _BERT_ASCII_WORD.findall(line))))
+                if simple:
+                    if self._plain(line):
+                        fresh[line] = sum(map(len, map(ids_of, _BERT_ASCII_WORD.findall(line))))
+                        continue
                 else:
-                    whole.append(line)
+                    ids = self._plain_ids(line, ids_of)
+                    if ids is not None:
+                        fresh[line] = len(ids)
+                        continue
+                whole.append(line)
             missing = whole
         if missing:
             encoded = self._tokenizer.encode_batch(missing, add_special_tokens=False)
@@ -237,17 +280,17 @@ class HFTokenCounter:
         if not self._by_word:
             return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
         ids_of = self._known_words().__getitem__
+        plain_ids = self._plain_ids
         out: list[list[int]] = []
         for text in texts:
-            if self._plain(text):
-                out.append(list(chain.from_iterable(map(ids_of, _BERT_ASCII_WORD.findall(text)))))
+            whole = plain_ids(text, ids_of)
+            if whole is not None:
+                out.append(whole)
                 continue
             ids: list[int] = []
             for line in text.split("\n"):
-                if self._plain(line):
-                    ids.extend(chain.from_iterable(map(ids_of, _BERT_ASCII_WORD.findall(line))))
-                else:
-                    ids.extend(encode(line, add_special_tokens=False).ids)
+                part = plain_ids(line, ids_of)
+                ids.extend(encode(line, add_special_tokens=False).ids if part is None else part)
             out.append(ids)
         return out
 
@@ -279,7 +322,7 @@ class HFTokenCounter:
         self.fingerprint = state["fingerprint"]
         self._by_line = state["by_line"]
         self._by_word = state.get("by_word", False)
-        self._added = state.get("added", ((), ()))
+        self._added = state.get("added", ((), (), False))
         self._lower = state.get("lower", False)
         self._setup_added()
         self._new_caches()
@@ -303,29 +346,46 @@ def _added_may_span_lines(
     return not newline or any(newline in t for t in normalized)
 
 
+_PLAIN_CHARS = "\t\n\r" + "".join(map(chr, range(0x20, 0x7F)))
+
+
+def _plain_normalizer(normalizer: Any) -> Callable[[str], str] | None:
+    """The tokenizer's normalizer on plain text (what :meth:`HFTokenCounter._plain` lets
+    through): a ``str.translate`` table of what it makes of each character (0.2 us a line
+    against 5-12 us for ``normalize_str``), kept only where both agree on every such character
+    in a row; else ``normalize_str`` itself."""
+    if normalizer is None:
+        return None
+    norm: Callable[[str], str] = normalizer.normalize_str
+    table = {ord(c): norm(c) for c in _PLAIN_CHARS}
+
+    def plain(text: str) -> str:
+        return text.translate(table)
+
+    probe = _PLAIN_CHARS + " Self.Assert(x)\r\n\tHTTPServer  x\n"
+    return plain if plain(probe) == norm(probe) else norm
+
+
 @lru_cache(maxsize=16)
-def _any_of(texts: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex finding any of ``texts``, shaped as a trie (a text that begins with another is
-    left out: finding that one is enough); None for none. Searching a line costs 1-2 us with
+def _finder(texts: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex finding ``texts`` as the tokenizer finds added tokens: the leftmost, and of
+    those starting there the longest (a trie whose ends are greedy optional steps: the text
+    decides the one path through it); None for none. Searching a line costs 1-2 us with
     43,000 texts, where testing each in turn cost 265 us with 5,000."""
     trie: dict[str, Any] = {}
     for text in texts:
-        if not text:
-            continue
-        node = trie
-        for ch in text:
-            if "" in node:
-                break  # a shorter text already ends here
-            node = node.setdefault(ch, {})
-        else:
-            node.clear()
+        if text:
+            node = trie
+            for ch in text:
+                node = node.setdefault(ch, {})
             node[""] = {}
 
     def pattern(node: dict[str, Any]) -> str:
-        if "" in node:
+        steps = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items()) if ch]
+        if not steps:
             return ""
-        alternatives = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items())]
-        return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+        step = steps[0] if len(steps) == 1 else "(?:" + "|".join(steps) + ")"
+        return f"(?:{step})?" if "" in node else step
 
     return re.compile(pattern(trie)) if trie else None
 
