@@ -269,6 +269,37 @@ def test_a_static_model_embeds_word_by_word_to_the_very_same_vectors(
     )
 
 
+def test_a_static_model_with_mined_tokens_embeds_word_by_word_to_the_same_vectors(
+    minilm_path: Path, tmp_path: Path
+) -> None:
+    """As model2vec builds a code model (potion-code): multi-word tokens mined from code are
+    added to the tokenizer, normalized, each with a vector of its own."""
+    import model2vec
+    from safetensors.numpy import load_file
+    from tokenizers import AddedToken, Tokenizer
+
+    from codeweaver.embed.static import StaticEmbedder
+
+    tokenizer = Tokenizer.from_file(str(minilm_path / "tokenizer.json"))
+    tokenizer.add_tokens([AddedToken(t, normalized=True, special=False) for t in _MINED])
+    weights = load_file(str(minilm_path / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    extra = np.random.default_rng(3).standard_normal((len(_MINED), weights.shape[1]))
+    vectors = np.vstack([weights, extra.astype(weights.dtype)])
+    model2vec.StaticModel(vectors, tokenizer, normalize=True).save_pretrained(str(tmp_path))
+
+    embedder = StaticEmbedder(str(tmp_path))
+    assert "tokenize" in vars(embedder._model)  # the word-by-word tokenize was checked and set
+    plain = model2vec.StaticModel.from_pretrained(str(tmp_path))
+    texts = [
+        CODE,
+        "x = Self.Assert_Equal(np.array(y).shape)\n\tdef __INIT__() -> None: café\n",
+        "y = Self.Assert(Foo.Bar)\nz = NP.Array.Shape\n",  # as a plain line, for the old check
+    ]
+    got = embedder._model.encode(texts, max_length=None, use_multiprocessing=False)
+    want = plain.encode(texts, max_length=None, use_multiprocessing=False)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_a_tokenizer_that_merges_across_lines_counts_whole_texts() -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
