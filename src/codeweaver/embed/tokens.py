@@ -19,6 +19,13 @@ punctuation character. So a new line of plain ASCII is cut into words here and e
 counted once per process and remembered: about 8x faster than the tokenizer on code, where the
 same names come back on every line. A line the cut could get wrong (anything outside printable
 ASCII, tabs and carriage returns; a special token's text such as ``[CLS]``) goes to the tokenizer.
+
+Added tokens the tokenizer matches in the normalized text (model2vec adds a code model's mined
+multi-word tokens so: ``self.assert``, which ``Self.Assert`` matches too) are found as the
+tokenizer finds them, the leftmost and then the longest, by one trie-shaped regex; each is one
+token and the text between is cut into words. One that holds what the normalizer makes of a
+newline (``return self``: BERT's makes it a space) can join two lines, and then nothing is
+counted by lines.
 """
 
 from __future__ import annotations
