@@ -4,7 +4,7 @@
                                        [--max-files N] [--per-language N]
                                        [--languages python,go] [--json OUT]
                                        [--tokenizer tokenizer.json [--budget-tokens 512]
-                                        [--raw-counter]]
+                                        [--raw-counter] [--mine-tokens N]]
 
 For the files of a corpus (default: the interpreter's standard library), read once into memory,
 it times (CPU time of this process, best of ``--repeat``) tree-sitter parsing alone and
@@ -25,7 +25,9 @@ counter was called and how much text it was given (in multiples of the corpus), 
 chunk is over the token budget (each chunk counted once more, outside the clock). The counter is
 the one codeweaver gives an embedder with that tokenizer (``HFTokenCounter``, fresh for each
 timed run, so its caches start cold); ``--raw-counter`` times a plain ``tokenizer.encode`` call
-instead (what a counter written without caches costs).
+instead (what a counter written without caches costs). ``--mine-tokens N`` first adds the N
+commonest multi-word code tokens of the corpus to the tokenizer, as model2vec adds a code model's
+mined vocabulary (a stand-in for such a model's tokenizer).
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import statistics
 import sys
 import sysconfig
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,7 +135,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             t_lang_chunk[lang] = min(t_lang_chunk[lang], time.process_time() - t0)
 
     tokens = (
-        _TokenRun(args.tokenizer, args.budget_tokens, raw=args.raw_counter)
+        _TokenRun(
+            args.tokenizer,
+            args.budget_tokens,
+            raw=args.raw_counter,
+            mined=mine_tokens(files, args.mine_tokens) if args.mine_tokens else None,
+        )
         if args.tokenizer
         else None
     )
@@ -228,15 +236,43 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# What a code model's mined vocabulary holds that BERT's pre-tokenizer splits: dotted names,
+# dunder names, calls, operators.
+_MINEABLE = re.compile(rb"[a-z_]+\.[a-z_]+|__[a-z]+__|[a-z_]+\(|->|==|!=|\+=")
+
+
+def mine_tokens(files: list[tuple[str, str, bytes]], n: int) -> list[str]:
+    """The ``n`` commonest multi-word tokens of the corpus (lowercased), to add to a tokenizer as
+    model2vec adds the vocabulary it mined for a code model (potion-code-16M-v2's card reports
+    43k mined tokens): a stand-in for such a model's tokenizer, which cannot be downloaded here."""
+    counts: Counter[bytes] = Counter()
+    for _, _, data in files:
+        counts.update(_MINEABLE.findall(data.lower()))
+    return [t.decode() for t, _ in counts.most_common(n)]
+
+
 class _TokenRun:
     """A token budget with a ``tokenizers`` tokenizer; counts the counter's calls and input."""
 
-    def __init__(self, tokenizer_file: str, budget: int, *, raw: bool = False) -> None:
-        from tokenizers import Tokenizer  # type: ignore[import-not-found,unused-ignore]
+    def __init__(
+        self,
+        tokenizer_file: str,
+        budget: int,
+        *,
+        raw: bool = False,
+        mined: list[str] | None = None,
+    ) -> None:
+        from tokenizers import (  # type: ignore[import-not-found,unused-ignore]
+            AddedToken,
+            Tokenizer,
+        )
 
         tok = Tokenizer.from_file(tokenizer_file)
         tok.no_truncation()
         tok.no_padding()
+        if mined:  # as model2vec adds mined vocabulary that the pre-tokenizer would split
+            tok.add_tokens([AddedToken(t, normalized=True, special=False) for t in mined])
+        self.mined = len(mined or ())
         self.tokenizer = tok
         self.budget = budget
         self.raw = raw
@@ -276,6 +312,7 @@ class _TokenRun:
         return {
             "budget_tokens": self.budget,
             "counter": "tokenizer.encode" if self.raw else "HFTokenCounter",
+            "mined_tokens": self.mined,
             "seconds": t_tokens if timed else None,
             "vs_chars": t_tokens / t_chars if timed else None,
             "vs_parse": t_tokens / t_parse if timed else None,
@@ -319,6 +356,13 @@ def main(argv: list[str] | None = None) -> None:
         "--raw-counter",
         action="store_true",
         help="time a plain tokenizer.encode counter instead of codeweaver's HFTokenCounter",
+    )
+    ap.add_argument(
+        "--mine-tokens",
+        type=int,
+        default=0,
+        help="add the N commonest multi-word code tokens of the corpus to the tokenizer first "
+        "(as model2vec builds a code model's vocabulary)",
     )
     args = ap.parse_args(argv)
     r = run(args)
@@ -373,7 +417,9 @@ def main(argv: list[str] | None = None) -> None:
     if t is not None:
         if t["seconds"] is not None:
             print(
-                f"token budget      {t['budget_tokens']} tokens ({t['counter']}): "
+                f"token budget      {t['budget_tokens']} tokens ({t['counter']}"
+                + (f", {t['mined_tokens']:,} mined tokens added" if t["mined_tokens"] else "")
+                + "): "
                 f"{t['seconds']:.2f} s CPU, "
                 f"{t['vs_chars']:.2f}x the character run, {t['vs_parse']:.2f}x the parse; "
                 f"counter called {t['counter_calls']} times on {t['counted_chars_vs_corpus']:.2f}x "

@@ -31,6 +31,7 @@ def _args(corpus: Path, **overrides: object) -> argparse.Namespace:
         "tokenizer": None,
         "budget_tokens": 128,
         "raw_counter": False,
+        "mine_tokens": 0,
     }
     args.update(overrides)
     return argparse.Namespace(**args)
@@ -73,4 +74,18 @@ def test_the_raw_counter_run_chunks_the_same(tmp_path: Path) -> None:
     ours = bench_chunker.run(_args(corpus, tokenizer=str(TOKENIZER)))["tokens"]
     raw = bench_chunker.run(_args(corpus, tokenizer=str(TOKENIZER), raw_counter=True))["tokens"]
     assert raw["counter"] == "tokenizer.encode"
+    assert (raw["chunks"], raw["counter_calls"]) == (ours["chunks"], ours["counter_calls"])
+
+
+def test_a_run_with_mined_tokens_counts_them_as_the_tokenizer_does(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path)
+    files = bench_chunker.load_corpus(str(corpus), None, None)
+    mined = bench_chunker.mine_tokens(files, 40)
+    assert 10 < len(mined) <= 40 and all(len(t) > 1 for t in mined)
+    ours = bench_chunker.run(_args(corpus, tokenizer=str(TOKENIZER), mine_tokens=40))["tokens"]
+    raw = bench_chunker.run(
+        _args(corpus, tokenizer=str(TOKENIZER), mine_tokens=40, raw_counter=True)
+    )["tokens"]
+    assert ours["mined_tokens"] == raw["mined_tokens"] == len(mined)
+    assert ours["over_budget"] == 0
     assert (raw["chunks"], raw["counter_calls"]) == (ours["chunks"], ours["counter_calls"])
