@@ -384,6 +384,7 @@ class EmbeddingStage:
         self._in_a_row = 0
         self._stored: queue.Queue[_Stored | _Done] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
+        self._worker_seconds = 0.0
         self._model_recorded = False
         self._threads: list[threading.Thread] = []
         self._reader: IndexStore | None = None
@@ -429,9 +430,9 @@ class EmbeddingStage:
             self._cond.notify_all()
 
     def embedded_in_workers(self, seconds: float) -> None:
-        """Count embedder time spent in the workers (:class:`WorkerEmbedding`)."""
-        with self._cond:
-            self.report.seconds += seconds
+        """Count embedder time spent in the workers (:class:`WorkerEmbedding`; from the writer
+        thread: the embed thread adds its own time to the report, this joins it at the end)."""
+        self._worker_seconds += seconds
 
     def wait_for_room(self) -> None:
         """Block while the embedder is more than a few batches behind (backpressure)."""
@@ -458,6 +459,7 @@ class EmbeddingStage:
         except BaseException:  # Ctrl-C while the last batches embed
             self.abort()
             raise
+        self.report.seconds += self._worker_seconds
         try:
             if self._error is not None:
                 raise IndexStoreError(f"cannot store vectors: {self._error}") from self._error
