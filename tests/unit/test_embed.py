@@ -225,6 +225,14 @@ def test_thousands_of_added_tokens_are_each_found(minilm_path: Path) -> None:
     tok.add_tokens([AddedToken(t, normalized=True, special=False) for t in mined])
     counter = cloudpickle.loads(cloudpickle.dumps(HFTokenCounter(tok, "minilm-5000")))
     lines = (f"x = {mined[-1].upper()}(1)\n", f"y = {mined[12]} + {mined[1]}\n", "z = w12.m13\n")
+    # The first texts (a search query) go to the tokenizer whole: building the finder of
+    # thousands of tokens costs more than they do.
+    first = f"query {mined[7]}"
+    want = counter._tokenizer.encode(first, add_special_tokens=False).ids
+    assert counter.token_ids([first]) == [want]
+    assert counter._norm_added is None
+    counter("\n".join(f"filler line {i} = w{i}.m{i % 97} + 1" for i in range(1000)))
+    assert counter._norm_added is not None  # enough text: from now on they are found here
     for line in (*lines, f"{mined[4]}x\n"):
         want = counter._tokenizer.encode(line, add_special_tokens=False).ids
         assert counter(line) == len(want) and counter.token_ids([line]) == [want], line

@@ -110,6 +110,7 @@ class HFTokenCounter:
         "_lower",
         "_norm_added",
         "_norm_ids",
+        "_norm_wait",
         "_normalize",
         "_raw_added",
         "_tokenizer",
@@ -129,7 +130,7 @@ class HFTokenCounter:
         self.fingerprint = f"hf-tokenizer:{name}"
         parsed = json.loads(spec)
         added = parsed.get("added_tokens") or ()
-        normalize = tok.normalizer.normalize_str if tok.normalizer is not None else None
+        normalize = _plain_normalizer(tok.normalizer)  # (each content is checked below)
         raw = {t["content"] for t in added if not t.get("normalized")}
         # As the tokenizer matches them: in the normalized text, by their normalized content.
         normalized: dict[str, int] = {}
@@ -137,7 +138,10 @@ class HFTokenCounter:
         for t in added:
             if not t.get("normalized"):
                 continue
-            content = normalize(t["content"]) if normalize else t["content"]
+            content = t["content"]
+            if normalize is not None:
+                plain = not _NOT_PLAIN_ASCII.search(content)
+                content = normalize(content) if plain else tok.normalizer.normalize_str(content)
             if not content:
                 continue
             if normalized.get(content, t["id"]) != t["id"] or any(
@@ -157,7 +161,11 @@ class HFTokenCounter:
     def _setup_added(self) -> None:
         raw, normalized, splittable = self._added
         self._raw_added = _finder(raw)
-        self._norm_added = _finder(tuple(content for content, _ in normalized))
+        # Compiling the finder of a code model's mined tokens takes ~1.6 s at 43,000 of them:
+        # the first texts (a search query, a small update) go to the tokenizer instead, and it
+        # is built once this counter has been asked about enough of them to pay for it.
+        self._norm_wait = len(normalized) // _TEXTS_PER_FINDER_TOKEN
+        self._norm_added = _finder(tuple(c for c, _ in normalized)) if not self._norm_wait else None
         self._norm_ids = dict(normalized) if splittable and normalized else None
         self._normalize = _plain_normalizer(self._tokenizer.normalizer) if normalized else None
 
@@ -177,6 +185,11 @@ class HFTokenCounter:
         if not self._plain(text):
             return None
         finder = self._norm_added
+        if finder is None and self._norm_wait:
+            self._norm_wait -= 1  # (a race between threads only moves the moment)
+            if self._norm_wait > 0:
+                return None
+            finder = self._norm_added = _finder(tuple(c for c, _ in self._added[1]))
         if finder is not None:
             normalized = self._normalize(text) if self._normalize is not None else text
             if finder.search(normalized):
@@ -247,7 +260,7 @@ class HFTokenCounter:
         if self._by_word:
             ids_of = self._known_words().__getitem__
             whole = []
-            simple = self._norm_added is None  # (then a count needs no list of ids)
+            simple = not self._added[1]  # no normalized added token: a count needs no ids
             for line in missing:
                 if simple:
                     if self._plain(line):
@@ -353,6 +366,8 @@ def _added_may_span_lines(
     return not newline or any(newline in t for t in normalized)
 
 
+# Texts the tokenizer is given whole per normalized added token before they are looked for here.
+_TEXTS_PER_FINDER_TOKEN = 8
 _PLAIN_CHARS = "\t\n\r" + "".join(map(chr, range(0x20, 0x7F)))
 
 
