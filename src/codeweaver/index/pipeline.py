@@ -273,12 +273,20 @@ def index_project(
 
 
 def _upgrade(store: IndexStore) -> None:
-    """Bring an older index's layout up to date (once; it says so, and what it gave back)."""
+    """Bring an older index's layout up to date (once; it says so before, since it rewrites
+    the file, and after, what it gave back)."""
+    if not store.needs_upgrade():
+        return
     before = _db_bytes(store.db_path)
+    log.warning(
+        "upgrading the vector table of %s (%.0f MB) to the current layout, once: the vectors "
+        "are kept and the file is rewritten",
+        store.db_path,
+        before / 1e6,
+    )
     if store.upgrade_layout():
         log.warning(
-            "upgraded the vector table of %s to the current layout: %.0f MB on disk, was %.0f MB "
-            "(the vectors were kept)",
+            "upgraded %s: %.0f MB on disk, was %.0f MB",
             store.db_path,
             _db_bytes(store.db_path) / 1e6,
             before / 1e6,

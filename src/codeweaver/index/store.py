@@ -452,6 +452,13 @@ class IndexStore:
                 c.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
         c.execute("VACUUM")
 
+    def needs_upgrade(self) -> bool:
+        """Whether :meth:`upgrade_layout` has work to do (the vectors' old table)."""
+        row = self._conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type='table' AND name='vectors'"
+        ).fetchone()
+        return row is not None and "WITHOUT ROWID" in str(row[0]).upper()
+
     def upgrade_layout(self) -> bool:
         """Move the vectors of an older index into today's table; True when it did (the caller
         holds :func:`~codeweaver.index.lock.writer_lock`).
@@ -464,12 +471,9 @@ class IndexStore:
         re-embedded, and the space is given back (``VACUUM``); a VACUUM that fails (a full
         disk) only leaves the freed pages for the next writes to reuse.
         """
-        c = self._conn
-        row = c.execute(
-            "SELECT sql FROM sqlite_master WHERE type='table' AND name='vectors'"
-        ).fetchone()
-        if row is None or "WITHOUT ROWID" not in str(row[0]).upper():
+        if not self.needs_upgrade():
             return False
+        c = self._conn
         with self.transaction():
             c.execute("ALTER TABLE vectors RENAME TO vectors_before_upgrade")
             c.execute(_VECTORS_TABLE)
