@@ -570,3 +570,40 @@ def test_only_chunk_worker_processes_embed_and_a_failure_there_is_retried_by_the
     assert serial.ok and serial.embedding.embedded == len(_hashes(other))
     assert len(Refuses.asked) == serial.embedding.embedded
     assert Refuses.threads == {"codeweaver-embed"}
+
+
+def test_ctrl_c_while_the_chunk_workers_embed_stops_cleanly(
+    tmp_path: Path, static_model_path: Path
+) -> None:
+    """The workers embed with model2vec, whose (hidden) progress bar makes a process lock on
+    first use: a worker stopped by Ctrl-C must not leave it for the resource tracker to report
+    as a leaked semaphore on the user's terminal."""
+    files = {
+        f"pkg{i % 20}/m{i:03d}.py": "".join(
+            f"def task_{i}_{j}(x):\n    return x * {j} + {i}\n\n\n" for j in range(30)
+        )
+        for i in range(600)
+    }
+    repo = _repo(tmp_path / "repo", files)
+    db = default_db_path(repo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "codeweaver", "index", str(repo), "-q", "--executor", "process",
+         "--workers", "2", "--embed-provider", "model2vec", "--embed-model",
+         str(static_model_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _vector_hashes(db):  # the workers are embedding
+                break
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, "the run ended before it could be interrupted"
+    assert b"run the same command again" in err
+    assert b"Traceback" not in err and b"leaked" not in err, err.decode()

@@ -306,6 +306,7 @@ class WorkerEmbedding:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["embedder"], state["header_tokens"], state["known"])  # type: ignore[misc]
         self._shipped = True
+        _thread_lock_for_tqdm()
 
     def __call__(self, result: FileResult) -> EmbeddedFile:
         fields = search_fields(result)
@@ -332,6 +333,18 @@ class WorkerEmbedding:
         for i, row in zip(todo, matrix, strict=True):
             rows[i] = row
         return EmbeddedFile(fields, rows, time.perf_counter() - started)
+
+
+def _thread_lock_for_tqdm() -> None:
+    """In a chunk worker: give tqdm a thread lock before anything there makes a bar. model2vec
+    makes one (hidden) on every encode, and tqdm's first bar makes a process lock, a semaphore
+    that a worker stopped by Ctrl-C leaves behind for the resource tracker to report as leaked
+    on the user's terminal. The worker draws no bar, so a thread lock is all it needs."""
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    tqdm.set_lock(threading.RLock())
 
 
 class _Done:
