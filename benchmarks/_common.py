@@ -13,6 +13,7 @@ from codeweaver.core.discovery import DiscoveredFile, discover_files
 
 __all__ = [
     "PeakRss",
+    "TreeCpu",
     "default_corpus",
     "format_table",
     "list_corpus",
@@ -146,3 +147,56 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class TreeCpu:
+    """CPU seconds of a process and all its descendants, sampled every 20 ms.
+
+    Worker processes may be children of a fork server that their indexer never waits for, so
+    ``RUSAGE_CHILDREN`` misses them; sampling sees every process while it lives (each one that
+    exits loses at most one interval).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            with self._lock:
+                self.seen[p.pid] = max(self.seen.get(p.pid, 0.0), t.user + t.system)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def total(self) -> float:
+        self._sample()
+        with self._lock:
+            return sum(self.seen.values())
+
+    def descendants(self) -> float:
+        """The CPU seconds of the descendants alone (workers, a fork server)."""
+        self._sample()
+        with self._lock:
+            return sum(v for pid, v in self.seen.items() if pid != self.pid)
+
+    def close(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.total()

@@ -39,8 +39,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._common import TreeCpu
 from codeweaver.index.store import IndexStore, default_db_path
 
 DEADLINE = 600.0
@@ -82,51 +84,6 @@ class WatchProcess:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(60)
-
-
-class TreeCpu:
-    """CPU seconds of a process and all its descendants, sampled every 20 ms.
-
-    Worker processes may be children of a fork server that their indexer never waits for, so
-    ``RUSAGE_CHILDREN`` misses them; sampling sees every process while it lives (each one that
-    exits loses at most one interval).
-    """
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.seen: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return
-        for p in procs:
-            try:
-                t = p.cpu_times()
-            except psutil.Error:
-                continue
-            with self._lock:
-                self.seen[p.pid] = max(self.seen.get(p.pid, 0.0), t.user + t.system)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self._sample()
-
-    def total(self) -> float:
-        self._sample()
-        with self._lock:
-            return sum(self.seen.values())
-
-    def close(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.total()
 
 
 def _copy_tree(src: Path, dst: Path) -> None:

@@ -32,3 +32,21 @@ def test_full_then_unchanged_index_and_searches(
     printed = capsys.readouterr().out
     assert "index holds 6 files" in printed and "search 'parse config file'" in printed
     assert not (root / ".codeweaver").exists()  # the tree itself is never written to
+
+
+def test_with_a_static_model_it_splits_the_cpu_between_this_process_and_its_workers(
+    tmp_path: Path, static_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "tree"
+    (root / "pkg").mkdir(parents=True)
+    for i in range(40):
+        (root / "pkg" / f"mod{i}.py").write_text(
+            f"def parse_config_{i}(path):\n    return open(path).read()\n", encoding="utf-8"
+        )
+    out = tmp_path / "numbers.json"
+    argv = ["--root", str(root), "--json", str(out), "--executor", "process", "--workers", "2"]
+    assert bench_index.main([*argv, "--embed-model", str(static_model_path)]) == 0
+    numbers = json.loads(out.read_text())
+    assert numbers["full"]["embedding"]["embedded"] == 40
+    assert numbers["full_cpu_own"] > 0 and numbers["full_cpu_workers"] > 0  # two workers ran
+    assert "its chunk workers" in capsys.readouterr().out
