@@ -15,15 +15,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks import bench_index
 
 
-def test_full_then_unchanged_index_and_searches(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _tree(tmp_path: Path, files: int) -> Path:
     root = tmp_path / "tree"
     (root / "pkg").mkdir(parents=True)
-    for i in range(6):
+    for i in range(files):
         (root / "pkg" / f"mod{i}.py").write_text(
             f"def parse_config_{i}(path):\n    return open(path).read()\n", encoding="utf-8"
         )
+    return root
+
+
+def test_full_then_unchanged_index_and_searches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _tree(tmp_path, 6)
     out = tmp_path / "numbers.json"
     assert bench_index.main(["--root", str(root), "--json", str(out)]) == 0
     numbers = json.loads(out.read_text())
@@ -37,12 +42,7 @@ def test_full_then_unchanged_index_and_searches(
 def test_with_a_static_model_it_splits_the_cpu_between_this_process_and_its_workers(
     tmp_path: Path, static_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = tmp_path / "tree"
-    (root / "pkg").mkdir(parents=True)
-    for i in range(40):
-        (root / "pkg" / f"mod{i}.py").write_text(
-            f"def parse_config_{i}(path):\n    return open(path).read()\n", encoding="utf-8"
-        )
+    root = _tree(tmp_path, 40)
     out = tmp_path / "numbers.json"
     argv = ["--root", str(root), "--json", str(out), "--executor", "process", "--workers", "2"]
     assert bench_index.main([*argv, "--embed-model", str(static_model_path)]) == 0
