@@ -285,23 +285,40 @@ class WorkerEmbedding:
     Dask, which annotates in the caller) it gives the search fields alone, and the stage's own
     thread embeds in big batches beside the chunking, as it does for any other embedder
     (embedding file by file in the chunking thread was 15% slower there). Every chunk of a file
-    is embedded but those whose text had a vector when the run started (``known``:
-    :func:`~codeweaver.index.vectors.vector_keys`, 8 bytes a vector), so re-chunking an
-    embedded tree (``--full``, new chunking settings) embeds only what changed; the vectors are
-    the ones the stage would compute (same text, same model).
+    is embedded but those whose text had a vector when it was shipped (``known``:
+    :func:`~codeweaver.index.vectors.vector_keys` of ``db_path``, 8 bytes a vector), so
+    re-chunking an embedded tree (``--full``, new chunking settings) embeds only what changed;
+    the vectors are the ones the stage would compute (same text, same model).
     """
 
-    def __init__(self, embedder: Embedder, header_tokens: int, known: Any = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        header_tokens: int,
+        known: Any = None,
+        *,
+        db_path: Path | None = None,
+    ) -> None:
         from codeweaver.embed.budget import HeaderFitter
 
         self.embedder = embedder
         self.header_tokens = header_tokens
         self.known = known
+        self.db_path = db_path
         self._fit = HeaderFitter(embedder, header_tokens)
         self._shipped = False
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"embedder": self.embedder, "header_tokens": self.header_tokens, "known": self.known}
+        # The keys are read when it is shipped, so a run that never starts worker processes (a
+        # watch save, a small tree) never reads them (37 ms at 65,000 vectors).
+        known = self.known
+        if known is None and self.db_path is not None:
+            try:
+                with IndexStore.open(self.db_path, create=False) as store:
+                    known = vx.vector_keys(store, self.embedder.name)
+            except (IndexStoreError, OSError) as exc:  # the workers embed everything instead
+                log.debug("no vector keys for the chunk workers (%s)", exc)
+        return {"embedder": self.embedder, "header_tokens": self.header_tokens, "known": known}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["embedder"], state["header_tokens"], state["known"])  # type: ignore[misc]
@@ -419,9 +436,7 @@ class EmbeddingStage:
         it; None: the stage embeds everything itself."""
         if not self.embedder.embeds_beside_chunker:
             return None
-        with IndexStore.open(self.db_path, create=False) as store:
-            known = vx.vector_keys(store, self.model)
-        return WorkerEmbedding(self.embedder, self._fit.header_tokens, known)
+        return WorkerEmbedding(self.embedder, self._fit.header_tokens, db_path=self.db_path)
 
     def submit(self, chunks: Iterable[CodeChunk], vectors: Iterable[Any] | None = None) -> None:
         """Queue committed chunks for embedding (never blocks; duplicates are counted once).
