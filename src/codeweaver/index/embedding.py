@@ -264,13 +264,21 @@ class EmbeddedFile(NamedTuple):
 
     fields: list[tuple[str, str]]
     """:func:`~codeweaver.index.store.search_fields` of its chunks."""
+    embedded: tuple[int, ...]
+    """Which chunks (their indexes) ``vectors`` holds, in order: the others' texts had a vector
+    when the embedder was shipped, or were not embedded there (the indexing process itself, or
+    the embedder failed: the stage embeds them, where failures are recorded and retried)."""
     vectors: Any
-    """One unit-length row per chunk (None for a chunk whose text the index already had a
-    vector of when the run started), or None for all: not embedded there (the indexing process
-    itself, or the embedder failed: the stage embeds them, where failures are recorded and
-    retried)."""
+    """One unit-length row per chunk of ``embedded`` (one array: one pickle, not one a row)."""
     seconds: float
     """Embedder time spent on them."""
+
+    def rows(self, count: int) -> list[Any]:
+        """A row or None for each of the file's ``count`` chunks."""
+        out: list[Any] = [None] * count
+        for i, row in zip(self.embedded, self.vectors if self.embedded else (), strict=True):
+            out[i] = row
+        return out
 
 
 class WorkerEmbedding:
@@ -328,7 +336,7 @@ class WorkerEmbedding:
     def __call__(self, result: FileResult) -> EmbeddedFile:
         fields = search_fields(result)
         if not self._shipped:
-            return EmbeddedFile(fields, None, 0.0)
+            return EmbeddedFile(fields, (), None, 0.0)
         chunks = result.chunks
         todo = list(range(len(chunks)))
         known = self.known
@@ -338,18 +346,15 @@ class WorkerEmbedding:
             keys = vx.hash_keys(c.content_hash for c in chunks)
             at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
             todo = np.flatnonzero(known[at] != keys).tolist()
-            if not todo:
-                return EmbeddedFile(fields, [None] * len(chunks), 0.0)
+        if not todo:
+            return EmbeddedFile(fields, (), None, 0.0)
         started = time.perf_counter()
         try:
             matrix = self.embedder.embed([self._fit(chunks[i]) for i in todo])
         except Exception as exc:  # the stage embeds them again: failures are recorded there
             log.debug("embedding beside the chunker failed (%s: %s)", type(exc).__name__, exc)
-            return EmbeddedFile(fields, None, time.perf_counter() - started)
-        rows: list[Any] = [None] * len(chunks)
-        for i, row in zip(todo, matrix, strict=True):
-            rows[i] = row
-        return EmbeddedFile(fields, rows, time.perf_counter() - started)
+            return EmbeddedFile(fields, (), None, time.perf_counter() - started)
+        return EmbeddedFile(fields, tuple(todo), matrix, time.perf_counter() - started)
 
 
 def _thread_lock_for_tqdm() -> None:

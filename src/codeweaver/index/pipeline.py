@@ -475,11 +475,11 @@ class _Run:
         if result.status != "failed":
             chunked = result.status == "chunked"
             fields = result.annotation
-            vectors = None
+            embedded = None
             if isinstance(fields, EmbeddedFile):
-                fields, vectors, seconds = fields
+                embedded, fields = fields, fields.fields
                 if self.stage is not None:
-                    self.stage.embedded_in_workers(seconds)
+                    self.stage.embedded_in_workers(embedded.seconds)
             skip = None if chunked else (result.skip or SkipRecord(rel, "skipped"))
             self.store.put_file(
                 rel,
@@ -496,9 +496,9 @@ class _Run:
             if skip is None:
                 self._count(tag)
                 self.fresh.extend(result.chunks)
-                # row for row with fresh; None: the stage embeds it
-                rows = [None] * len(result.chunks) if vectors is None else vectors
-                self.fresh_vectors.extend(rows)
+                # row for row with fresh; None: the stage embeds it (or has its vector)
+                n = len(result.chunks)
+                self.fresh_vectors.extend([None] * n if embedded is None else embedded.rows(n))
                 self.report.chunks += len(result.chunks)
                 self.progress.chunks += len(result.chunks)
             else:
