@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -299,37 +300,31 @@ class WorkerEmbedding:
     the vectors are the ones the stage would compute (same text, same model).
     """
 
-    def __init__(
-        self,
-        embedder: Embedder,
-        header_tokens: int,
-        known: Any = None,
-        *,
-        db_path: Path | None = None,
-    ) -> None:
+    def __init__(self, embedder: Embedder, header_tokens: int, db_path: Path | None) -> None:
         from codeweaver.embed.budget import HeaderFitter
 
         self.embedder = embedder
-        self.header_tokens = header_tokens
-        self.known = known
         self.db_path = db_path
+        self.known: Any = None  # a shipped copy's vector keys
         self._fit = HeaderFitter(embedder, header_tokens)
         self._shipped = False
 
     def __getstate__(self) -> dict[str, Any]:
         # The keys are read when it is shipped, so a run that never starts worker processes (a
         # watch save, a small tree) never reads them (37 ms at 65,000 vectors).
-        known = self.known
-        if known is None and self.db_path is not None:
+        known = None
+        if self.db_path is not None:
             try:
                 with IndexStore.open(self.db_path, create=False) as store:
                     known = vx.vector_keys(store, self.embedder.name)
-            except (IndexStoreError, OSError) as exc:  # the workers embed everything instead
-                log.debug("no vector keys for the chunk workers (%s)", exc)
-        return {"embedder": self.embedder, "header_tokens": self.header_tokens, "known": known}
+            except (IndexStoreError, sqlite3.Error, OSError, ValueError) as exc:
+                log.debug("no vector keys for the chunk workers: they embed all (%s)", exc)
+        header_tokens = self._fit.header_tokens
+        return {"embedder": self.embedder, "header_tokens": header_tokens, "known": known}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["embedder"], state["header_tokens"], state["known"])  # type: ignore[misc]
+        self.__init__(state["embedder"], state["header_tokens"], None)  # type: ignore[misc]
+        self.known = state["known"]
         self._shipped = True
         _thread_lock_for_tqdm()
 
@@ -441,7 +436,7 @@ class EmbeddingStage:
         it; None: the stage embeds everything itself."""
         if not self.embedder.embeds_beside_chunker:
             return None
-        return WorkerEmbedding(self.embedder, self._fit.header_tokens, db_path=self.db_path)
+        return WorkerEmbedding(self.embedder, self._fit.header_tokens, self.db_path)
 
     def submit(self, chunks: Iterable[CodeChunk], vectors: Iterable[Any] | None = None) -> None:
         """Queue committed chunks for embedding (never blocks; duplicates are counted once).

@@ -284,13 +284,13 @@ def _upgrade(store: IndexStore) -> None:
         store.db_path,
         before / 1e6,
     )
-    if store.upgrade_layout():
-        log.warning(
-            "upgraded %s: %.0f MB on disk, was %.0f MB",
-            store.db_path,
-            _db_bytes(store.db_path) / 1e6,
-            before / 1e6,
-        )
+    store.upgrade_layout()
+    log.warning(
+        "upgraded %s: %.0f MB on disk, was %.0f MB",
+        store.db_path,
+        _db_bytes(store.db_path) / 1e6,
+        before / 1e6,
+    )
 
 
 def _db_bytes(db_path: Path) -> int:
@@ -495,10 +495,11 @@ class _Run:
             )
             if skip is None:
                 self._count(tag)
-                self.fresh.extend(result.chunks)
-                # row for row with fresh; None: the stage embeds it (or has its vector)
-                n = len(result.chunks)
-                self.fresh_vectors.extend([None] * n if embedded is None else embedded.rows(n))
+                if self.stage is not None:
+                    self.fresh.extend(result.chunks)
+                    # row for row with fresh; None: the stage embeds it (or has its vector)
+                    n = len(result.chunks)
+                    self.fresh_vectors.extend([None] * n if embedded is None else embedded.rows(n))
                 self.report.chunks += len(result.chunks)
                 self.progress.chunks += len(result.chunks)
             else:
