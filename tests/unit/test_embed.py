@@ -289,14 +289,17 @@ def test_a_static_model_with_mined_tokens_embeds_word_by_word_to_the_same_vector
     from codeweaver.embed.static import StaticEmbedder
 
     tokenizer = Tokenizer.from_file(str(minilm_path / "tokenizer.json"))
-    tokenizer.add_tokens([AddedToken(t, normalized=True, special=False) for t in _MINED])
+    # (enough of them that the finder would wait for texts, were it not built for the check)
+    mined = [*_MINED, *(f"pad{i}.tok{i}" for i in range(200))]
+    tokenizer.add_tokens([AddedToken(t, normalized=True, special=False) for t in mined])
     weights = load_file(str(minilm_path / "model.safetensors"))["embeddings.word_embeddings.weight"]
-    extra = np.random.default_rng(3).standard_normal((len(_MINED), weights.shape[1]))
+    extra = np.random.default_rng(3).standard_normal((len(mined), weights.shape[1]))
     vectors = np.vstack([weights, extra.astype(weights.dtype)])
     model2vec.StaticModel(vectors, tokenizer, normalize=True).save_pretrained(str(tmp_path))
 
     embedder = StaticEmbedder(str(tmp_path))
     assert "tokenize" in vars(embedder._model)  # the word-by-word tokenize was checked and set
+    assert embedder.token_counter._norm_added is not None  # ... on the cut at the mined tokens
     plain = model2vec.StaticModel.from_pretrained(str(tmp_path))
     texts = [
         CODE,
@@ -473,3 +476,21 @@ def test_a_missing_embedding_package_says_how_to_install_it(
     args = ("some/model",) if attr == "StaticEmbedder" else ("some/model", None, False)
     with pytest.raises(EmbeddingError, match=re.escape(says)):
         load(*args)
+
+
+def test_a_very_long_added_token_and_one_inside_a_check_word_leave_counting_exact(
+    minilm_path: Path,
+) -> None:
+    from tokenizers import AddedToken
+
+    tok = load_tokenizer(str(minilm_path))
+    long = "x." + "y" * 1200  # a trie chain this deep once overflowed the regex builder
+    tok.add_tokens([AddedToken(t, normalized=True) for t in (long, "ar", "[[x")])
+    tok.add_tokens([AddedToken("<<" + "z" * 900, normalized=False)])
+    counter = HFTokenCounter(tok, "minilm-odd")
+    counter.prepare_finder()
+    for text in (f"a = {long.upper()} + parse(bar)\n", "far [[x ar", "<<" + "z" * 900 + "\n"):
+        want = counter._tokenizer.encode(text, add_special_tokens=False).ids
+        assert counter(text) == len(want) and counter.token_ids([text]) == [want], text[:40]
+    # "ar" is inside check words ("parse", "unaffable"): new words still skip encode()
+    assert counter._word_ids.make.__name__ == "quick"

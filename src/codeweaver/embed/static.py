@@ -105,10 +105,14 @@ def _tokenize_by_words(static: Any, counter: HFTokenCounter) -> None:
             ids = [[t for t in one if t != unk] for one in ids]
         return ids
 
+    # The checks run the cut at added tokens too (a code model's mined ones), not the
+    # tokenizer it falls back to while its finder waits to be built.
+    counter.prepare_finder()
+    texts = [*_CHECK_TEXTS, *counter.added_token_samples()]
     saved = tokenizer.truncation
     try:
         tokenizer.no_truncation()
-        same = tokenize(_CHECK_TEXTS) == original(_CHECK_TEXTS)
+        same = tokenize(texts) == original(texts)
     except Exception as exc:  # an unexpected model2vec or tokenizers: keep the model as it is
         log.debug("model2vec tokenizes as it does (%s: %s)", type(exc).__name__, exc)
         return

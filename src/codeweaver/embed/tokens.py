@@ -112,7 +112,7 @@ class HFTokenCounter:
         "_norm_ids",
         "_norm_wait",
         "_normalize",
-        "_raw_added",
+        "_not_plain",
         "_tokenizer",
         "_word_ids",
         "fingerprint",
@@ -130,7 +130,7 @@ class HFTokenCounter:
         self.fingerprint = f"hf-tokenizer:{name}"
         parsed = json.loads(spec)
         added = parsed.get("added_tokens") or ()
-        normalize = _plain_normalizer(tok.normalizer)  # (each content is checked below)
+        normalize = self._normalize = _plain_normalizer(tok.normalizer)
         raw = {t["content"] for t in added if not t.get("normalized")}
         # As the tokenizer matches them: in the normalized text, by their normalized content.
         normalized: dict[str, int] = {}
@@ -160,14 +160,17 @@ class HFTokenCounter:
 
     def _setup_added(self) -> None:
         raw, normalized, splittable = self._added
-        self._raw_added = _finder(raw)
+        found = _finder(raw)
+        # Not plain: outside printable ASCII, or holding an added token matched as it is; one scan.
+        self._not_plain = (
+            re.compile(f"{_NOT_PLAIN_ASCII.pattern}|{found.pattern}") if found else _NOT_PLAIN_ASCII
+        )
         # Compiling the finder of a code model's mined tokens takes ~1.6 s at 43,000 of them:
         # the first texts (a search query, a small update) go to the tokenizer instead, and it
         # is built once this counter has been asked about enough of them to pay for it.
         self._norm_wait = len(normalized) // _TEXTS_PER_FINDER_TOKEN
         self._norm_added = _finder(tuple(c for c, _ in normalized)) if not self._norm_wait else None
         self._norm_ids = dict(normalized) if splittable and normalized else None
-        self._normalize = _plain_normalizer(self._tokenizer.normalizer) if normalized else None
 
     def _new_caches(self) -> None:
         self._lines: dict[str, int] = {}
@@ -176,13 +179,24 @@ class HFTokenCounter:
     def _plain(self, text: str) -> bool:
         """Whether ``text`` can be cut here: plain ASCII holding no added token the tokenizer
         matches in the text as it is (``[CLS]``)."""
-        if _NOT_PLAIN_ASCII.search(text):
-            return False
-        return self._raw_added is None or not self._raw_added.search(text)
+        return not self._not_plain.search(text)
+
+    def prepare_finder(self) -> None:
+        """Build the finder of the normalized added tokens now (a self-check must run the path
+        that cuts at them, not wait for :meth:`_plain_ids` to build it)."""
+        if self._norm_added is None and self._added[1]:
+            self._norm_added = _finder(tuple(c for c, _ in self._added[1]))
+            self._norm_wait = 0
+
+    def added_token_samples(self, count: int = 3) -> list[str]:
+        """Lines holding some of the normalized added tokens, in capitals and glued to words
+        (``xSELF.ASSERT(self.assert)y``): what a self-check of the cut should see."""
+        contents = [c for c, _ in self._added[1]][:count]
+        return [f"x{c.upper()}({c}) -> {c}y\n" for c in contents]
 
     def _plain_ids(self, text: str, ids_of: Callable[[str], tuple[int, ...]]) -> list[int] | None:
         """The ids of ``text`` cut here, or None when the tokenizer must see it."""
-        if not self._plain(text):
+        if self._not_plain.search(text):
             return None
         finder = self._norm_added
         if finder is None and self._norm_wait:
@@ -192,28 +206,36 @@ class HFTokenCounter:
             finder = self._norm_added = _finder(tuple(c for c, _ in self._added[1]))
         if finder is not None:
             normalized = self._normalize(text) if self._normalize is not None else text
-            if finder.search(normalized):
-                return self._split_ids(text, normalized, ids_of)
+            first = finder.search(normalized)
+            if first is not None:
+                return self._split_ids(text, normalized, first, ids_of)
         return list(chain.from_iterable(map(ids_of, _BERT_ASCII_WORD.findall(text))))
 
     def _split_ids(
-        self, text: str, normalized: str, ids_of: Callable[[str], tuple[int, ...]]
+        self,
+        text: str,
+        normalized: str,
+        first: re.Match[str],
+        ids_of: Callable[[str], tuple[int, ...]],
     ) -> list[int] | None:
         """The ids of a plain text holding added tokens the tokenizer matches in the normalized
         text (a code model's multi-word tokens, ``self.assert``, so ``Self.Assert`` too): cut
-        where it finds them (leftmost, then longest), each one token, and the text between cut
-        into words, each part on its own as the tokenizer does. None (the tokenizer must see
-        it) when normalizing moved characters or a token has options that change the cut."""
+        where it finds them (leftmost, then longest; ``first`` is the first), each one token,
+        and the text between cut into words, each part on its own as the tokenizer does. None
+        (the tokenizer must see it) when normalizing moved characters, a token has options that
+        change the cut, or the finder could not be built (it then finds every character)."""
         ids_by_content = self._norm_ids
-        finder = self._norm_added
-        if ids_by_content is None or finder is None or len(normalized) != len(text):
+        if ids_by_content is None or len(normalized) != len(text):
             return None
         words = _BERT_ASCII_WORD.findall
         ids: list[int] = []
         pos = 0
-        for match in finder.finditer(normalized):
+        for match in chain((first,), first.re.finditer(normalized, first.end())):
+            token = ids_by_content.get(match.group())
+            if token is None:
+                return None
             ids.extend(chain.from_iterable(map(ids_of, words(text, pos, match.start()))))
-            ids.append(ids_by_content[match.group()])
+            ids.append(token)
             pos = match.end()
         ids.extend(chain.from_iterable(map(ids_of, words(text, pos))))
         return ids
@@ -235,8 +257,13 @@ class HFTokenCounter:
         def quick(word: str) -> tuple[int, ...]:
             return tuple([t.id for t in tokenize(word.lower() if lower else word)])
 
+        raw, normalized, _ = self._added
+        added = {i for _, i in normalized} | {self._tokenizer.token_to_id(c) for c in raw}
         try:
-            same = all(quick(w) == exact(w) for w in _CHECK_WORDS)
+            # (a check word the tokenizer reads as an added token is never a word here: the
+            # text is cut at added tokens first)
+            pairs = [(quick(w), exact(w)) for w in _CHECK_WORDS]
+            same = all(q == e for q, e in pairs if added.isdisjoint(e))
         except Exception as exc:  # a model without tokenize(): the whole pipeline it is
             log.debug("%s: new words go through encode() (%s: %s)", self, type(exc).__name__, exc)
             return exact
@@ -296,9 +323,9 @@ class HFTokenCounter:
         """The ids the tokenizer gives each text without special tokens or truncation (what a
         static model averages), word by word where the counter counts by words: each word's
         ids are looked up once per process."""
-        encode = self._tokenizer.encode
         if not self._by_word:
             return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
+        encode = self._tokenizer.encode
         ids_of = self._known_words().__getitem__
         plain_ids = self._plain_ids
         out: list[list[int]] = []
@@ -306,6 +333,9 @@ class HFTokenCounter:
             whole = plain_ids(text, ids_of)
             if whole is not None:
                 out.append(whole)
+                continue
+            if self._plain(text):  # plain, but not cut here (yet): whole, not line by line
+                out.append(encode(text, add_special_tokens=False).ids)
                 continue
             ids: list[int] = []
             for line in text.split("\n"):
@@ -344,6 +374,7 @@ class HFTokenCounter:
         self._by_word = state.get("by_word", False)
         self._added = state.get("added", ((), (), False))
         self._lower = state.get("lower", False)
+        self._normalize = _plain_normalizer(self._tokenizer.normalizer)
         self._setup_added()
         self._new_caches()
 
@@ -403,13 +434,30 @@ def _finder(texts: tuple[str, ...]) -> re.Pattern[str] | None:
             node[""] = {}
 
     def pattern(node: dict[str, Any]) -> str:
-        steps = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items()) if ch]
+        steps = []
+        for first, below in sorted(node.items()):
+            if not first:
+                continue
+            run, at = [first], below
+            while len(at) == 1 and "" not in at:  # a chain: literal text, no nesting
+                ((ch, at),) = at.items()
+                run.append(ch)
+            steps.append(re.escape("".join(run)) + pattern(at))
         if not steps:
             return ""
         step = steps[0] if len(steps) == 1 else "(?:" + "|".join(steps) + ")"
         return f"(?:{step})?" if "" in node else step
 
-    return re.compile(pattern(trie)) if trie else None
+    if not trie:
+        return None
+    try:
+        return re.compile(pattern(trie))
+    except (RecursionError, re.error, OverflowError):  # nested too deep for re: to the tokenizer
+        log.debug("added tokens too deeply nested to find here: texts go to the tokenizer")
+        return _EVERY_CHARACTER
+
+
+_EVERY_CHARACTER = re.compile(r"[\s\S]")
 
 
 def _spec_splits_at_newlines(spec: dict[str, Any]) -> bool:
