@@ -101,16 +101,30 @@ def test_dask_matches_serial(
     assert stats.files == len(corpus) and stats.retries == 0
 
 
+_RAISE_IN: set[str] = set()  # files whose annotation raises KeyboardInterrupt (not a Ctrl-C)
+
+
 def _chunk_count(result: FileResult) -> tuple[int, int]:
+    if result.file.rel_path in _RAISE_IN:
+        raise KeyboardInterrupt
     return os.getpid(), len(result.chunks)
 
 
 def test_dask_annotates_in_the_callers_process(
     client: Client, corpus: list[DiscoveredFile], governor: ChunkGovernor
 ) -> None:
-    results = list(iter_file_results(corpus[:20], governor, client=client, annotate=_chunk_count))
-    assert len(results) == 20
+    files = corpus[:20]
+    _RAISE_IN.add(files[3].rel_path)
+    try:
+        results = list(iter_file_results(files, governor, client=client, annotate=_chunk_count))
+    finally:
+        _RAISE_IN.clear()
+    assert len(results) == 20  # the one that raised failed its file, as under every executor
     for r in results:
+        if r.file.rel_path == files[3].rel_path:
+            assert r.status == "failed" and r.failure is not None
+            assert (r.failure.stage, r.failure.error_type) == ("chunk", "KeyboardInterrupt")
+            continue
         want = (os.getpid(), len(r.chunks)) if r.status == "chunked" else None
         assert r.annotation == want
 

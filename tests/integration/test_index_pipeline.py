@@ -129,6 +129,25 @@ def test_a_file_the_engine_returns_no_result_for_is_recorded_as_failed(
     assert (again.failed, again.changed, again.unchanged) == (0, 1, 12)
 
 
+def test_search_fields_that_do_not_fit_the_chunks_fail_that_file_not_the_run(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codeweaver.index import pipeline, store
+
+    def short_for_mod3(result: Any) -> Any:
+        fields = store.search_fields(result)
+        return fields[:-1] if result.file.rel_path == "src/mod3.py" else fields
+
+    monkeypatch.setattr(pipeline, "search_fields", short_for_mod3)
+    report = index_project(repo, _settings(repo))
+    assert (report.new, report.failed, report.files) == (12, 1, 13)
+    [failure] = report.failures
+    assert failure.stage == "store" and "search fields for" in failure.message
+    with IndexStore.open(report.db_path, create=False) as db:
+        assert db.file_states()["src/mod3.py"].status == "failed"
+        assert db.check_integrity() == []
+
+
 def test_a_file_deleted_between_discovery_and_chunking_is_a_vanished_skip(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -472,14 +472,16 @@ class _Run:
         rel = f.rel_path
         with self._lock:
             tag = self.pending.pop(rel, "changed")
+        fields = result.annotation
+        embedded = None
+        if isinstance(fields, EmbeddedFile):
+            embedded, fields = fields, fields.fields
+            if self.stage is not None:
+                self.stage.embedded_in_workers(embedded.seconds)
+        if fields is not None and len(fields) != len(result.chunks):  # a bug upstream: this file
+            result = _misfit(result, f"{len(fields)} search fields for {len(result.chunks)} chunks")
         if result.status != "failed":
             chunked = result.status == "chunked"
-            fields = result.annotation
-            embedded = None
-            if isinstance(fields, EmbeddedFile):
-                embedded, fields = fields, fields.fields
-                if self.stage is not None:
-                    self.stage.embedded_in_workers(embedded.seconds)
             skip = None if chunked else (result.skip or SkipRecord(rel, "skipped"))
             self.store.put_file(
                 rel,
@@ -783,6 +785,13 @@ def _relative_to(path: Path, root: Path) -> str | None:
         return None
 
 
+def _misfit(result: FileResult, message: str) -> FileResult:
+    """``result`` failed at the store (what the workers made of it does not fit its chunks):
+    one file fails, not the writer's whole batch."""
+    failure = FailureRecord(result.file.path, "store", "ValueError", message)
+    return FileResult(result.file, "failed", file_hash=result.file_hash, failure=failure)
+
+
 UNWALKED_REASONS = frozenset({"unreadable", "bad_filename"})
 """Skips of a folder the walk could not enter: what the index holds below it stays."""
 
@@ -790,7 +799,8 @@ UNWALKED_REASONS = frozenset({"unreadable", "bad_filename"})
 def gone_paths(states: Iterable[str], seen: set[str], unwalked: list[str]) -> list[str]:
     """The indexed paths a run did not see, less those below a folder it could not enter
     (``unwalked``: such folders' paths, each ending in ``/``): the files to delete."""
-    return [p for p in states if p not in seen and not any(p.startswith(d) for d in unwalked)]
+    below = tuple(unwalked)  # (str.startswith takes them all at once; none: matches nothing)
+    return [p for p in states if p not in seen and not p.startswith(below)]
 
 
 def skip_changed(old: FileState, skip: SkipRecord) -> bool:

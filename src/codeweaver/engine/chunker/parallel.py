@@ -315,8 +315,10 @@ def iter_file_results(
     ``annotate``: a module-level function of a chunked file's :class:`FileResult`, run where
     the file was chunked (in the worker process under ``process``), whose return value (plain
     data) comes back as the result's ``annotation``: work derived from the chunks then runs on
-    every core, not in the caller. An exception there fails the file. Under ``dask`` it runs
-    in this process, after the file comes back.
+    every core, not in the caller. An exception there fails the file. Under ``process`` its
+    time counts toward the file's ``file_timeout_seconds`` (the worker is stopped past it, the
+    file failing with stage ``timeout``), as under no other executor: only worker processes can
+    be stopped. Under ``dask`` it runs in this process, after the file comes back.
 
     Arguments are checked at call time; work (and consuming ``files``) starts at the first
     ``next()``. ``stats`` is filled as results are yielded. Breaking out of the loop (or

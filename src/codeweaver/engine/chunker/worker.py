@@ -25,6 +25,7 @@ the error type, the message and the traceback formatted as text in the worker.
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import hashlib
 import signal
@@ -315,8 +316,7 @@ def annotated(result: FileResult, annotate: Annotate | None) -> FileResult:
             failure=failure_from_exception(result.file.path, exc),
             seconds=result.seconds,
         )
-    f = result
-    return FileResult(f.file, f.status, f.chunks, f.file_hash, f.skip, f.failure, f.seconds, note)
+    return dataclasses.replace(result, annotation=note)
 
 
 # -- the wire form -----------------------------------------------------------------------------
