@@ -317,3 +317,25 @@ def test_status_and_index_agree_on_a_touched_file_and_a_same_size_edit(tmp_path:
     assert (report.new, report.changed, report.unchanged) == (0, 1, 2)
     with IndexStore.open(root / ".codeweaver" / "index.db", create=False) as store:
         assert check_staleness(root, settings, store).is_stale is False  # the touch was recorded
+
+
+def test_ctrl_c_while_waiting_for_the_writer_waits_until_it_has_stopped() -> None:
+    """The writer's connection is closed once the run returns; closing it under a write in
+    progress crashed the process (SIGSEGV) when Ctrl-C came while the last batch was written."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from codeweaver.index import pipeline
+
+    class SlowRun:
+        def write_loop(self, inbox: Any) -> None:
+            time.sleep(0.6)  # the last transaction, still being written
+
+    writer = pipeline._Writer(SlowRun())  # type: ignore[arg-type]
+    writer.start()
+    threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()  # a real Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        pipeline._join(writer)
+    assert writer.done.is_set()  # raised only once the writer had stopped

@@ -352,6 +352,13 @@ class WorkerEmbedding:
         return EmbeddedFile(fields, tuple(todo), matrix, time.perf_counter() - started)
 
 
+def _then_set(target: Callable[[], None], ended: threading.Event) -> None:
+    try:
+        target()
+    finally:
+        ended.set()
+
+
 def _thread_lock_for_tqdm() -> None:
     """In a chunk worker: give tqdm a thread lock before anything there makes a bar. model2vec
     makes one (hidden) on every encode, and tqdm's first bar makes a process lock, a semaphore
@@ -417,6 +424,7 @@ class EmbeddingStage:
         self._worker_seconds = 0.0
         self._model_recorded = False
         self._threads: list[threading.Thread] = []
+        self._ended: list[threading.Event] = []
         self._reader: IndexStore | None = None
         self._writer: IndexStore | None = None
 
@@ -427,9 +435,13 @@ class EmbeddingStage:
         self._writer = IndexStore.open(self.db_path, create=False)
         self._generation = vx.vectors_generation(self._writer)
         for target, name in ((self._embed_loop, "embed"), (self._store_loop, "embed-store")):
-            thread = threading.Thread(target=target, name=f"codeweaver-{name}", daemon=True)
+            ended = threading.Event()
+            thread = threading.Thread(
+                target=_then_set, args=(target, ended), name=f"codeweaver-{name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
+            self._ended.append(ended)
 
     def worker_annotate(self) -> WorkerEmbedding | None:
         """The ``annotate`` that embeds beside the chunker, for an embedder cheap enough for
@@ -510,9 +522,13 @@ class EmbeddingStage:
             self._stop = self._closed = True
             self._queue.clear()
             self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._close()
+        for ended in self._ended:
+            ended.wait(timeout=5)
+        # A thread still in SQLite keeps its connection: closing it under the thread crashed
+        # the process (SIGSEGV). Each thread says itself that it ended: after a join() that a
+        # Ctrl-C interrupted, is_alive() can say False too early (CPython before 3.13).
+        if all(ended.is_set() for ended in self._ended):
+            self._close()
 
     def _close(self) -> None:
         for store in (self._reader, self._writer):

@@ -395,7 +395,7 @@ class _Run:
             close = getattr(results, "close", None)
             if close is not None:
                 close()  # stops and reaps the workers when we leave early
-            writer.join()
+            _join(writer)
             self.report.executor = stats.executor
             self.report.workers = stats.workers
         try:
@@ -684,6 +684,9 @@ class _Writer(threading.Thread):
         self._run = run
         self.inbox: queue.Queue[FileResult | _Signal] = queue.Queue(maxsize=WRITE_QUEUE)
         self.error: BaseException | None = None
+        # Set by the thread itself as it ends: after a join() that a Ctrl-C interrupted,
+        # is_alive() can say False while the thread still writes (CPython before 3.13).
+        self.done = threading.Event()
 
     def run(self) -> None:
         try:
@@ -693,6 +696,8 @@ class _Writer(threading.Thread):
         except BaseException as exc:  # handed to the calling thread, which raises it
             self.error = exc
             _drain(self.inbox)
+        finally:
+            self.done.set()
 
     def put(self, item: FileResult | _Signal) -> bool:
         """Queue ``item``; False when the writer has stopped (with an error)."""
@@ -719,6 +724,22 @@ class _Writer(threading.Thread):
         if isinstance(exc, sqlite3.Error):
             raise _write_error(self._run.store.db_path, exc) from exc
         raise exc
+
+
+def _join(writer: _Writer) -> None:
+    """Wait for the writer, a Ctrl-C notwithstanding: its connection is closed once we return,
+    and closing it under a write in progress crashed the process (SIGSEGV) when Ctrl-C came
+    while the last batch was being written. A Ctrl-C here aborts the writer (its transaction
+    rolls back or commits whole) and is raised once it has stopped."""
+    interrupted: BaseException | None = None
+    while not writer.done.is_set():
+        try:
+            writer.done.wait()
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+            writer.abort()
+    if interrupted is not None:
+        raise interrupted
 
 
 def _write_error(db_path: Path, exc: sqlite3.Error) -> IndexStoreError:
