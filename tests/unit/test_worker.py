@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 from pathlib import Path
@@ -21,6 +22,7 @@ from codeweaver.engine.chunker.worker import (
     failure_from_exception,
     init_worker,
     process_file,
+    process_file_compact,
 )
 
 PY_SOURCE = '''"""A module."""
@@ -139,6 +141,41 @@ def test_encode_decode_round_trip_is_exact(
     # Only builtins cross the pipe: plain pickle, no codeweaver classes inside.
     payload = pickle.dumps(compact)
     assert decode_result(_BuiltinsOnly(io.BytesIO(payload)).load(), corpus[name]) == result
+
+
+@pytest.mark.parametrize("name", ["ok.py", "crlf.py", "empty.py", "bin.py", "notes.txt", "gone.py"])
+def test_the_compact_result_a_worker_ships_is_the_encoded_result(
+    corpus: dict[str, DiscoveredFile], governor: ChunkGovernor, name: str
+) -> None:
+    """Workers ship rows made without CodeChunk objects: the same wire form, seconds aside."""
+    file = corpus[name]
+    compact = process_file_compact(file, governor)
+    expected = encode_result(process_file(file, governor))
+    # (status, rows) and (file_hash, skip, failure); language and chunker matter with rows only
+    assert compact[:2] == expected[:2] and compact[4:7] == expected[4:7]
+    back = decode_result(_BuiltinsOnly(io.BytesIO(pickle.dumps(compact))).load(), file)
+    assert dataclasses.replace(back, seconds=0.0) == dataclasses.replace(
+        decode_result(expected, file), seconds=0.0
+    )
+    assert back.chunks == process_file(file, governor).chunks
+    if name in ("ok.py", "crlf.py"):
+        assert len(back.chunks) > 2 and compact[2:4] == ("python", "semantic")
+        assert [c.ordinal for c in back.chunks] == list(range(len(back.chunks)))
+        assert {c.path for c in back.chunks} == {file.rel_path}
+
+
+def test_encode_result_refuses_chunks_that_are_not_one_files_in_order(
+    corpus: dict[str, DiscoveredFile], governor: ChunkGovernor
+) -> None:
+    """The wire form keeps a chunk's path, ordinal, language and chunker once per file: a result
+    whose chunks disagree with that is refused, not shipped wrong."""
+    result = process_file(corpus["ok.py"], governor)
+    swapped = [result.chunks[1], result.chunks[0], *result.chunks[2:]]
+    with pytest.raises(ValueError, match="wire form"):
+        encode_result(dataclasses.replace(result, chunks=swapped))
+    other = [dataclasses.replace(c, path="elsewhere.py") for c in result.chunks]
+    with pytest.raises(ValueError, match="wire form"):
+        encode_result(dataclasses.replace(result, chunks=other))
 
 
 def test_failure_record_survives_an_unpicklable_exception() -> None:

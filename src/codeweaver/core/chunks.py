@@ -24,6 +24,7 @@ __all__ = [
     "FailureStage",
     "SkipRecord",
     "Span",
+    "chunks_from_rows",
     "content_hash",
     "embedding_header",
     "stable_chunk_id",
@@ -267,6 +268,17 @@ def trusted_chunk(
     )
     chunk.__class__ = CodeChunk  # type: ignore[assignment]
     return chunk  # type: ignore[return-value]
+
+
+def chunks_from_rows(
+    rows: list[ChunkRow], path: str, language: str, chunker: str
+) -> list[CodeChunk]:
+    """One file's chunks from its rows (:meth:`CodeChunk.to_row` tuples, in order: a chunk's
+    ordinal is its index), the values every chunk of a file shares given once."""
+    return [
+        trusted_chunk(path, language, text, sb, eb, sl, el, kinds, symbols, ordinal, big, chunker)
+        for ordinal, (text, sb, eb, sl, el, kinds, symbols, big) in enumerate(rows)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,11 +89,11 @@ from codeweaver.engine.chunker.worker import (
     CompactResult,
     current_governor,
     decode_result,
-    encode_result,
     failed_result,
     failure_from_exception,
     init_worker,
     process_file,
+    process_file_compact,
 )
 
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ def dask_chunk_batch(
 ) -> list[CompactResult]:
     """Chunk files the worker reads itself (a shared filesystem); one compact result per file."""
     governor = _worker_governor(key, governor_bytes)
-    return [encode_result(process_file(f, governor)) for f in files]
+    return [process_file_compact(f, governor) for f in files]
 
 
 def dask_chunk_shipped(
@@ -299,7 +299,7 @@ def dask_chunk_shipped(
 ) -> list[CompactResult]:
     """Chunk files whose bytes the client read and sent (no shared filesystem)."""
     governor = _worker_governor(key, governor_bytes)
-    return [encode_result(process_bytes(f, d, governor)) for f, d in zip(files, data, strict=True)]
+    return [process_file_compact(f, governor, data=d) for f, d in zip(files, data, strict=True)]
 
 
 def process_bytes(file: DiscoveredFile, data: bytes, governor: ChunkGovernor) -> FileResult:

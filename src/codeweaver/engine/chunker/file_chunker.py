@@ -18,7 +18,7 @@ import logging
 import os
 import time
 
-from codeweaver.core.chunks import CodeChunk, trusted_chunk
+from codeweaver.core.chunks import ChunkRow, CodeChunk, chunks_from_rows
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
 from codeweaver.core.fileio import NotRegularFileError, open_regular
@@ -28,7 +28,7 @@ from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.engine.chunker.packing import RawChunk
 from codeweaver.engine.chunker.semantic import semantic_spans
 
-__all__ = ["chunk_bytes", "chunk_file", "chunk_text", "read_source"]
+__all__ = ["chunk_bytes", "chunk_file", "chunk_rows", "chunk_text", "read_source"]
 
 log = logging.getLogger("codeweaver")
 
@@ -119,9 +119,28 @@ def chunk_bytes(
         FileSkippedError: binary content, or more chunks than ``governor.max_chunks_per_file``.
         ChunkingError: chunking failed (``stage`` says where).
     """
+    language, chunker, rows = chunk_rows(data, language, governor, deadline=deadline)
+    return chunks_from_rows(rows, path, language, chunker)
+
+
+def chunk_rows(
+    data: bytes,
+    language: str,
+    governor: ChunkGovernor,
+    *,
+    deadline: float | None = None,
+) -> tuple[str, str, list[ChunkRow]]:
+    """:func:`chunk_bytes` without the :class:`CodeChunk` objects: the canonical language, the
+    chunker that ran (``semantic`` or ``delimiter``) and one :meth:`CodeChunk.to_row` tuple per
+    chunk, in order (its ordinal is its index). A worker process ships these; the caller's
+    process builds the chunks once (:func:`~codeweaver.core.chunks.chunks_from_rows`).
+
+    Raises:
+        FileSkippedError, ChunkingError: as :func:`chunk_bytes`.
+    """
     language = _known_language(language)
     if not data:
-        return []
+        return language, "semantic", []
     if b"\0" in data[:_BINARY_SNIFF]:
         raise FileSkippedError("binary", "NUL byte in the first 8 KiB")
     spans, chunker = _spans(data, language, governor, deadline)
@@ -129,7 +148,7 @@ def chunk_bytes(
         raise FileSkippedError(
             "too_many_chunks", f"{len(spans)} chunks > limit {governor.max_chunks_per_file}"
         )
-    return _to_chunks(data, spans, path, language, chunker)
+    return language, chunker, _to_rows(data, spans)
 
 
 def _known_language(language: str) -> str:
@@ -169,39 +188,22 @@ def _spans(
     return delimiter_spans(data, language, governor, deadline=deadline), "delimiter"
 
 
-def _to_chunks(
-    data: bytes, spans: list[RawChunk], path: str, language: str, chunker: str
-) -> list[CodeChunk]:
-    chunks: list[CodeChunk] = []
-    append = chunks.append
+def _to_rows(data: bytes, spans: list[RawChunk]) -> list[ChunkRow]:
+    rows: list[ChunkRow] = []
+    append = rows.append
     line = 1
     count = data.count
     # ASCII: byte offsets are character offsets, so one decode of the file serves every chunk.
     text = data.decode("ascii") if data.isascii() else None
     # The spans are contiguous, so each newline is counted once: the ones inside a chunk move
     # the next chunk's first line.
-    for ordinal, (start, end, kinds, symbols, oversized, _, _) in enumerate(spans):
+    for start, end, kinds, symbols, oversized, _, _ in spans:
         newlines = count(b"\n", start, end)
         end_line = line + newlines - (data[end - 1] == 0x0A)
         if text is not None:
             content = text[start:end]
         else:
             content = data[start:end].decode("utf-8", "replace")
-        append(
-            trusted_chunk(
-                path,
-                language,
-                content,
-                start,
-                end,
-                line,
-                end_line,
-                kinds,
-                symbols,
-                ordinal,
-                oversized,
-                chunker,
-            )
-        )
+        append((content, start, end, line, end_line, kinds, symbols, oversized))
         line += newlines
-    return chunks
+    return rows

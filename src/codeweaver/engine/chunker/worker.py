@@ -45,8 +45,8 @@ from codeweaver.core.chunks import (
     FailureRecord,
     FailureStage,
     SkipRecord,
+    chunks_from_rows,
     content_hash,
-    trusted_chunk,
 )
 from codeweaver.core.discovery import DiscoveredFile
 from codeweaver.core.errors import ChunkingError, ChunkTimeoutError, FileSkippedError
@@ -55,7 +55,6 @@ from codeweaver.engine.chunker.results import FileResult, FileStatus
 
 __all__ = [
     "Annotate",
-    "CompactChunk",
     "CompactResult",
     "annotated",
     "chunk_batch",
@@ -66,19 +65,20 @@ __all__ = [
     "failure_from_exception",
     "init_worker",
     "process_file",
+    "process_file_compact",
     "watch_interrupts",
 ]
 
-# The wire form of one chunk: the CodeChunk row plus what the row leaves out.
-# (row, path, language, ordinal, chunker); hashes are derived, so they are not shipped.
-CompactChunk = tuple[ChunkRow, str, str, int, str]
-
 # The wire form of one FileResult, without the DiscoveredFile (the parent already has it):
-# (status, chunks, file_hash, skip (reason, detail) | None,
-#  failure (stage, error_type, message, traceback, exit_code) | None, seconds, annotation)
+# (status, rows, language, chunker, file_hash, skip (reason, detail) | None,
+#  failure (stage, error_type, message, traceback, exit_code) | None, seconds, annotation).
+# A chunk is its row (CodeChunk.to_row): its path is the file's rel_path, its ordinal its index,
+# and language and chunker, the same for every chunk of a file, travel once; hashes are derived.
 CompactResult = tuple[
     str,
-    list[CompactChunk],
+    list[ChunkRow],
+    str,
+    str,
     str | None,
     tuple[str, str] | None,
     tuple[str, str, str, str, int | None] | None,
@@ -147,8 +147,22 @@ def process_file(
     (the process pool kills such a worker instead). ``data``: the file's bytes, already read
     elsewhere (a Dask client shipping them); the file is then not opened here.
     """
+    return decode_result(process_file_compact(file, governor, timeout=timeout, data=data), file)
+
+
+def process_file_compact(
+    file: DiscoveredFile,
+    governor: ChunkGovernor,
+    *,
+    timeout: float | None = None,
+    data: bytes | None = None,
+) -> CompactResult:
+    """:func:`process_file` in its wire form (``encode_result(process_file(...))``), without
+    making the :class:`~codeweaver.core.chunks.CodeChunk` objects: what a worker process ships,
+    the chunks being built once, by the process that receives them. ``seconds`` is the time to
+    read and chunk."""
     # Imported here so importing this module (and pickling references to it) stays cheap.
-    from codeweaver.engine.chunker.file_chunker import chunk_bytes, read_source
+    from codeweaver.engine.chunker.file_chunker import chunk_rows, read_source
 
     started = time.perf_counter()
     sigints_before = _watch.sigints
@@ -161,34 +175,21 @@ def process_file(
             data = read_source(file.path, governor.max_file_bytes)
         file_hash = content_hash(data)
         stage = "chunk"
-        chunks = chunk_bytes(data, file.language, governor, path=file.rel_path, deadline=deadline)
+        language, chunker, rows = chunk_rows(data, file.language, governor, deadline=deadline)
     except FileSkippedError as exc:
-        return FileResult(
-            file=file,
-            status="skipped",
-            file_hash=file_hash,
-            skip=SkipRecord(path=file.path, reason=exc.reason, detail=exc.detail),
-            seconds=time.perf_counter() - started,
-        )
+        skip = (exc.reason, exc.detail)
+        return ("skipped", [], "", "", file_hash, skip, None, time.perf_counter() - started, None)
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         # sys.exit() or a KeyboardInterrupt raised by user code (a token counter) fails this
         # file, as it would under the process executor; a real Ctrl-C stops the run.
         if isinstance(exc, KeyboardInterrupt) and _is_ctrl_c(sigints_before):
             raise
-        return FileResult(
-            file=file,
-            status="failed",
-            file_hash=file_hash,
-            failure=failure_from_exception(file.path, exc, default_stage=stage),
-            seconds=time.perf_counter() - started,
-        )
-    return FileResult(
-        file=file,
-        status="chunked",
-        chunks=chunks,
-        file_hash=file_hash,
-        seconds=time.perf_counter() - started,
-    )
+        f = failure_from_exception(file.path, exc, default_stage=stage)
+        failure = (f.stage, f.error_type, f.message, f.traceback, f.exit_code)
+        seconds = time.perf_counter() - started
+        return ("failed", [], "", "", file_hash, None, failure, seconds, None)
+    seconds = time.perf_counter() - started
+    return ("chunked", rows, language, chunker, file_hash, None, None, seconds, None)
 
 
 # -- telling a Ctrl-C from a KeyboardInterrupt that user code raised ---------------------------
@@ -289,7 +290,10 @@ def chunk_batch(
     for i, file in enumerate(files):
         if on_start is not None:
             on_start(i)
-        out.append(encode_result(annotated(process_file(file, governor), annotate)))
+        if annotate is None:
+            out.append(process_file_compact(file, governor))
+        else:
+            out.append(encode_result(annotated(process_file(file, governor), annotate)))
     return out
 
 
@@ -321,30 +325,34 @@ def annotated(result: FileResult, annotate: Annotate | None) -> FileResult:
 
 # -- the wire form -----------------------------------------------------------------------------
 def encode_result(result: FileResult) -> CompactResult:
-    """The compact, builtins-only form of ``result`` (the DiscoveredFile is left out)."""
-    chunks: list[CompactChunk] = [
-        (c.to_row(), c.path, c.language, c.ordinal, c.chunker) for c in result.chunks
-    ]
+    """The compact, builtins-only form of ``result`` (the DiscoveredFile is left out).
+
+    Raises:
+        ValueError: chunks that are not one file's, in order (a path other than the file's
+            ``rel_path``, an ordinal other than the position, languages or chunkers that differ).
+    """
+    chunks = result.chunks
+    language = chunker = ""
+    if chunks:
+        language, chunker, path = chunks[0].language, chunks[0].chunker, result.file.rel_path
+        for i, c in enumerate(chunks):
+            if (c.ordinal, c.path, c.language, c.chunker) != (i, path, language, chunker):
+                raise ValueError(f"chunk {i} of {path!r} is not in its file's wire form: {c!r}")
     skip = (result.skip.reason, result.skip.detail) if result.skip is not None else None
     f = result.failure
     failure = (f.stage, f.error_type, f.message, f.traceback, f.exit_code) if f else None
+    rows = [c.to_row() for c in chunks]
     status, seconds, annotation = result.status, result.seconds, result.annotation
-    return (status, chunks, result.file_hash, skip, failure, seconds, annotation)
+    return (status, rows, language, chunker, result.file_hash, skip, failure, seconds, annotation)
 
 
 def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
     """Rebuild the :class:`FileResult` that :func:`encode_result` was given."""
-    status, rows, file_hash, skip, failure, seconds, annotation = compact
-    # (the parent of a process run decodes every chunk: one call each, fields unpacked here)
-    # The row layout unpacked below is CodeChunk.to_row's (CodeChunk.from_row unpacks the same).
-    chunks = [
-        trusted_chunk(path, lang, text, sb, eb, sl, el, kinds, symbols, ordinal, big, how)
-        for (text, sb, eb, sl, el, kinds, symbols, big), path, lang, ordinal, how in rows
-    ]
+    status, rows, language, chunker, file_hash, skip, failure, seconds, annotation = compact
     return FileResult(
         file=file,
         status=cast(FileStatus, status),
-        chunks=chunks,
+        chunks=chunks_from_rows(rows, file.rel_path, language, chunker) if rows else [],
         file_hash=file_hash,
         skip=SkipRecord(file.path, skip[0], skip[1]) if skip is not None else None,
         failure=(
