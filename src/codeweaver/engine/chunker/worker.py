@@ -290,10 +290,15 @@ def chunk_batch(
     for i, file in enumerate(files):
         if on_start is not None:
             on_start(i)
-        if annotate is None:
-            out.append(process_file_compact(file, governor))
-        else:
-            out.append(encode_result(annotated(process_file(file, governor), annotate)))
+        compact = process_file_compact(file, governor)
+        if annotate is not None and compact[0] == "chunked":
+            # The chunks are made for the annotation; its rows are shipped as they came.
+            result = annotated(decode_result(compact, file), annotate)
+            if result.status == "chunked":
+                compact = (*compact[:8], result.annotation)
+            else:
+                compact = encode_result(result)
+        out.append(compact)
     return out
 
 
