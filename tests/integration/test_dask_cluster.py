@@ -13,6 +13,7 @@ import signal
 import socket
 import textwrap
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def client() -> Iterator[Client]:
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # not Dask's 8787
         )
     dask_client = Client(cluster, set_as_default=False)
     try:
@@ -321,12 +323,43 @@ def test_without_client_or_address_a_local_cluster_runs_and_is_closed(
     assert alive == []
 
 
+def test_the_local_cluster_leaves_dasks_port_alone(
+    corpus: list[DiscoveredFile], governor: ChunkGovernor, serial: dict[str, FileResult]
+) -> None:
+    """A user's own Dask on 8787 (its dashboard port, where a scheduler serves /health and
+    /metrics even without a dashboard): the cluster codeweaver starts neither warns that the
+    port is taken nor binds it."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:
+        holder.close()
+        holder = None  # taken already: the same situation
+    try:
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            gen = iter_file_results(corpus[:10], governor, executor_type="dask", max_workers=1)
+            results = list(gen)
+        assert [str(w.message) for w in record if "in use" in str(w.message)] == []
+        assert len(results) == 10 and all(_same(r, serial[r.path]) for r in results)
+    finally:
+        if holder is not None:
+            holder.close()
+
+
 def test_a_cluster_without_workers_is_a_clear_error(
     corpus: list[DiscoveredFile], governor: ChunkGovernor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(backend, "WORKER_WAIT_TIMEOUT", 0.5)
     with (
-        LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty,
+        LocalCluster(
+            n_workers=0,
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        ) as empty,
         Client(empty, set_as_default=False) as empty_client,
     ):
         with pytest.raises(ExecutorError, match="has no workers"):

@@ -210,10 +210,10 @@ def connect(
 def start_local_cluster(workers: int) -> Any:
     """The local cluster the ``dask`` executor starts when it is given no cluster.
 
-    ``workers`` processes of one thread each, on 127.0.0.1, no dashboard, workers that leave
-    Ctrl-C to the parent (:func:`dask_setup`) and without Dask's statistical profiler (it
-    samples the chunking thread's stack every 10 ms: about 10% of the chunking time, for a
-    dashboard nobody can open). The caller closes it.
+    ``workers`` processes of one thread each, on 127.0.0.1 (no fixed port, no dashboard),
+    workers that leave Ctrl-C to the parent (:func:`dask_setup`) and without Dask's statistical
+    profiler (it samples the chunking thread's stack every 10 ms: about 10% of the chunking time,
+    for a dashboard nobody can open). The caller closes it.
     """
     distributed = require_distributed()
     return distributed.LocalCluster(
@@ -222,6 +222,10 @@ def start_local_cluster(workers: int) -> Any:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        # The scheduler serves /health and /metrics even without a dashboard, by default on
+        # 8787, Dask's dashboard port: a user's own cluster there made ours warn and move. Any
+        # free loopback port serves.
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         preload=[__name__],  # dask_setup: also in workers a nanny restarts
         silence_logs=logging.ERROR,  # not a warning per task cancelled when the caller stops
     )
