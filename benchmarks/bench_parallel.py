@@ -12,7 +12,9 @@ files/s, MB/s, speedup over serial, parallel efficiency (speedup / workers) and 
 the parent process (sampled; the workers are not counted). Wall time includes starting the
 workers. "CPU s" is the CPU time of the parent plus its workers (not counted under forkserver,
 whose workers are not our children): on a shared machine, where wall-clock speedups depend on
-what else runs, it shows what parallelism costs in extra work. ``--scale K`` lists the corpus
+what else runs, it shows what parallelism costs in extra work. "parent CPU s" is this process's
+share of it (dispatching batches, receiving and decoding results): the part no number of
+workers takes off, so what bounds a process run on more cores. ``--scale K`` lists the corpus
 K times (the same files again) and runs each configuration at 1x and Kx: the parent's peak
 RSS should not grow with the number of files.
 
@@ -67,6 +69,7 @@ def run_once(
     stats = RunStats()
     stream = chain.from_iterable(repeat(files, scale))
     chunks = 0
+    parent0 = _parent_cpu_seconds()
     cpu0 = _cpu_seconds() + _cluster_cpu_seconds(client)
     with PeakRss() as rss:
         started = time.perf_counter()
@@ -81,6 +84,7 @@ def run_once(
             chunks += len(result.chunks)
         wall = time.perf_counter() - started
     cpu = _cpu_seconds() + _cluster_cpu_seconds(client) - cpu0
+    parent_cpu = _parent_cpu_seconds() - parent0
     return {
         "executor": label or executor,
         "workers": stats.workers,
@@ -93,6 +97,7 @@ def run_once(
         "files_per_s": stats.files / wall,
         "mb_per_s": stats.bytes / MB / wall,
         "cpu_s": cpu,
+        "parent_cpu_s": parent_cpu,
         "rss_start_mb": rss.start / MB,
         "rss_peak_mb": rss.peak / MB,
     }
@@ -103,6 +108,12 @@ def _cpu_seconds() -> float:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _parent_cpu_seconds() -> float:
+    """CPU time of this process alone."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime
 
 
 def _worker_cpu_seconds() -> float:
@@ -276,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup",
         "efficiency",
         "CPU s",
+        "parent CPU s",
         "parent RSS start MB",
         "parent RSS peak MB",
     ]
@@ -291,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['speedup']:.2f}x" if r["speedup"] == r["speedup"] else "n/a",
             f"{r['efficiency'] * 100:.0f}%" if r["speedup"] == r["speedup"] else "n/a",
             r["cpu_s"],
+            r["parent_cpu_s"],
             r["rss_start_mb"],
             r["rss_peak_mb"],
         ]
