@@ -177,17 +177,19 @@ def process_file_compact(
         stage = "chunk"
         language, chunker, rows = chunk_rows(data, file.language, governor, deadline=deadline)
     except FileSkippedError as exc:
-        skip = (exc.reason, exc.detail)
-        return ("skipped", [], "", "", file_hash, skip, None, time.perf_counter() - started, None)
+        skip = SkipRecord(path=file.path, reason=exc.reason, detail=exc.detail)
+        seconds = time.perf_counter() - started
+        return encode_result(FileResult(file, "skipped", [], file_hash, skip, seconds=seconds))
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         # sys.exit() or a KeyboardInterrupt raised by user code (a token counter) fails this
         # file, as it would under the process executor; a real Ctrl-C stops the run.
         if isinstance(exc, KeyboardInterrupt) and _is_ctrl_c(sigints_before):
             raise
-        f = failure_from_exception(file.path, exc, default_stage=stage)
-        failure = (f.stage, f.error_type, f.message, f.traceback, f.exit_code)
+        failure = failure_from_exception(file.path, exc, default_stage=stage)
         seconds = time.perf_counter() - started
-        return ("failed", [], "", "", file_hash, None, failure, seconds, None)
+        return encode_result(
+            FileResult(file, "failed", [], file_hash, failure=failure, seconds=seconds)
+        )
     seconds = time.perf_counter() - started
     return ("chunked", rows, language, chunker, file_hash, None, None, seconds, None)
 
@@ -295,7 +297,7 @@ def chunk_batch(
             # The chunks are made for the annotation; its rows are shipped as they came.
             result = annotated(decode_result(compact, file), annotate)
             if result.status == "chunked":
-                compact = (*compact[:8], result.annotation)
+                compact = (*compact[:-1], result.annotation)  # (the annotation comes last)
             else:
                 compact = encode_result(result)
         out.append(compact)
@@ -357,7 +359,7 @@ def decode_result(compact: CompactResult, file: DiscoveredFile) -> FileResult:
     return FileResult(
         file=file,
         status=cast(FileStatus, status),
-        chunks=chunks_from_rows(rows, file.rel_path, language, chunker) if rows else [],
+        chunks=chunks_from_rows(rows, file.rel_path, language, chunker),
         file_hash=file_hash,
         skip=SkipRecord(file.path, skip[0], skip[1]) if skip is not None else None,
         failure=(
