@@ -360,8 +360,30 @@ class _Run:
             record_fingerprint(store, self.report.embedding.basis, self.fingerprint)
         store.set_meta("root", str(self.root))
 
+        # A load that writes (nearly) every chunk: the hash index is built once at the end.
+        bulk = not store.holds_chunks() or (self.full and self.scope is None)
+        if bulk:
+            store.defer_hash_index()
+        try:
+            self._chunk_and_store()
+        except BaseException:
+            if bulk:  # what was stored stays usable; should this fail, the next writer builds it
+                with contextlib.suppress(sqlite3.Error):
+                    store.build_hash_index()
+            raise
+        if bulk:
+            store.build_hash_index()
+        if self.stage is not None:  # after the deletes: chunks of deleted files are not embedded
+            self.stage.finish()
+        store.set_meta("updated_at", str(time.time()))
+        self.progress.discovery_done = True
+        self._emit()
+
+    def _chunk_and_store(self) -> None:
+        """Chunk the planned files and write the results, then delete the files gone."""
         from codeweaver.engine.chunker.parallel import iter_file_results
 
+        store = self.store
         stats = RunStats()
         conc = self.settings.chunker.concurrency
         stage = self.stage
@@ -408,11 +430,6 @@ class _Run:
             if stage is not None:
                 stage.abort()
             raise
-        if stage is not None:  # after the deletes: chunks of deleted files are not embedded
-            stage.finish()
-        store.set_meta("updated_at", str(time.time()))
-        self.progress.discovery_done = True
-        self._emit()
 
     def write_loop(self, inbox: queue.Queue[FileResult | _Signal]) -> None:
         """The writer thread's loop: one transaction per batch of results, until told to stop.

@@ -104,6 +104,12 @@ _VECTORS_TABLE = """CREATE TABLE IF NOT EXISTS vectors (
 );
 """
 
+# Chunks by content hash: what still needs a vector, a vector's chunks (semantic search). A
+# random key: each insert lands on its own page, so a bulk load builds it afterwards instead
+# (IndexStore.defer_hash_index). An index by chunk_id, never queried, is gone (see _setup).
+_HASH_INDEX = "CREATE INDEX IF NOT EXISTS chunks_content_hash ON chunks(content_hash)"
+_DROPPED_INDEXES = ("chunks_chunk_id",)
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -140,8 +146,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     chunker      TEXT NOT NULL,
     UNIQUE (path, ordinal)
 );
-CREATE INDEX IF NOT EXISTS chunks_chunk_id ON chunks(chunk_id);
-CREATE INDEX IF NOT EXISTS chunks_content_hash ON chunks(content_hash);
+{_HASH_INDEX};
 CREATE TABLE IF NOT EXISTS embedding_models (
     model        TEXT PRIMARY KEY,
     dimension    INTEGER NOT NULL,
@@ -405,6 +410,16 @@ class IndexStore:
             c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
         c.execute("PRAGMA cache_size = -32768")  # 32 MiB: FTS5 segment merges reread pages
+        if create and "chunks" in tables:
+            names = {name for name, _ in objects}
+            stale = [name for name in _DROPPED_INDEXES if name in names]
+            if stale or "chunks_content_hash" not in names:
+                # An index from an earlier version, or a bulk load that was stopped before it
+                # built its hash index again (defer_hash_index).
+                with self.transaction():
+                    for name in stale:
+                        c.execute(f'DROP INDEX IF EXISTS "{name}"')
+                    c.execute(_HASH_INDEX)
         if "meta" not in tables:
             if not create:
                 raise IndexStoreError(f"{self.db_path} holds no codeweaver index")
@@ -491,6 +506,26 @@ class IndexStore:
 
     def close(self) -> None:
         self._conn.close()
+
+    # -- bulk loads ------------------------------------------------------------------------------
+    def holds_chunks(self) -> bool:
+        """Whether any chunk is stored."""
+        return self._conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+
+    def defer_hash_index(self) -> None:
+        """Drop the index of chunks by content hash until :meth:`build_hash_index`: for a
+        load that writes (nearly) every chunk of the index, which builds it once at the end
+        from the sorted hashes instead of once per row at a random place (about a fifth of
+        the writer's CPU time). Readers meanwhile still get right answers, by a table scan. A
+        run stopped before it builds the index again leaves that to the next writer to open
+        the index (:meth:`open`)."""
+        with self.transaction():
+            self._conn.execute("DROP INDEX IF EXISTS chunks_content_hash")
+
+    def build_hash_index(self) -> None:
+        """Build the index :meth:`defer_hash_index` dropped (nothing when it is there)."""
+        with self.transaction():
+            self._conn.execute(_HASH_INDEX)
 
     @property
     def connection(self) -> sqlite3.Connection:
