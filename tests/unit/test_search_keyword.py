@@ -68,6 +68,28 @@ def test_identifiers_yield_themselves_and_their_stemmed_parts() -> None:
     assert {stem(w) for w in ("parse", "parses", "parsing", "parsed")} == {"pars"}
 
 
+def _reference_identifier_terms(word: str) -> tuple[str, ...]:
+    """The definition: the word lowercased, then, for a compound, its parts (split at ``_``,
+    then at case changes and digits) each stemmed; a single part stands for its stem only."""
+    lower = word.lower()
+    if not word.isascii():
+        return (lower,)
+    case_parts = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
+    parts = [p for piece in word.split("_") if piece for p in re.findall(case_parts, piece)]
+    if len(parts) <= 1:
+        return (stem(parts[0].lower()) if parts else lower,)
+    return (lower, *(stem(p.lower()) for p in parts))
+
+
+@given(
+    st.text(st.sampled_from(list("aeszAESZ09_")), min_size=1, max_size=14)
+    | st.sampled_from(["HTTPServer", "getHTTPResponseCode", "__init__", "Parser", "HTTPS", "X"])
+)
+def test_identifier_terms_follow_their_definition(word: str) -> None:
+    identifier_terms.cache_clear()  # (each call works it out, not the cache)
+    assert identifier_terms(word) == _reference_identifier_terms(word)
+
+
 def _reference_text_terms(text: str) -> list[str]:
     """The definition: each ``\\w+`` word of the text, in order, by its identifier terms."""
     return [term for word in re.findall(r"\w+", text) for term in identifier_terms(word)]
@@ -95,8 +117,9 @@ def test_text_body_of_code_and_its_cache_bound(monkeypatch: pytest.MonkeyPatch) 
     # A full cache is emptied and filled again: same terms, bounded memory.
     monkeypatch.setattr(terms_module, "_TERMS_OF_MAX", 3)
     monkeypatch.setattr(terms_module, "_JOINED", terms_module._JoinedTerms())
+    monkeypatch.setattr(terms_module, "_STEMMED", terms_module._StemmedParts())
     assert text_body(code) == want + "raw_text raw text handler"
-    assert len(terms_module._JOINED) <= 3
+    assert len(terms_module._JOINED) <= 3 and len(terms_module._STEMMED) <= 3
 
 
 def test_query_terms_drop_stop_words_dedupe_and_cap() -> None:
