@@ -397,3 +397,14 @@ def test_a_first_index_stopped_midway_builds_its_hash_index_before_it_stops(
         index_project(repo, _settings(repo), progress=interrupt)
     db = repo / ".codeweaver" / "index.db"
     assert "chunks_content_hash" in _chunk_indexes(db)
+
+
+def test_the_report_gives_the_writer_threads_cpu_time(repo: Path) -> None:
+    import time
+
+    before = time.process_time()
+    report = index_project(repo, _settings(repo))
+    spent = time.process_time() - before
+    assert report.chunks > 0
+    assert 0 < report.writer_cpu_seconds <= spent
+    assert report.to_dict()["writer_cpu_seconds"] == round(report.writer_cpu_seconds, 3)

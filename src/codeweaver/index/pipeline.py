@@ -114,6 +114,9 @@ class IndexReport:
     total_files: int = 0
     total_chunks: int = 0
     seconds: float = 0.0
+    writer_cpu_seconds: float = 0.0
+    """CPU time of the thread that writes the index (SQLite, one writer): the part of a run that
+    more cores do not shorten."""
     rebuild: str | None = None
     executor: str = ""
     workers: int = 0
@@ -152,6 +155,7 @@ class IndexReport:
             "total_files": self.total_files,
             "total_chunks": self.total_chunks,
             "seconds": round(self.seconds, 3),
+            "writer_cpu_seconds": round(self.writer_cpu_seconds, 3),
             "rebuild": self.rebuild,
             "executor": self.executor,
             "workers": self.workers,
@@ -436,6 +440,13 @@ class _Run:
 
         ``_ABORT`` rolls back the batch in progress (the files in it are redone next run).
         """
+        started = time.thread_time()
+        try:
+            self._write_batches(inbox)
+        finally:
+            self.report.writer_cpu_seconds += time.thread_time() - started
+
+    def _write_batches(self, inbox: queue.Queue[FileResult | _Signal]) -> None:
         store = self.store
         while True:
             item = inbox.get()
