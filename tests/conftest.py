@@ -97,3 +97,23 @@ def static_model_path(minilm_path: Path, tmp_path_factory: pytest.TempPathFactor
     folder = tmp_path_factory.mktemp("static-model")
     model.save_pretrained(str(folder))
     return folder
+
+
+def _chunk_indexes(db: Path) -> set[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='chunks'"
+        )
+        return {str(r[0]) for r in rows}
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def chunk_indexes() -> Callable[[Path], set[str]]:
+    """``chunk_indexes(db)``: the names of the indexes on an index database's ``chunks`` table,
+    read through a connection of its own."""
+    return _chunk_indexes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -341,31 +342,20 @@ def test_ctrl_c_while_waiting_for_the_writer_waits_until_it_has_stopped() -> Non
     assert writer.done.is_set()  # raised only once the writer had stopped
 
 
-def _chunk_indexes(db: Path) -> set[str]:
-    import sqlite3
-
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='chunks'"
-        )
-        return {r[0] for r in rows}
-    finally:
-        conn.close()
-
-
-def test_a_first_index_builds_the_hash_index_once_at_the_end(repo: Path) -> None:
+def test_a_first_index_builds_the_hash_index_once_at_the_end(
+    repo: Path, chunk_indexes: Callable[[Path], set[str]]
+) -> None:
     db = repo / ".codeweaver" / "index.db"
     during: list[set[str]] = []
 
     def watch_indexes(p: IndexProgress) -> None:
         if 0 < p.done < 13:  # files written, more to come
-            during.append(_chunk_indexes(db))
+            during.append(chunk_indexes(db))
 
     report = index_project(repo, _settings(repo), progress=watch_indexes)
     assert report.new == 13 and during
     assert all("chunks_content_hash" not in names for names in during)  # a bulk load
-    assert "chunks_content_hash" in _chunk_indexes(db)
+    assert "chunks_content_hash" in chunk_indexes(db)
 
     # An update of an index that holds chunks keeps its index all along ...
     (repo / "src" / "mod0.py").write_text("def changed():\n    return 0\n")
@@ -381,11 +371,11 @@ def test_a_first_index_builds_the_hash_index_once_at_the_end(repo: Path) -> None
     assert all("chunks_content_hash" not in names for names in during)
     with IndexStore.open(db, create=False) as store:
         assert store.check_integrity() == []
-    assert "chunks_content_hash" in _chunk_indexes(db)
+    assert "chunks_content_hash" in chunk_indexes(db)
 
 
 def test_a_first_index_stopped_midway_builds_its_hash_index_before_it_stops(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, monkeypatch: pytest.MonkeyPatch, chunk_indexes: Callable[[Path], set[str]]
 ) -> None:
     monkeypatch.setattr("codeweaver.index.pipeline.BATCH_FILES", 2)
 
@@ -396,7 +386,7 @@ def test_a_first_index_stopped_midway_builds_its_hash_index_before_it_stops(
     with pytest.raises(KeyboardInterrupt):
         index_project(repo, _settings(repo), progress=interrupt)
     db = repo / ".codeweaver" / "index.db"
-    assert "chunks_content_hash" in _chunk_indexes(db)
+    assert "chunks_content_hash" in chunk_indexes(db)
 
 
 def test_the_report_gives_the_writer_threads_cpu_time(repo: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -444,17 +445,6 @@ def test_mark_failed_keeps_the_last_good_chunks_until_a_success(store: IndexStor
     assert (st.failed, st.stale_files, st.chunks) == (1, 0, 1)
 
 
-def _indexes(db: Path) -> set[str]:
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='chunks'"
-        )
-        return {r[0] for r in rows}
-    finally:
-        conn.close()
-
-
 def _hash_lookup_plan(store: IndexStore) -> str:
     rows = store.connection.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM chunks WHERE content_hash IN ('a', 'b')"
@@ -462,14 +452,16 @@ def _hash_lookup_plan(store: IndexStore) -> str:
     return " ".join(str(r[-1]) for r in rows)
 
 
-def test_a_deferred_hash_index_answers_the_same_and_is_built_back(tmp_path: Path) -> None:
+def test_a_deferred_hash_index_answers_the_same_and_is_built_back(
+    tmp_path: Path, chunk_indexes: Callable[[Path], set[str]]
+) -> None:
     db = default_db_path(tmp_path)
     with IndexStore.open(db) as store:
         _put(store, "a.py", _chunks("a.py", ["def f():\n    return 1\n", "x = 2\n"]))
         wanted = store.chunks_for("a.py")[1].content_hash
         assert "chunks_content_hash" in _hash_lookup_plan(store)
         store.defer_hash_index()
-        assert "chunks_content_hash" not in _indexes(db)
+        assert "chunks_content_hash" not in chunk_indexes(db)
         _put(store, "b.py", _chunks("b.py", ["x = 2\n"]))  # the same text in another file
         found = sorted(r.path for r in store.rows_with_content([wanted]))
         assert found == ["a.py", "b.py"]  # by a scan meanwhile
@@ -478,14 +470,14 @@ def test_a_deferred_hash_index_answers_the_same_and_is_built_back(tmp_path: Path
         assert sorted(r.path for r in store.rows_with_content([wanted])) == found
         store.defer_hash_index()  # and a run stopped here ...
     with IndexStore.open(db, read_only=True) as reader:  # (readers never write)
-        assert "chunks_content_hash" not in _indexes(db)
+        assert "chunks_content_hash" not in chunk_indexes(db)
         assert len(reader.rows_with_content([wanted])) == 2
     with IndexStore.open(db) as store:  # ... leaves it to the next writer to open the index
         assert "chunks_content_hash" in _hash_lookup_plan(store)
 
 
 def test_an_index_by_chunk_id_from_an_earlier_version_is_dropped_by_a_writer(
-    tmp_path: Path,
+    tmp_path: Path, chunk_indexes: Callable[[Path], set[str]]
 ) -> None:
     db = default_db_path(tmp_path)
     with IndexStore.open(db) as store:
@@ -494,11 +486,11 @@ def test_an_index_by_chunk_id_from_an_earlier_version_is_dropped_by_a_writer(
     conn.execute("CREATE INDEX chunks_chunk_id ON chunks(chunk_id)")
     conn.commit()
     conn.close()
-    assert "chunks_chunk_id" in _indexes(db)
+    assert "chunks_chunk_id" in chunk_indexes(db)
     with IndexStore.open(db, read_only=True):
         pass
-    assert "chunks_chunk_id" in _indexes(db)
+    assert "chunks_chunk_id" in chunk_indexes(db)
     with IndexStore.open(db) as store:
         assert store.check_integrity() == []
         assert len(store.chunks_for("a.py")) == 1
-    assert _indexes(db) == {"chunks_content_hash", "sqlite_autoindex_chunks_1"}
+    assert chunk_indexes(db) == {"chunks_content_hash", "sqlite_autoindex_chunks_1"}
