@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -42,7 +43,9 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork workers, Linux pdeathsig")
-def test_a_sigkilled_run_leaves_no_worker_and_no_lock_behind(tmp_path: Path) -> None:
+def test_a_sigkilled_run_leaves_no_worker_and_no_lock_behind(
+    tmp_path: Path, chunk_indexes: Callable[[Path], set[str]]
+) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     for i in range(3):
@@ -68,11 +71,14 @@ def test_a_sigkilled_run_leaves_no_worker_and_no_lock_behind(tmp_path: Path) -> 
         assert worker_pid != proc.pid
         proc.kill()  # SIGKILL the parent only, as the OOM killer or `kill -9` would
         proc.wait(timeout=30)
+        db = repo / ".codeweaver" / "index.db"
+        assert "chunks_content_hash" not in chunk_indexes(db)  # killed amid a first index
 
         # The very next run is not refused: the worker never held the writer lock...
         settings = load_settings(repo, chunker={"concurrency": {"executor": "serial"}})
         report = index_project(repo, settings)
         assert report.failed == 0 and report.files == 4
+        assert "chunks_content_hash" in chunk_indexes(db)  # (and it built the index back)
 
         # ...and it died with its parent instead of finishing its parse.
         with contextlib.suppress(psutil.NoSuchProcess):
