@@ -117,3 +117,36 @@ def chunk_indexes() -> Callable[[Path], set[str]]:
     """``chunk_indexes(db)``: the names of the indexes on an index database's ``chunks`` table,
     read through a connection of its own."""
     return _chunk_indexes
+
+
+def _as_version_3(db: Path) -> None:
+    from codeweaver.index.store import IndexStore, chunk_search_fields
+    from codeweaver.index.terms import path_terms
+
+    with IndexStore.open(db) as store:
+        c = store.connection
+        with store.transaction():
+            chunks = [
+                (rowid, store.chunks_for(path)[ordinal])
+                for rowid, path, ordinal in c.execute("SELECT id, path, ordinal FROM chunks")
+            ]
+            c.execute("DROP TABLE chunks_fts")
+            c.execute(
+                "CREATE VIRTUAL TABLE chunks_fts USING fts5(body, symbol, path, "
+                "tokenize=\"unicode61 remove_diacritics 0 tokenchars '_'\")"
+            )
+            for rowid, chunk in chunks:
+                body, symbol = chunk_search_fields([chunk])[0]
+                c.execute(
+                    "INSERT INTO chunks_fts(rowid, body, symbol, path) VALUES (?, ?, ?, ?)",
+                    (rowid, body, symbol, " ".join(path_terms(chunk.path))),
+                )
+            c.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
+            c.execute("DELETE FROM meta WHERE key='terms_version'")
+
+
+@pytest.fixture
+def as_version_3() -> Callable[[Path], None]:
+    """``as_version_3(db)``: turn an index into what version 3 wrote, a full-text table that
+    keeps a copy of its terms."""
+    return _as_version_3

@@ -15,6 +15,7 @@ from codeweaver.core.errors import DiscoveryError, IndexStoreError
 from codeweaver.engine.chunker.governor import ChunkGovernor
 from codeweaver.index import IndexProgress, IndexStore, index_project
 from codeweaver.index.staleness import check_staleness
+from codeweaver.search.keyword import keyword_search
 
 SERIAL = {"concurrency": {"executor": "serial"}}
 
@@ -398,3 +399,19 @@ def test_the_report_gives_the_writer_threads_cpu_time(repo: Path) -> None:
     assert report.chunks > 0
     assert 0 < report.writer_cpu_seconds <= spent
     assert report.to_dict()["writer_cpu_seconds"] == round(report.writer_cpu_seconds, 3)
+
+
+def test_an_index_of_version_3_is_upgraded_by_the_next_run(
+    repo: Path, as_version_3: Callable[[Path], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    index_project(repo, _settings(repo))
+    db = repo / ".codeweaver" / "index.db"
+    as_version_3(db)
+    (repo / "src" / "mod3.py").write_text("def renamed():\n    return None\n")
+    with caplog.at_level("WARNING", logger="codeweaver"):
+        report = index_project(repo, _settings(repo))
+    assert report.changed == 1 and report.failed == 0
+    assert any("upgrading" in r.getMessage() for r in caplog.records)
+    with IndexStore.open(db, create=False) as store:
+        assert not store.needs_upgrade() and store.check_integrity() == []
+        assert [r.path for r in keyword_search(store, "renamed")] == ["src/mod3.py"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import textwrap
 from collections.abc import Callable, Mapping
@@ -15,7 +16,9 @@ from codeweaver.config import load_settings
 from codeweaver.index import IndexStore, index_project
 from codeweaver.index import terms as terms_module
 from codeweaver.index.terms import (
+    TERMS_VERSION,
     identifier_terms,
+    path_terms,
     query_terms,
     stem,
     symbol_terms,
@@ -363,3 +366,29 @@ def test_spreading_results_over_files_keeps_the_best_of_each_list(
     }
     scored = {i: rng.choice([1.0, 0.5, rng.random()]) for i in range(candidates)}  # ties too
     assert _spread(scored, by_id, limit, 0.3) == _spread_by_sorting(scored, by_id, limit, 0.3)  # type: ignore[arg-type]
+
+
+_CUT_SAMPLES = (
+    "def parseConfigFile(self, raw_text):\n    return HTTPServer(raw_text)  # handlers, parsing\n",
+    "func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux_2.Handle(w, r) }",
+    "impl<T: Ord> BinaryHeap<T> { pub fn into_sorted_vec(self) -> Vec<T> { todo!() } }",
+    "public static final int MAX_VALUE = 0x7fffffff; // queries, classes, running, stopped",
+    "def größe(ÄB, naïve_café): return 漢字 + 'x\u00a0y' + \"\u2028\" ‐ ٣",
+    "__init__ ___ a__b _x X9 9x ABCdef getHTTPResponseCode parseJSON2 i18n",
+)
+
+
+def test_terms_version_names_the_cut_the_index_holds() -> None:
+    """The index deletes a chunk's full-text row by cutting the chunk again: a change to what
+    the terms functions return must come with a new TERMS_VERSION (an index written by the old
+    cut then has its table rebuilt). Change both numbers below together."""
+    out = []
+    for text in _CUT_SAMPLES:
+        out += [
+            text_body(text),
+            " ".join(symbol_terms(text.split("("))),
+            " ".join(path_terms(text)),
+        ]
+        out.append(" ".join(query_terms(text)))
+    digest = hashlib.sha256("\n".join(out).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    assert (TERMS_VERSION, digest) == (1, "e7417a895c3d80b2")

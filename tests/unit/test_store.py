@@ -18,6 +18,7 @@ from codeweaver.index.store import (
     default_db_path,
     match_expression,
 )
+from codeweaver.index.terms import TERMS_VERSION, path_terms
 from codeweaver.search.keyword import keyword_search
 from codeweaver.search.results import SearchResult
 
@@ -153,16 +154,32 @@ def test_search_fields_made_elsewhere_are_written_as_put_file_would_make_them(
     for name, fields in (("made.db", None), ("given.db", chunk_search_fields(chunks))):
         with IndexStore.open(tmp_path / name) as s:
             _put(s, "pkg/parser.py", chunks, fields=fields)
-            rows.append(s._conn.execute("SELECT rowid, * FROM chunks_fts").fetchall())
+            rows.append(fts_rows(s))
     assert rows[0] == rows[1]
     with IndexStore.open(tmp_path / "given.db") as s, pytest.raises(ValueError, match="2 chunks"):
         _put(s, "pkg/other.py", chunks, fields=chunk_search_fields(chunks)[:1])
     with IndexStore.open(tmp_path / "given.db") as s:
         assert s.chunks_for("pkg/other.py") == [] and s.check_integrity() == []
-    assert rows[0][0][1:3] == (
+    first = min(rowid for rowid, _ in rows[0])
+    assert (rows[0][first, "body"], rows[0][first, "symbol"], rows[0][first, "path"]) == (
         "def parseconfig pars config raw_text raw text return raw_text raw text",
         "configparser config parser",
+        "parser parser pkg",
     )
+
+
+def fts_rows(store: IndexStore) -> dict[tuple[int, str], str]:
+    """What the full-text index holds, read from its own index (it keeps no copy of the text):
+    ``(rowid, column) -> its terms in order, joined by spaces``."""
+    c = store.connection
+    c.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, chunks_fts, instance)"
+    )
+    rows = c.execute("SELECT doc, col, term FROM temp.fts_terms ORDER BY doc, col, offset")
+    out: dict[tuple[int, str], list[str]] = {}
+    for doc, col, term in rows:
+        out.setdefault((int(doc), str(col)), []).append(str(term))
+    return {key: " ".join(terms) for key, terms in out.items()}
 
 
 def test_skipped_and_failed_rows_have_no_chunks(store: IndexStore) -> None:
@@ -494,3 +511,87 @@ def test_an_index_by_chunk_id_from_an_earlier_version_is_dropped_by_a_writer(
         assert store.check_integrity() == []
         assert len(store.chunks_for("a.py")) == 1
     assert chunk_indexes(db) == {"chunks_content_hash", "sqlite_autoindex_chunks_1"}
+
+
+def _expected_fts(store: IndexStore) -> dict[tuple[int, str], str]:
+    """What the full-text index should hold for the chunks stored: each cut afresh."""
+    out: dict[tuple[int, str], str] = {}
+    for rowid, path, ordinal in store.connection.execute("SELECT id, path, ordinal FROM chunks"):
+        chunk = store.chunks_for(path)[ordinal]
+        body, symbol = chunk_search_fields([chunk])[0]
+        for col, text in (("body", body), ("symbol", symbol), ("path", " ".join(path_terms(path)))):
+            if text:
+                out[int(rowid), col] = text
+    return out
+
+
+_ODD_TEXTS = [
+    "def größe(ÄB, naïve_café):\n    return 漢字 + 'x\u00a0y'\n",
+    "class HTTPServer:\n    parseJSON2 = getHTTPResponseCode  # __init__\n",
+    "\t\r\n   \n",
+    "x = '\\x1f' + \"\u2028\" + 0x7FFF_ffff\n",
+]
+
+
+def test_replacing_and_deleting_files_leaves_no_term_behind(store: IndexStore) -> None:
+    # The full-text table keeps no copy of the terms: a row is deleted by cutting its chunk
+    # again. Any difference would leave terms of deleted rows in its index, or fail.
+    symbols = ("class Größe", "def odd\x1fname", "impl Tr for S")
+    _put(store, "a/x.py", _chunks("a/x.py", _ODD_TEXTS, symbols))
+    _put(store, "b/Über.py", _chunks("b/Über.py", _ODD_TEXTS[::-1], symbols[:1]))
+    _put(store, "c.py", _chunks("c.py", ["def keep_me():\n    pass\n"]))
+    assert fts_rows(store) == _expected_fts(store)
+    _put(store, "a/x.py", _chunks("a/x.py", ["def replaced():\n    return 1\n"], symbols[1:]))
+    store.delete_files(["b/Über.py"])
+    assert fts_rows(store) == _expected_fts(store)
+    assert store.check_integrity() == []
+    assert {h.path for h in _search(store, "größe naïve httpserver")} == set()
+    assert [h.path for h in _search(store, "replaced")] == ["a/x.py"]
+    store.clear()
+    assert fts_rows(store) == {} and store.check_integrity() == []
+
+
+def test_an_index_of_version_3_is_read_as_it_is_and_upgraded_by_its_writer(
+    tmp_path: Path, as_version_3: Callable[[Path], None]
+) -> None:
+    db = default_db_path(tmp_path)
+    with IndexStore.open(db) as s:
+        for i in range(40):
+            _put(s, f"m{i}.py", _chunks(f"m{i}.py", [f"def parse_{i}(x):\n    return x\n" * 30]))
+        _put(s, "odd.py", _chunks("odd.py", _ODD_TEXTS, ("class Größe",)))
+        want = [(h.path, h.content) for h in _search(s, "parse_7 größe")]
+    as_version_3(db)
+    size_v3 = db.stat().st_size
+    with IndexStore.open(db, read_only=True) as reader:  # read as it is
+        assert [(h.path, h.content) for h in _search(reader, "parse_7 größe")] == want
+    with IndexStore.open(db) as s:
+        assert s.needs_upgrade() and s.get_meta("schema_version") == "3"
+        _put(s, "m1.py", _chunks("m1.py", ["def parse_1(x):\n    return x\n"]))  # by id
+        assert s.check_integrity() == []
+        want = [(h.path, h.content) for h in _search(s, "parse_7 größe")]
+        assert s.upgrade_layout() and not s.needs_upgrade()
+        assert s.get_meta("schema_version") == str(SCHEMA_VERSION)
+        assert fts_rows(s) == _expected_fts(s) and s.check_integrity() == []
+        assert [(h.path, h.content) for h in _search(s, "parse_7 größe")] == want
+        _put(s, "odd.py", _chunks("odd.py", ["x = 1\n"]))  # and rows now go by their terms
+        assert fts_rows(s) == _expected_fts(s) and s.check_integrity() == []
+        names = {r[0] for r in s.connection.execute("SELECT name FROM sqlite_master")}
+    assert "chunks_fts_content" not in names
+    assert db.stat().st_size < size_v3
+
+
+def test_terms_another_version_cut_are_cut_again_before_a_row_is_deleted(
+    tmp_path: Path,
+) -> None:
+    db = default_db_path(tmp_path)
+    with IndexStore.open(db) as s:
+        _put(s, "a.py", _chunks("a.py", ["def parse_config():\n    pass\n"]))
+        s.set_meta("terms_version", "0")  # as an index written by another cut would say
+    with IndexStore.open(db) as s:
+        assert s.needs_upgrade()
+        with pytest.raises(IndexStoreError, match="another codeweaver version"):
+            _put(s, "a.py", _chunks("a.py", ["def other():\n    pass\n"]))
+        assert s.check_integrity() == [] and len(s.chunks_for("a.py")) == 1  # nothing written
+        assert s.upgrade_layout() and s.get_meta("terms_version") == str(TERMS_VERSION)
+        _put(s, "a.py", _chunks("a.py", ["def other():\n    pass\n"]))
+        assert fts_rows(s) == _expected_fts(s) and s.check_integrity() == []

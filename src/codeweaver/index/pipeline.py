@@ -283,8 +283,8 @@ def _upgrade(store: IndexStore) -> None:
         return
     before = _db_bytes(store.db_path)
     log.warning(
-        "upgrading the vector table of %s (%.0f MB) to the current layout, once: the vectors "
-        "are kept and the file is rewritten",
+        "upgrading %s (%.0f MB) to the current layout, once: the chunks and vectors are kept, "
+        "the full-text table is made again from them and the file is rewritten",
         store.db_path,
         before / 1e6,
     )

@@ -14,7 +14,10 @@ Layout (one database file, WAL mode)::
                               (its text), ``symbol`` (the names in its symbol path) and ``path``
                               (its file's stem and folders), cut by :mod:`codeweaver.index.terms`
                               into identifier-aware words (``parseConfig`` -> parseconfig pars
-                              config) and written with the chunk
+                              config) and written with the chunk. Contentless: it keeps no
+                              copy of the terms (a third of the file), so deleting a chunk's
+                              row cuts its content again; meta ``terms_version`` says which
+                              cut the table holds (:data:`~codeweaver.index.terms.TERMS_VERSION`)
     embedding_models          one row per model that embedded chunks: dimension, how to rebuild it
     vectors(id PK, model, hash, vector)
                               one unit-length float32 vector per (model, chunk content hash),
@@ -48,7 +51,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from codeweaver.core.chunks import CodeChunk, Span
 from codeweaver.core.errors import IndexStoreError, IndexVersionError
-from codeweaver.index.terms import path_terms, symbol_terms, text_body
+from codeweaver.index.terms import TERMS_VERSION, path_terms, symbol_terms, text_body
 
 if TYPE_CHECKING:
     from codeweaver.engine.chunker.results import FileResult
@@ -74,9 +77,12 @@ __all__ = [
     "split_joined",
 ]
 
-SCHEMA_VERSION = 3
-"""3: the database carries :data:`APPLICATION_ID`; a failed file may keep stale chunks; FTS5 over
-identifier-aware terms; vectors beside the chunks."""
+SCHEMA_VERSION = 4
+"""4: the full-text table is contentless. 3: the database carries :data:`APPLICATION_ID`; a failed
+file may keep stale chunks; FTS5 over identifier-aware terms; vectors beside the chunks. A
+version 3 index is read as it is and upgraded in place by its next writer
+(:meth:`IndexStore.upgrade_layout`)."""
+_UPGRADABLE_VERSIONS = frozenset({"3"})
 VECTORS_GENERATION_KEY = "vectors_generation"
 """Meta key of a number that changes whenever any vector is written or deleted."""
 APPLICATION_ID = 0x43575658
@@ -109,6 +115,15 @@ _VECTORS_TABLE = """CREATE TABLE IF NOT EXISTS vectors (
 # (IndexStore.defer_hash_index). An index by chunk_id, never queried, is gone (see _setup).
 _HASH_INDEX = "CREATE INDEX IF NOT EXISTS chunks_content_hash ON chunks(content_hash)"
 _DROPPED_INDEXES = ("chunks_chunk_id",)
+
+_FTS_TABLE = """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    body, symbol, path, content='', tokenize="unicode61 remove_diacritics 0 tokenchars '_'"
+)"""
+# Merge FTS5 segments in bigger steps: ~10% less CPU per chunk written.
+_FTS_AUTOMERGE = "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', 8)"
+_FTS_DELETE = (
+    "INSERT INTO chunks_fts(chunks_fts, rowid, body, symbol, path) VALUES ('delete', ?, ?, ?, ?)"
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (
@@ -161,9 +176,7 @@ CREATE TABLE IF NOT EXISTS embedding_models (
     failed_at    REAL NOT NULL,
     PRIMARY KEY (model, content_hash)
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    body, symbol, path, tokenize="unicode61 remove_diacritics 0 tokenchars '_'"
-);
+{_FTS_TABLE};
 """
 
 
@@ -247,7 +260,13 @@ class IndexStats:
 def chunk_search_fields(chunks: Sequence[CodeChunk]) -> list[tuple[str, str]]:
     """Each chunk's ``body`` and ``symbol`` fields of the full-text index: its text's terms and
     those of its symbol path (see :mod:`codeweaver.index.terms`), joined by spaces."""
-    return [(text_body(ch.content), " ".join(symbol_terms(ch.symbol_path))) for ch in chunks]
+    return [search_fields_of(ch.content, ch.symbol_path) for ch in chunks]
+
+
+def search_fields_of(content: str, symbol_path: Sequence[str]) -> tuple[str, str]:
+    """One chunk's :func:`chunk_search_fields`: what its row in the full-text index holds, made
+    again from the chunk to delete that row."""
+    return text_body(content), " ".join(symbol_terms(symbol_path))
 
 
 def search_fields(result: FileResult) -> list[tuple[str, str]]:
@@ -274,6 +293,10 @@ class IndexStore:
         self._conn = conn
         self.db_path = db_path
         self._in_tx = False
+        # The full-text table of a version 3 index keeps its terms (rows deleted by id).
+        self._fts_keeps_terms = False
+        # Its terms were cut by another TERMS_VERSION: deleting a row by them is not safe.
+        self._terms_stale = False
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -389,7 +412,7 @@ class IndexStore:
                 )
             row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             found = row[0] if row else "unknown"
-            if found != str(SCHEMA_VERSION):
+            if found != str(SCHEMA_VERSION) and found not in _UPGRADABLE_VERSIONS:
                 if not recreate_incompatible:
                     raise IndexVersionError(
                         f"the index {self.db_path} has schema version {found}, this codeweaver "
@@ -427,13 +450,13 @@ class IndexStore:
                 c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 for stmt in _split_script(_SCHEMA):
                     c.execute(stmt)
-                # Merge FTS5 segments in bigger steps: ~10% less CPU per chunk written.
-                c.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('automerge', 8)")
+                c.execute(_FTS_AUTOMERGE)
                 now = str(time.time())
                 c.executemany(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                     [
                         ("schema_version", str(SCHEMA_VERSION)),
+                        ("terms_version", str(TERMS_VERSION)),
                         ("created_at", now),
                         # Where the vector generation starts: the memory-mapped copies are named
                         # by it, and a database made again beside an old ``.vectors/`` folder
@@ -441,6 +464,11 @@ class IndexStore:
                         (VECTORS_GENERATION_KEY, str(time.time_ns())),
                     ],
                 )
+        sql = c.execute("SELECT sql FROM sqlite_master WHERE name='chunks_fts'").fetchone()
+        self._fts_keeps_terms = sql is not None and "content=" not in str(sql[0]).replace(" ", "")
+        if not self._fts_keeps_terms:
+            row = c.execute("SELECT value FROM meta WHERE key='terms_version'").fetchone()
+            self._terms_stale = row is None or row[0] != str(TERMS_VERSION)
 
     def _is_ours(self, app_id: int, tables: set[str]) -> bool:
         """Marked as ours, or (an index from before the mark) holding our tables and version."""
@@ -468,41 +496,89 @@ class IndexStore:
         c.execute("VACUUM")
 
     def needs_upgrade(self) -> bool:
-        """Whether :meth:`upgrade_layout` has work to do (the vectors' old table)."""
+        """Whether :meth:`upgrade_layout` has work to do: the vectors' old table, a full-text
+        table that keeps its terms (version 3), or one whose terms another version cut."""
+        return self._vectors_keyed_by_hash() or self._fts_keeps_terms or self._terms_stale
+
+    def _vectors_keyed_by_hash(self) -> bool:
         row = self._conn.execute(
             "SELECT sql FROM sqlite_master WHERE type='table' AND name='vectors'"
         ).fetchone()
         return row is not None and "WITHOUT ROWID" in str(row[0]).upper()
 
     def upgrade_layout(self) -> bool:
-        """Move the vectors of an older index into today's table; True when it did (the caller
-        holds :func:`~codeweaver.index.lock.writer_lock`).
+        """Bring an older index's tables up to date; True when it did (the caller holds
+        :func:`~codeweaver.index.lock.writer_lock`). The space freed is given back
+        (``VACUUM``); a VACUUM that fails (a full disk) only leaves the freed pages for the next
+        writes to reuse.
 
-        That table was ``WITHOUT ROWID``, keyed by (model, content hash): a 1.5 KB vector did
-        not fit in a key's B-tree cell, so each spilled onto an overflow page of its own, and
-        every "is this text embedded?" probe read through those pages. At 65,495 MiniLM vectors
-        it held 307 MB on disk (134 MB now) and counting what is left to embed took 0.27 s
-        warm, 2.8 s cold (25 ms now). The vectors are copied in one transaction, never
-        re-embedded, and the space is given back (``VACUUM``); a VACUUM that fails (a full
-        disk) only leaves the freed pages for the next writes to reuse.
+        The vectors: that table was ``WITHOUT ROWID``, keyed by (model, content hash): a 1.5 KB
+        vector did not fit in a key's B-tree cell, so each spilled onto an overflow page of its
+        own, and every "is this text embedded?" probe read through those pages. At 65,495
+        MiniLM vectors it held 307 MB on disk (134 MB now) and counting what is left to embed
+        took 0.27 s warm, 2.8 s cold (25 ms now). They are copied in one transaction, never
+        re-embedded.
+
+        The full-text table: made again, contentless, from the chunks (their terms cut by this
+        version), in one transaction: an index of version 3 kept a copy of every chunk's terms
+        there (a third of the file), and one whose terms another version cut could not delete
+        a row by cutting its chunk again.
         """
         if not self.needs_upgrade():
             return False
         c = self._conn
-        with self.transaction():
-            c.execute("ALTER TABLE vectors RENAME TO vectors_before_upgrade")
-            c.execute(_VECTORS_TABLE)
-            c.execute(
-                "INSERT INTO vectors(model, content_hash, vector) "
-                "SELECT model, content_hash, vector FROM vectors_before_upgrade"
-            )
-            c.execute("DROP TABLE vectors_before_upgrade")
+        if self._vectors_keyed_by_hash():
+            with self.transaction():
+                c.execute("ALTER TABLE vectors RENAME TO vectors_before_upgrade")
+                c.execute(_VECTORS_TABLE)
+                c.execute(
+                    "INSERT INTO vectors(model, content_hash, vector) "
+                    "SELECT model, content_hash, vector FROM vectors_before_upgrade"
+                )
+                c.execute("DROP TABLE vectors_before_upgrade")
+        if self._fts_keeps_terms or self._terms_stale:
+            self._rebuild_fts()
         try:
             c.execute("VACUUM")
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM wrote every page to the log
         except sqlite3.Error as exc:
             log.warning("could not give the space back after upgrading %s: %s", self.db_path, exc)
         return True
+
+    def _rebuild_fts(self) -> None:
+        """The full-text table made again, contentless, from the chunks (see
+        :meth:`upgrade_layout`)."""
+        c = self._conn
+        path_words: dict[str, str] = {}
+        with self.transaction():
+            c.execute("DROP TABLE IF EXISTS chunks_fts")
+            c.execute(_FTS_TABLE)
+            c.execute(_FTS_AUTOMERGE)
+            after = 0
+            while True:
+                rows = c.execute(
+                    "SELECT id, path, content, symbol_path FROM chunks WHERE id > ? "
+                    "ORDER BY id LIMIT 2048",
+                    (after,),
+                ).fetchall()
+                if not rows:
+                    break
+                for _, path, _, _ in rows:
+                    if path not in path_words:
+                        path_words[path] = " ".join(path_terms(path))
+                c.executemany(
+                    "INSERT INTO chunks_fts(rowid, body, symbol, path) VALUES (?, ?, ?, ?)",
+                    [
+                        (i, *search_fields_of(text, split_joined(symbols)), path_words[path])
+                        for i, path, text, symbols in rows
+                    ],
+                )
+                after = rows[-1][0]
+            c.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("terms_version", str(TERMS_VERSION))],
+            )
+        self._fts_keeps_terms = self._terms_stale = False
 
     def close(self) -> None:
         self._conn.close()
@@ -697,14 +773,34 @@ class IndexStore:
 
     def _delete_chunks(self, path: str) -> None:
         c = self._conn
-        ids = [row[0] for row in c.execute("SELECT id FROM chunks WHERE path=?", (path,))]
-        if not ids:
-            return  # a new file: nothing to delete, and no FTS5 read (it flushes pending rows)
-        # By rowid (integers from our own table, in statements of bounded length): a DELETE
-        # over a subquery of chunks cost ~0.35 ms per file even when it matched nothing.
-        for k in range(0, len(ids), _DELETE_IDS):
-            marks = ",".join(map(str, ids[k : k + _DELETE_IDS]))
-            c.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})")
+        if self._fts_keeps_terms:  # a version 3 index, not upgraded yet: rows go by id
+            ids = [row[0] for row in c.execute("SELECT id FROM chunks WHERE path=?", (path,))]
+            if not ids:
+                return  # a new file: nothing to delete, and no FTS5 read
+            # By rowid (integers from our own table, in statements of bounded length): a
+            # DELETE over a subquery of chunks cost ~0.35 ms per file even when it matched none.
+            for k in range(0, len(ids), _DELETE_IDS):
+                marks = ",".join(map(str, ids[k : k + _DELETE_IDS]))
+                c.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})")
+            c.execute("DELETE FROM chunks WHERE path=?", (path,))
+            return
+        rows = c.execute(
+            "SELECT id, content, symbol_path FROM chunks WHERE path=?", (path,)
+        ).fetchall()
+        if not rows:
+            return  # a new file: nothing to delete
+        if self._terms_stale:
+            raise IndexStoreError(
+                f"the search terms in {self.db_path} were cut by another codeweaver version: "
+                "run `codeweaver index` on its tree once to bring the index up to date"
+            )
+        # A contentless table deletes a row given the terms it was written with: the chunk's,
+        # cut again by the same functions (TERMS_VERSION says they are the same).
+        words = " ".join(path_terms(path))
+        c.executemany(
+            _FTS_DELETE,
+            [(i, *search_fields_of(text, split_joined(sp)), words) for i, text, sp in rows],
+        )
         c.execute("DELETE FROM chunks WHERE path=?", (path,))
 
     def mark_failed(
@@ -747,7 +843,10 @@ class IndexStore:
         with self.transaction():
             self._conn.execute("DELETE FROM chunks")
             self._conn.execute("DELETE FROM files")
-            self._conn.execute("DELETE FROM chunks_fts")
+            if self._fts_keeps_terms:
+                self._conn.execute("DELETE FROM chunks_fts")
+            else:
+                self._conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('delete-all')")
 
     # -- reading chunks --------------------------------------------------------------------------
     def chunks_for(self, path: str) -> list[CodeChunk]:

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 __all__ = [
     "DEFINITION_WORDS",
     "STOP_WORDS",
+    "TERMS_VERSION",
     "identifier_terms",
     "path_terms",
     "query_terms",
@@ -30,6 +31,13 @@ __all__ = [
     "text_body",
     "text_terms",
 ]
+
+TERMS_VERSION = 1
+"""Which cut of text into terms this module makes. The index keeps no copy of the terms it
+stored (its full-text table is contentless): to delete a chunk's row it cuts the chunk again,
+so an index whose terms came from another version has its full-text table rebuilt before it
+is written (:meth:`~codeweaver.index.store.IndexStore.upgrade_layout`). Change it with any
+change to what these functions return; a test pins it to their output."""
 
 _WORD = re.compile(r"\w+")
 # Parts of a compound: "HTTPServer" -> HTTP, Server; "parseJSON2" -> parse, JSON, 2.
