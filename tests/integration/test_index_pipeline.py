@@ -370,6 +370,12 @@ def test_a_first_index_builds_the_hash_index_once_at_the_end(
     report = index_project(repo, _settings(repo), progress=watch_indexes, full=True)
     assert report.changed == 13 and during
     assert all("chunks_content_hash" not in names for names in during)
+    # ... as new chunking settings do.
+    during.clear()
+    settings = load_settings(repo, chunker={**SERIAL, "max_chunk_chars": 900})
+    report = index_project(repo, settings, progress=watch_indexes)
+    assert report.changed == 13 and report.rebuild and during
+    assert all("chunks_content_hash" not in names for names in during)
     with IndexStore.open(db, create=False) as store:
         assert store.check_integrity() == []
     assert "chunks_content_hash" in chunk_indexes(db)

@@ -364,8 +364,9 @@ class _Run:
             record_fingerprint(store, self.report.embedding.basis, self.fingerprint)
         store.set_meta("root", str(self.root))
 
-        # A load that writes (nearly) every chunk: the hash index is built once at the end.
-        bulk = not store.holds_chunks() or (self.full and self.scope is None)
+        # A load that writes (nearly) every chunk (a first index, --full, new chunking settings):
+        # the hash index is built once at the end.
+        bulk = not store.holds_chunks() or (self.report.rebuild is not None and self.scope is None)
         if bulk:
             store.defer_hash_index()
         try:
