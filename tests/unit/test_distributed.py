@@ -89,7 +89,7 @@ def test_shipped_bytes_give_what_the_worker_reading_the_path_gives(
 ) -> None:
     for f in files:
         read = backend.read_for_shipping(f, GOVERNOR)
-        shipped = read if isinstance(read, FileResult) else backend.process_bytes(f, read, GOVERNOR)
+        shipped = read if isinstance(read, FileResult) else process_file(f, GOVERNOR, data=read)
         assert _same(shipped, process_file(f, GOVERNOR)), f.rel_path
     statuses = {f.rel_path: process_file(f, GOVERNOR).status for f in files}
     assert statuses["blob.bin"] == "skipped"

@@ -119,8 +119,8 @@ def test_text_body_of_code_and_its_cache_bound(monkeypatch: pytest.MonkeyPatch) 
     assert text_body(code) == want + "raw_text raw text handler"
     # A full cache is emptied and filled again: same terms, bounded memory.
     monkeypatch.setattr(terms_module, "_TERMS_OF_MAX", 3)
-    monkeypatch.setattr(terms_module, "_JOINED", terms_module._JoinedTerms())
-    monkeypatch.setattr(terms_module, "_STEMMED", terms_module._StemmedParts())
+    monkeypatch.setattr(terms_module, "_JOINED", terms_module._Memo(terms_module._JOINED._make))
+    monkeypatch.setattr(terms_module, "_STEMMED", terms_module._Memo(terms_module._STEMMED._make))
     assert text_body(code) == want + "raw_text raw text handler"
     assert len(terms_module._JOINED) <= 3 and len(terms_module._STEMMED) <= 3
 

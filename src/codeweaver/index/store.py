@@ -269,6 +269,12 @@ def search_fields_of(content: str, symbol_path: Sequence[str]) -> tuple[str, str
     return text_body(content), " ".join(symbol_terms(symbol_path))
 
 
+def path_field(path: str) -> str:
+    """The ``path`` field of every full-text row of a file's chunks (written, and made again to
+    delete them): the terms of its path, joined by spaces."""
+    return " ".join(path_terms(path))
+
+
 def search_fields(result: FileResult) -> list[tuple[str, str]]:
     """:func:`chunk_search_fields` of a chunked file: the ``annotate`` function the indexer
     gives ``iter_file_results``, so the terms are cut in the workers, on every core, rather
@@ -565,7 +571,7 @@ class IndexStore:
                     break
                 for _, path, _, _ in rows:
                     if path not in path_words:
-                        path_words[path] = " ".join(path_terms(path))
+                        path_words[path] = path_field(path)
                 c.executemany(
                     "INSERT INTO chunks_fts(rowid, body, symbol, path) VALUES (?, ?, ?, ?)",
                     [
@@ -760,7 +766,7 @@ class IndexStore:
                         for i, ch in enumerate(chunks)
                     ],
                 )
-                path_words = " ".join(path_terms(path))
+                path_words = path_field(path)
                 if fields is None:
                     fields = chunk_search_fields(chunks)
                 c.executemany(
@@ -796,7 +802,7 @@ class IndexStore:
             )
         # A contentless table deletes a row given the terms it was written with: the chunk's,
         # cut again by the same functions (TERMS_VERSION says they are the same).
-        words = " ".join(path_terms(path))
+        words = path_field(path)
         c.executemany(
             _FTS_DELETE,
             [(i, *search_fields_of(text, split_joined(sp)), words) for i, text, sp in rows],

@@ -15,7 +15,7 @@ always agree. A query also loses its stop words ("how", "does", "the") unless no
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import PurePosixPath
 
@@ -115,17 +115,23 @@ _TERMS_OF_MAX = 500_000
 """Words (or parts) whose terms the caches below keep (a cache is emptied when it is full)."""
 
 
-class _StemmedParts(dict[str, str]):
-    """A part's stem, lowercased: made the first time the part is seen."""
+class _Memo(dict[str, str]):
+    """``make(key)`` for each key, made the first time the key is asked for, so a hot loop is a
+    dictionary lookup (``map(memo.__getitem__, keys)``: no Python call per key it has seen)."""
 
-    def __missing__(self, part: str) -> str:
+    def __init__(self, make: Callable[[str], str]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: str) -> str:
         if len(self) >= _TERMS_OF_MAX:
             self.clear()
-        stemmed = self[part] = stem(part.lower())
-        return stemmed
+        value = self[key] = self._make(key)
+        return value
 
 
-_STEMMED = _StemmedParts()
+_STEMMED = _Memo(lambda part: stem(part.lower()))
+"""A part's stem, lowercased."""
 identifier_terms = lru_cache(maxsize=262144)(_split)
 """The terms one word of code or of a query stands for: itself and its stemmed parts."""
 
@@ -144,18 +150,8 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-class _JoinedTerms(dict[str, str]):
-    """Each word's terms joined by spaces, made the first time the word is seen, so a text's
-    body is one ``str.join`` over dictionary lookups (no Python loop per word)."""
-
-    def __missing__(self, word: str) -> str:
-        if len(self) >= _TERMS_OF_MAX:
-            self.clear()
-        joined = self[word] = " ".join(_split(word))
-        return joined
-
-
-_JOINED = _JoinedTerms()
+_JOINED = _Memo(lambda word: " ".join(_split(word)))
+"""Each word's terms joined by spaces: a text's body is one ``str.join`` over lookups."""
 
 
 def text_body(text: str) -> str:

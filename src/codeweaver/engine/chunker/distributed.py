@@ -92,7 +92,6 @@ from codeweaver.engine.chunker.worker import (
     failed_result,
     failure_from_exception,
     init_worker,
-    process_file,
     process_file_compact,
 )
 
@@ -109,7 +108,6 @@ __all__ = [
     "dask_chunk_shipped",
     "dask_setup",
     "iter_dask",
-    "process_bytes",
     "require_distributed",
     "start_local_cluster",
     "worker_setups",
@@ -304,15 +302,6 @@ def dask_chunk_shipped(
     """Chunk files whose bytes the client read and sent (no shared filesystem)."""
     governor = _worker_governor(key, governor_bytes)
     return [process_file_compact(f, governor, data=d) for f, d in zip(files, data, strict=True)]
-
-
-def process_bytes(file: DiscoveredFile, data: bytes, governor: ChunkGovernor) -> FileResult:
-    """:func:`~codeweaver.engine.chunker.worker.process_file` for bytes already read.
-
-    For bytes ``read_source(file.path, governor.max_file_bytes)`` returned, the result equals
-    ``process_file(file, governor)`` (``seconds`` aside).
-    """
-    return process_file(file, governor, data=data)
 
 
 def read_for_shipping(file: DiscoveredFile, governor: ChunkGovernor) -> bytes | FileResult:
